@@ -1,0 +1,34 @@
+"""mtgp_kinetics: Bayesian multi-task Gaussian processes for chemical kinetics."""
+
+from mtgp_kinetics.errors import (
+    ConvergenceWarning,
+    DataWarning,
+    InputDataError,
+    ModelFileError,
+    MtgpError,
+    MtgpWarning,
+    NotFittedError,
+    NumericsError,
+    NumericsWarning,
+)
+from mtgp_kinetics.space import Categorical, Continuous, Space
+from mtgp_kinetics.tasks import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Categorical",
+    "Continuous",
+    "ConvergenceWarning",
+    "DataWarning",
+    "InputDataError",
+    "ModelFileError",
+    "MtgpError",
+    "MtgpWarning",
+    "NotFittedError",
+    "NumericsError",
+    "NumericsWarning",
+    "Space",
+    "Task",
+    "__version__",
+]

@@ -1,0 +1,332 @@
+"""The design space: named experimental conditions and their modelling coordinates.
+
+A :class:`Space` turns a frame of physical conditions (``n`` rows) into the ``n x d`` float64 tensor the
+GP works on, one column per variable in the order given: continuous variables are transformed
+(``inverse``: 1000/T, ``log``: ln x) and scaled to [0, 1] by their transformed bounds; categorical
+variables become their level index (0, 1, ...), read by a categorical kernel, never as a number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.transforms import ConditionTransform, condition_transform
+
+
+def _rows(labels: Sequence[Any], limit: int = 8) -> str:
+    """Format row labels for an error message, truncated after ``limit``."""
+    shown = ", ".join(str(r) for r in list(labels)[:limit])
+    more = len(labels) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown
+
+
+@dataclass(frozen=True)
+class Continuous:
+    """A continuous condition with bounds, unit and modelling transform.
+
+    Parameters
+    ----------
+    name : str
+        Column name in the user's frames.
+    lower, upper : float
+        Physical bounds (inclusive), ``lower < upper``.
+    unit : str
+        Physical unit, e.g. ``"K"``.
+    transform : {"inverse", "log", "none"} or None
+        ``inverse`` models ``1000 / x`` (temperature in Arrhenius coordinates), ``log`` models ``ln x``.
+    """
+
+    name: str
+    lower: float
+    upper: float
+    unit: str = ""
+    transform: str | None = None
+    _transform: ConditionTransform = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InputDataError(f"Continuous name must be a non-empty string, got {self.name!r}")
+        for bound in ("lower", "upper"):
+            value = getattr(self, bound)
+            if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+                raise InputDataError(f"Continuous {self.name!r}: {bound} must be a finite number, got {value!r}")
+            object.__setattr__(self, bound, float(value))
+        if not self.lower < self.upper:
+            raise InputDataError(
+                f"Continuous {self.name!r}: lower ({self.lower}) must be < upper ({self.upper})"
+            )
+        tf = condition_transform(self.transform)
+        if tf.needs_positive and self.lower <= 0:
+            raise InputDataError(
+                f"Continuous {self.name!r}: transform {tf.name!r} needs lower > 0, got {self.lower}"
+            )
+        object.__setattr__(self, "_transform", tf)
+        object.__setattr__(self, "transform", tf.name)
+
+    @property
+    def model_bounds(self) -> tuple[float, float]:
+        """Bounds in the transformed coordinate, ascending (``inverse`` flips the order)."""
+        a, b = self._transform.forward(np.array([self.lower, self.upper]))
+        return (float(min(a, b)), float(max(a, b)))
+
+    def to_unit_interval(self, values: np.ndarray) -> np.ndarray:
+        """Physical values (``n``) -> normalized transformed coordinate in [0, 1] (``n``)."""
+        lo, hi = self.model_bounds
+        return (self._transform.forward(values) - lo) / (hi - lo)
+
+    def from_unit_interval(self, u: np.ndarray) -> np.ndarray:
+        """Normalized coordinate (``n``) -> physical values (``n``)."""
+        lo, hi = self.model_bounds
+        return self._transform.inverse(lo + np.asarray(u, float) * (hi - lo))
+
+    @property
+    def label(self) -> str:
+        """Axis label, e.g. ``"T [K]"``."""
+        return f"{self.name} [{self.unit}]" if self.unit else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"type": "continuous", "name": self.name, "lower": self.lower, "upper": self.upper,
+                "unit": self.unit, "transform": self.transform}
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A categorical condition (bath gas, catalyst, ligand) with a fixed set of levels.
+
+    Parameters
+    ----------
+    name : str
+        Column name in the user's frames.
+    levels : sequence of str
+        The allowed levels; a level's position is its model code.
+    """
+
+    name: str
+    levels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InputDataError(f"Categorical name must be a non-empty string, got {self.name!r}")
+        levels = tuple(str(level) for level in self.levels)
+        if len(levels) < 1:
+            raise InputDataError(f"Categorical {self.name!r}: needs at least one level")
+        if len(set(levels)) != len(levels):
+            raise InputDataError(f"Categorical {self.name!r}: levels must be distinct, got {levels}")
+        object.__setattr__(self, "levels", levels)
+
+    @property
+    def label(self) -> str:
+        """Axis label."""
+        return self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"type": "categorical", "name": self.name, "levels": list(self.levels)}
+
+
+Variable = Continuous | Categorical
+
+
+class Space:
+    """An ordered set of named condition variables.
+
+    Parameters
+    ----------
+    variables : sequence of Continuous or Categorical
+        The conditions, in the order of the model's input columns. Names must be distinct.
+    """
+
+    def __init__(self, variables: Sequence[Variable]) -> None:
+        variables = list(variables)
+        if not variables:
+            raise InputDataError("Space needs at least one variable")
+        for v in variables:
+            if not isinstance(v, (Continuous, Categorical)):
+                raise InputDataError(f"Space variables must be Continuous or Categorical, got {v!r}")
+        names = [v.name for v in variables]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise InputDataError(f"Space: duplicated variable name(s) {duplicated}")
+        self.variables: tuple[Variable, ...] = tuple(variables)
+
+    # -- structure ---------------------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        """Variable names in model-column order."""
+        return [v.name for v in self.variables]
+
+    @property
+    def dim(self) -> int:
+        """Number of model input columns ``d``."""
+        return len(self.variables)
+
+    @property
+    def continuous_dims(self) -> list[int]:
+        """Model columns of the continuous variables."""
+        return [i for i, v in enumerate(self.variables) if isinstance(v, Continuous)]
+
+    @property
+    def categorical_dims(self) -> list[int]:
+        """Model columns of the categorical variables."""
+        return [i for i, v in enumerate(self.variables) if isinstance(v, Categorical)]
+
+    def __getitem__(self, name: str) -> Variable:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.variables == other.variables
+
+    def __repr__(self) -> str:
+        return f"Space({list(self.variables)!r})"
+
+    # -- validation and conversion --------------------------------------------------------------
+    def validate(self, frame: pd.DataFrame) -> None:
+        """Check that ``frame`` holds valid conditions; raise :class:`InputDataError` naming the culprit.
+
+        Checks: every variable has a column; continuous values are numeric, finite and within bounds;
+        categorical values are known levels. Row labels in messages are the frame's index labels.
+        """
+        missing = [n for n in self.names if n not in frame.columns]
+        if missing:
+            raise InputDataError(
+                f"missing condition column(s) {missing}; the frame has columns {list(frame.columns)}"
+            )
+        for v in self.variables:
+            col = frame[v.name]
+            if isinstance(v, Continuous):
+                numeric = pd.to_numeric(col, errors="coerce")
+                bad = col.notna() & numeric.isna()
+                if bad.any():
+                    raise InputDataError(
+                        f"column {v.name!r}: non-numeric value(s) at row(s) {_rows(frame.index[bad])}: "
+                        f"{list(col[bad].head(5))}"
+                    )
+                values = numeric.to_numpy(dtype=float)
+                nonfinite = ~np.isfinite(values)
+                if nonfinite.any():
+                    raise InputDataError(
+                        f"column {v.name!r}: missing, NaN or infinite condition at row(s) "
+                        f"{_rows(frame.index[nonfinite])}; every condition must be given"
+                    )
+                out = (values < v.lower) | (values > v.upper)
+                if out.any():
+                    raise InputDataError(
+                        f"column {v.name!r}: value(s) {list(values[out][:5])} at row(s) "
+                        f"{_rows(frame.index[out])} outside the bounds [{v.lower}, {v.upper}] {v.unit}".rstrip()
+                    )
+            else:
+                as_text = col.astype("string")
+                unknown = ~as_text.isin(v.levels).fillna(False).to_numpy(dtype=bool)
+                if unknown.any():
+                    raise InputDataError(
+                        f"column {v.name!r}: unknown level(s) {sorted(set(map(str, col[unknown])))} at "
+                        f"row(s) {_rows(frame.index[unknown])}; allowed levels are {list(v.levels)}"
+                    )
+
+    def to_model(self, frame: pd.DataFrame, validate: bool = True) -> torch.Tensor:
+        """Physical conditions -> model inputs.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            ``n`` rows with a column per variable (extra columns are ignored).
+        validate : bool
+            Check the frame first (see :meth:`validate`).
+
+        Returns
+        -------
+        Tensor
+            ``n x d`` float64: normalized transformed continuous coordinates, categorical level codes.
+        """
+        if validate:
+            self.validate(frame)
+        columns = []
+        for v in self.variables:
+            if isinstance(v, Continuous):
+                columns.append(v.to_unit_interval(pd.to_numeric(frame[v.name]).to_numpy(dtype=float)))
+            else:
+                codes = {level: i for i, level in enumerate(v.levels)}
+                columns.append(np.array([codes[str(x)] for x in frame[v.name]], dtype=float))
+        return torch.as_tensor(np.stack(columns, axis=-1), dtype=torch.float64)
+
+    def from_model(self, X: torch.Tensor | np.ndarray) -> pd.DataFrame:
+        """Model inputs (``n x d``) -> frame of physical conditions (``n`` rows)."""
+        X = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=float)
+        data: dict[str, Any] = {}
+        for i, v in enumerate(self.variables):
+            if isinstance(v, Continuous):
+                data[v.name] = v.from_unit_interval(X[:, i])
+            else:
+                codes = np.clip(np.rint(X[:, i]).astype(int), 0, len(v.levels) - 1)
+                data[v.name] = [v.levels[c] for c in codes]
+        return pd.DataFrame(data)
+
+    def model_bounds(self) -> torch.Tensor:
+        """``2 x d`` bounds of the model inputs: [0, 1] continuous, [0, levels - 1] categorical."""
+        upper = [1.0 if isinstance(v, Continuous) else float(len(v.levels) - 1) for v in self.variables]
+        return torch.tensor([[0.0] * self.dim, upper], dtype=torch.float64)
+
+    def sample(self, n: int, seed: int | None = None, method: str = "sobol") -> pd.DataFrame:
+        """Draw ``n`` conditions covering the space.
+
+        Parameters
+        ----------
+        n : int
+            Number of conditions.
+        seed : int, optional
+            Seed of the scrambled Sobol sequence or the uniform generator.
+        method : {"sobol", "uniform"}
+            Space-filling scrambled Sobol points, or independent uniform draws, in model coordinates
+            (so temperature is spread evenly in 1000/T and pressure in ln P).
+
+        Returns
+        -------
+        DataFrame
+            ``n`` rows, one column per variable, physical units.
+        """
+        if method == "sobol":
+            engine = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
+            U = engine.draw(n, dtype=torch.float64).numpy()
+        elif method == "uniform":
+            U = np.random.default_rng(seed).random((n, self.dim))
+        else:
+            raise InputDataError(f"sample: method must be 'sobol' or 'uniform', got {method!r}")
+        for i, v in enumerate(self.variables):
+            if isinstance(v, Categorical):
+                U[:, i] = np.minimum(np.floor(U[:, i] * len(v.levels)), len(v.levels) - 1)
+        return self.from_model(U)
+
+    # -- persistence -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"variables": [v.to_dict() for v in self.variables]}
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> Space:
+        """Inverse of :meth:`to_dict`."""
+        variables: list[Variable] = []
+        for item in spec["variables"]:
+            item = dict(item)
+            kind = item.pop("type")
+            if kind == "continuous":
+                variables.append(Continuous(**item))
+            elif kind == "categorical":
+                variables.append(Categorical(item["name"], tuple(item["levels"])))
+            else:
+                raise InputDataError(f"unknown variable type {kind!r}")
+        return cls(variables)
