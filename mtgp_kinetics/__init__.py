@@ -1,5 +1,6 @@
 """mtgp_kinetics: Bayesian multi-task Gaussian processes for chemical kinetics."""
 
+from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import (
     ConvergenceWarning,
     DataWarning,
@@ -21,6 +22,7 @@ __all__ = [
     "Continuous",
     "ConvergenceWarning",
     "DataWarning",
+    "Dataset",
     "InputDataError",
     "ModelFileError",
     "MtgpError",

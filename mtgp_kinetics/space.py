@@ -57,7 +57,9 @@ class Continuous:
         for bound in ("lower", "upper"):
             value = getattr(self, bound)
             if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
-                raise InputDataError(f"Continuous {self.name!r}: {bound} must be a finite number, got {value!r}")
+                raise InputDataError(
+                    f"Continuous {self.name!r}: {bound} must be a finite number, got {value!r}"
+                )
             object.__setattr__(self, bound, float(value))
         if not self.lower < self.upper:
             raise InputDataError(
@@ -84,8 +86,14 @@ class Continuous:
 
     def from_unit_interval(self, u: np.ndarray) -> np.ndarray:
         """Normalized coordinate (``n``) -> physical values (``n``)."""
+        u = np.asarray(u, float)
         lo, hi = self.model_bounds
-        return self._transform.inverse(lo + np.asarray(u, float) * (hi - lo))
+        x = self._transform.inverse(lo + u * (hi - lo))
+        # Rounding in the transform round trip can put u = 0 or 1 a few ulps outside the physical
+        # bounds (exp(ln 100) = 100.00000000000004), which validate() would then reject; points
+        # inside the unit interval are clipped back onto the bounds, extrapolation is left alone.
+        inside = (u >= 0.0) & (u <= 1.0)
+        return np.where(inside, np.clip(x, self.lower, self.upper), x)
 
     @property
     def label(self) -> str:
@@ -94,8 +102,14 @@ class Continuous:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {"type": "continuous", "name": self.name, "lower": self.lower, "upper": self.upper,
-                "unit": self.unit, "transform": self.transform}
+        return {
+            "type": "continuous",
+            "name": self.name,
+            "lower": self.lower,
+            "upper": self.upper,
+            "unit": self.unit,
+            "transform": self.transform,
+        }
 
 
 @dataclass(frozen=True)
@@ -226,8 +240,9 @@ class Space:
                 out = (values < v.lower) | (values > v.upper)
                 if out.any():
                     raise InputDataError(
-                        f"column {v.name!r}: value(s) {list(values[out][:5])} at row(s) "
-                        f"{_rows(frame.index[out])} outside the bounds [{v.lower}, {v.upper}] {v.unit}".rstrip()
+                        f"column {v.name!r}: value(s) {values[out][:5].tolist()} at row(s) "
+                        f"{_rows(frame.index[out])} outside the bounds "
+                        f"[{v.lower}, {v.upper}] {v.unit}".rstrip()
                     )
             else:
                 as_text = col.astype("string")

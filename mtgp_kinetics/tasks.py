@@ -46,9 +46,7 @@ class Task:
         if not isinstance(self.name, str) or not self.name:
             raise InputDataError(f"Task name must be a non-empty string, got {self.name!r}")
         if self.kind not in TASK_KINDS:
-            raise InputDataError(
-                f"Task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}"
-            )
+            raise InputDataError(f"Task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
         if not (isinstance(self.cost, (int, float)) and math.isfinite(self.cost) and self.cost > 0):
             raise InputDataError(f"Task {self.name!r}: cost must be a finite number > 0, got {self.cost!r}")
         object.__setattr__(self, "_transform", output_transform(self.transform))

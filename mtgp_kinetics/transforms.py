@@ -9,8 +9,8 @@ All transforms work elementwise on numpy arrays of any shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -85,7 +85,9 @@ def _finite(y: np.ndarray) -> np.ndarray:
 
 CONDITION_TRANSFORMS: dict[str, ConditionTransform] = {
     "none": ConditionTransform("none", lambda x: np.asarray(x, float), lambda u: np.asarray(u, float), False),
-    "log": ConditionTransform("log", lambda x: np.log(np.asarray(x, float)), lambda u: np.exp(np.asarray(u, float)), True),
+    "log": ConditionTransform(
+        "log", lambda x: np.log(np.asarray(x, float)), lambda u: np.exp(np.asarray(u, float)), True
+    ),
     "inverse": ConditionTransform(
         "inverse", lambda x: 1000.0 / np.asarray(x, float), lambda u: 1000.0 / np.asarray(u, float), True
     ),
@@ -141,7 +143,5 @@ def output_transform(name: str | None) -> OutputTransform:
     """Look up an output transform by name (``None`` means ``"none"``)."""
     key = "none" if name is None else str(name).lower()
     if key not in OUTPUT_TRANSFORMS:
-        raise InputDataError(
-            f"unknown output transform {name!r}; choose one of {sorted(OUTPUT_TRANSFORMS)}"
-        )
+        raise InputDataError(f"unknown output transform {name!r}; choose one of {sorted(OUTPUT_TRANSFORMS)}")
     return OUTPUT_TRANSFORMS[key]

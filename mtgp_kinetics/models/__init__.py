@@ -1,0 +1,1 @@
+"""Model building blocks: kernels, task covariances, likelihood and the botorch model."""

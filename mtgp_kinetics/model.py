@@ -1,0 +1,351 @@
+"""The fitted multi-task model a user holds: predictions and task structure in physical units.
+
+:class:`KineticsModel` composes a :class:`~mtgp_kinetics.models.gp.CoregionalGP` (the botorch model,
+in normalized inputs and standardized transformed outputs) with the dataset's space and tasks, and
+translates both ways. Use :func:`mtgp_kinetics.fit` to make one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+from gpytorch.distributions import MultivariateNormal
+
+from mtgp_kinetics.back_transform import central_interval, physical_std
+from mtgp_kinetics.errors import InputDataError, NotFittedError
+from mtgp_kinetics.fitting import FitResult
+from mtgp_kinetics.models.gp import CoregionalGP
+from mtgp_kinetics.models.structure import KernelSpec, build_kernel
+from mtgp_kinetics.space import Space
+from mtgp_kinetics.tasks import Task
+
+if TYPE_CHECKING:
+    from mtgp_kinetics.dataset import Dataset
+
+PREDICT_CHUNK = 1024  # conditions per block in predict(): bounds memory on large grids
+
+
+def standardization(
+    targets: torch.Tensor, tasks: torch.Tensor, num_tasks: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-task mean and std (``t`` each) of transformed targets.
+
+    The std is 1 where it is undefined (fewer than 2 values, or all equal).
+    """
+    mean = torch.zeros(num_tasks, dtype=torch.float64)
+    std = torch.ones(num_tasks, dtype=torch.float64)
+    for t in range(num_tasks):
+        y = targets[tasks == t]
+        if y.numel() >= 1:
+            mean[t] = y.mean()
+        if y.numel() >= 2 and float(y.std()) > 0:
+            std[t] = y.std()
+    return mean, std
+
+
+class KineticsModel:
+    """A multi-task GP over a space of conditions and a list of tasks.
+
+    Parameters
+    ----------
+    space : Space
+        The conditions.
+    tasks : sequence of Task
+        The outputs, in model order.
+    kernel : KernelSpec
+        Coregionalization structure.
+    train_inputs : Tensor
+        ``n x (d + 1)`` model inputs, last column the task index.
+    train_targets : Tensor
+        ``n`` transformed (not standardized) values.
+    known_variance : Tensor
+        ``n`` known noise variances in transformed units, NaN where learned.
+    data : Dataset, optional
+        The dataset the tensors came from, kept for reports.
+
+    Attributes
+    ----------
+    gp : CoregionalGP
+        The botorch model (standardized units); pass it to botorch acquisition functions.
+    fit_result_ : FitResult or None
+        Set by fitting; ``None`` until then.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        tasks: Sequence[Task],
+        kernel: KernelSpec,
+        train_inputs: torch.Tensor,
+        train_targets: torch.Tensor,
+        known_variance: torch.Tensor,
+        data: Dataset | None = None,
+    ) -> None:
+        self.space = space
+        self.tasks = tuple(tasks)
+        self.kernel = kernel
+        self.data = data
+        self.train_inputs = train_inputs.to(torch.float64)
+        self.train_targets = train_targets.to(torch.float64)
+        self.known_variance = known_variance.to(torch.float64)
+        task_index = self.train_inputs[:, -1].round().long()
+        self.y_mean, self.y_std = standardization(self.train_targets, task_index, self.num_tasks)
+        scale = self.y_std[task_index]
+        covar = build_kernel(kernel, space, self.num_tasks)
+        self.gp = CoregionalGP(
+            self.train_inputs,
+            (self.train_targets - self.y_mean[task_index]) / scale,
+            self.known_variance / scale**2,
+            covar,
+            self.num_tasks,
+        )
+        self.fit_result_: FitResult | None = None
+
+    @classmethod
+    def from_dataset(cls, data: Dataset, kernel: KernelSpec) -> KineticsModel:
+        """Build an (unfitted) model of ``data``."""
+        return cls(
+            data.space,
+            data.tasks,
+            kernel,
+            data.train_inputs(),
+            data.train_targets(),
+            data.train_noise_variance(),
+            data=data,
+        )
+
+    # -- basic facts ---------------------------------------------------------------------------
+    @property
+    def num_tasks(self) -> int:
+        """``t``."""
+        return len(self.tasks)
+
+    @property
+    def task_names(self) -> list[str]:
+        """Task names in model order."""
+        return [task.name for task in self.tasks]
+
+    def _check_fitted(self) -> None:
+        if self.fit_result_ is None:
+            raise NotFittedError("the model is not fitted yet; use mtgp_kinetics.fit(data) to fit one")
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.fit_result_ is not None else "not fitted"
+        return (
+            f"KineticsModel(kernel={self.kernel.name!r}, tasks={self.task_names}, "
+            f"n={self.train_inputs.shape[0]}, {state})"
+        )
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _task_indices(self, tasks: Sequence[str] | None) -> list[int]:
+        if tasks is None:
+            return list(range(self.num_tasks))
+        names = self.task_names
+        unknown = [t for t in tasks if t not in names]
+        if unknown:
+            raise InputDataError(f"unknown task(s) {unknown}; the model's tasks are {names}")
+        return [names.index(t) for t in tasks]
+
+    def _model_inputs(self, conditions: pd.DataFrame, task_idx: Sequence[int]) -> torch.Tensor:
+        """Conditions (``n`` rows) -> ``(n k) x (d + 1)`` inputs, condition-major over ``k`` tasks."""
+        if not isinstance(conditions, pd.DataFrame):
+            raise InputDataError(f"conditions must be a pandas DataFrame, got {type(conditions).__name__}")
+        X = self.space.to_model(conditions)
+        n, k = X.shape[0], len(task_idx)
+        tasks = torch.tensor(task_idx, dtype=torch.float64).repeat(n).unsqueeze(-1)
+        return torch.cat([X.repeat_interleave(k, dim=0), tasks], dim=-1)
+
+    def _unstandardize(
+        self, mean: torch.Tensor, cov_or_var: torch.Tensor, task: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        scale = self.y_std[task]
+        mean = mean * scale + self.y_mean[task]
+        if cov_or_var.dim() == 2:
+            return mean, cov_or_var * scale.unsqueeze(-1) * scale.unsqueeze(-2)
+        return mean, cov_or_var * scale**2
+
+    def _posterior_mvn(self, X: torch.Tensor, observation_noise: bool) -> MultivariateNormal:
+        self.gp.eval()
+        mvn = self.gp(X)
+        if observation_noise:
+            mvn = self.gp.likelihood(mvn, X)
+        return mvn
+
+    # -- predictions -----------------------------------------------------------------------------
+    def predict(
+        self,
+        conditions: pd.DataFrame,
+        level: float = 0.95,
+        observation_noise: bool = False,
+        tasks: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Predict every task at each condition, in physical units.
+
+        Parameters
+        ----------
+        conditions : DataFrame
+            ``n`` rows with a column per condition variable (physical units); other columns ignored.
+        level : float
+            Probability of the central interval ``[lower, upper]``, in (0, 1).
+        observation_noise : bool
+            ``False``: the latent (noise-free) quantity; ``True``: a new measurement, with each
+            task's noise (learned, or the median known noise of a fixed-noise task).
+        tasks : sequence of str, optional
+            Subset of tasks (default: all).
+
+        Returns
+        -------
+        DataFrame
+            ``n k`` rows (condition-major), columns: the condition columns, ``task``, ``mean``
+            (median for log/logit tasks, see :mod:`mtgp_kinetics.back_transform`), ``std``,
+            ``lower``, ``upper`` in the task's physical unit, and ``transformed_mean``,
+            ``transformed_std``: the Gaussian predictive in the modelled space (e.g. log10 s).
+        """
+        self._check_fitted()
+        if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
+            raise InputDataError(f"level must be a probability in (0, 1), got {level!r}")
+        task_idx = self._task_indices(tasks)
+        X = self._model_inputs(conditions, task_idx)
+        means, stds = [], []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], PREDICT_CHUNK * len(task_idx)):
+                block = X[start : start + PREDICT_CHUNK * len(task_idx)]
+                mvn = self._posterior_mvn(block, observation_noise)
+                task = block[:, -1].round().long()
+                mean, var = self._unstandardize(mvn.mean, mvn.variance, task)
+                means.append(mean)
+                stds.append(var.clamp_min(0.0).sqrt())
+        mu = torch.cat(means).numpy()
+        s = torch.cat(stds).numpy()
+        task_of_row = X[:, -1].round().long().numpy()
+        frame = conditions[self.space.names].iloc[np.repeat(np.arange(len(conditions)), len(task_idx))]
+        frame = frame.reset_index(drop=True)
+        frame["task"] = [self.task_names[t] for t in task_of_row]
+        mean_phys, std_phys = np.empty_like(mu), np.empty_like(mu)
+        lower, upper = np.empty_like(mu), np.empty_like(mu)
+        for t in task_idx:
+            rows = task_of_row == t
+            tf = self.tasks[t].output_transform
+            mean_phys[rows] = tf.inverse(mu[rows])
+            std_phys[rows] = physical_std(tf, mu[rows], s[rows])
+            lower[rows], upper[rows] = central_interval(tf, mu[rows], s[rows], float(level))
+        frame["mean"] = mean_phys
+        frame["std"] = std_phys
+        frame["lower"] = lower
+        frame["upper"] = upper
+        frame["transformed_mean"] = mu
+        frame["transformed_std"] = s
+        return frame
+
+    def predict_joint(
+        self, conditions: pd.DataFrame, observation_noise: bool = False, tasks: Sequence[str] | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Joint Gaussian predictive over all (condition, task) pairs in the modelled space.
+
+        Returns
+        -------
+        index : DataFrame
+            ``N = n k`` rows (condition-major): the condition columns and ``task``.
+        mean : ndarray
+            ``N`` transformed-space means (e.g. log10 of a delay).
+        covariance : ndarray
+            ``N x N`` transformed-space covariance, correlated across tasks and conditions.
+        """
+        self._check_fitted()
+        task_idx = self._task_indices(tasks)
+        X = self._model_inputs(conditions, task_idx)
+        with torch.no_grad():
+            mvn = self._posterior_mvn(X, observation_noise)
+            mean, cov = self._unstandardize(mvn.mean, mvn.covariance_matrix, X[:, -1].round().long())
+        index = conditions[self.space.names].iloc[np.repeat(np.arange(len(conditions)), len(task_idx))]
+        index = index.reset_index(drop=True)
+        index["task"] = [self.task_names[t] for t in X[:, -1].round().long().tolist()]
+        return index, mean.numpy(), cov.numpy()
+
+    def sample(
+        self,
+        conditions: pd.DataFrame,
+        n_samples: int = 100,
+        seed: int | None = None,
+        observation_noise: bool = False,
+        physical: bool = True,
+    ) -> np.ndarray:
+        """Joint posterior samples of every task at every condition.
+
+        Parameters
+        ----------
+        conditions : DataFrame
+            ``n`` conditions.
+        n_samples : int
+            ``s``, number of joint draws.
+        seed : int, optional
+            Seed of the draws.
+        observation_noise : bool
+            Sample new measurements instead of the latent functions.
+        physical : bool
+            Back-transform to physical units (default) or stay in the modelled space.
+
+        Returns
+        -------
+        ndarray
+            ``s x n x t``, correlated across conditions and tasks as the model says.
+        """
+        _, mean, cov = self.predict_joint(conditions, observation_noise)
+        n, t = len(conditions), self.num_tasks
+        rng = np.random.default_rng(seed)
+        # Eigen-decomposition instead of Cholesky: exact for the PSD but possibly singular
+        # covariance of noise-free predictions at repeated conditions.
+        eigval, eigvec = np.linalg.eigh(cov)
+        root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+        draws = mean + rng.standard_normal((n_samples, mean.size)) @ root.T
+        draws = draws.reshape(n_samples, n, t)
+        if physical:
+            for k, task in enumerate(self.tasks):
+                draws[..., k] = task.output_transform.inverse(draws[..., k])
+        return draws
+
+    # -- task structure --------------------------------------------------------------------------
+    def _labelled(self, matrix: torch.Tensor) -> pd.DataFrame:
+        names = pd.Index(self.task_names, name="task")
+        return pd.DataFrame(matrix.detach().numpy(), index=names, columns=names.rename("task_"))
+
+    def task_covariance(self) -> pd.DataFrame:
+        """Covariance of the tasks at one condition (``t x t``, standardized transformed units).
+
+        For ICM this is ``B``; for LMC ``sum_q B_q`` (every input kernel is 1 at zero distance).
+        """
+        self._check_fitted()
+        with torch.no_grad():
+            return self._labelled(self.gp.covar_module.task_covariance_at_zero_distance())
+
+    def task_correlation(self) -> pd.DataFrame:
+        """Correlation of the tasks at one condition, ``t x t`` labelled DataFrame."""
+        cov = self.task_covariance().to_numpy()
+        sd = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sd, sd)
+        np.fill_diagonal(corr, 1.0)
+        return self._labelled(torch.as_tensor(corr))
+
+    def latent_task_covariances(self) -> list[pd.DataFrame]:
+        """The coregionalization matrix ``B_q`` of each latent process (``t x t`` each)."""
+        self._check_fitted()
+        with torch.no_grad():
+            return [self._labelled(B) for B in self.gp.covar_module.latent_matrices()]
+
+    def noise_std(self) -> pd.Series:
+        """Noise std of a new measurement of each task, in transformed units (e.g. log10 s)."""
+        self._check_fitted()
+        with torch.no_grad():
+            var = self.gp.likelihood.noise_covar.per_task_variance() * self.y_std**2
+        return pd.Series(var.sqrt().numpy(), index=pd.Index(self.task_names, name="task"), name="noise_std")
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Save to ``path`` (see :mod:`mtgp_kinetics.persistence`)."""
+        from mtgp_kinetics.persistence import save_model
+
+        save_model(self, path)

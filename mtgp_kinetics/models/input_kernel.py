@@ -1,0 +1,69 @@
+"""The kernel over experimental conditions (without the task).
+
+Matern-5/2 with one lengthscale per continuous condition (ARD) on the normalized transformed inputs,
+times a categorical kernel over the categorical conditions (botorch's ``CategoricalKernel``:
+``exp(-mean_i [x_i != x'_i] / l_i)``, an exchangeable correlation between levels, never a distance
+between level codes). Unit variance: the signal variance lives in the task covariance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from botorch.models.kernels.categorical import CategoricalKernel
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import Kernel, MaternKernel, ProductKernel
+
+from mtgp_kinetics.models.priors import (
+    MIN_LENGTHSCALE,
+    categorical_lengthscale_prior,
+    continuous_lengthscale_prior,
+)
+
+
+def make_input_kernel(
+    continuous_dims: Sequence[int],
+    categorical_dims: Sequence[int] = (),
+    nu: float = 2.5,
+) -> Kernel:
+    """Build the default unit-variance kernel over conditions.
+
+    Parameters
+    ----------
+    continuous_dims : sequence of int
+        Model columns of continuous conditions (normalized to [0, 1]).
+    categorical_dims : sequence of int
+        Model columns holding categorical level codes.
+    nu : float
+        Matern smoothness (0.5, 1.5 or 2.5).
+
+    Returns
+    -------
+    Kernel
+        Acting on ``n x d`` condition tensors (the task column already removed).
+    """
+    parts: list[Kernel] = []
+    if continuous_dims:
+        prior = continuous_lengthscale_prior(len(continuous_dims))
+        parts.append(
+            MaternKernel(
+                nu=nu,
+                ard_num_dims=len(continuous_dims),
+                active_dims=tuple(continuous_dims),
+                lengthscale_prior=prior,
+                lengthscale_constraint=GreaterThan(MIN_LENGTHSCALE, transform=None, initial_value=prior.mode),
+            )
+        )
+    if categorical_dims:
+        prior = categorical_lengthscale_prior()
+        parts.append(
+            CategoricalKernel(
+                ard_num_dims=len(categorical_dims),
+                active_dims=tuple(categorical_dims),
+                lengthscale_prior=prior,
+                lengthscale_constraint=GreaterThan(1e-3, transform=None, initial_value=1.0),
+            )
+        )
+    if not parts:
+        raise ValueError("the input kernel needs at least one condition dimension")
+    return parts[0] if len(parts) == 1 else ProductKernel(*parts)

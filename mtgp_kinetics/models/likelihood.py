@@ -1,0 +1,97 @@
+"""Per-task observation noise: learned for some tasks, fixed to known variances for others.
+
+For observation ``i`` of task ``t_i`` the noise variance is
+
+* ``sigma_t^2`` (learned, one per task) when the task has no known measurement noise;
+* the user's known variance of that observation when the task has a noise column.
+
+At new inputs (predicting a new measurement) a fixed-noise task uses the median of its known
+variances, which is what "a typical new measurement of this task" means. A ``jitter`` buffer adds a
+small constant to the diagonal; :func:`~mtgp_kinetics.fitting.fit_map` raises it when a Cholesky
+factorization fails, and it stays part of the model so predictions use the same matrix.
+"""
+
+from __future__ import annotations
+
+import torch
+from gpytorch.constraints import GreaterThan
+from gpytorch.likelihoods import _GaussianLikelihoodBase
+from gpytorch.likelihoods.noise_models import Noise
+from linear_operator.operators import DiagLinearOperator
+
+from mtgp_kinetics.models.priors import MIN_NOISE_VARIANCE, noise_prior
+
+
+class TaskNoise(Noise):
+    """Diagonal noise model indexed by the task column of the inputs.
+
+    Parameters
+    ----------
+    train_inputs : Tensor
+        ``n x (d + 1)`` training inputs, last column the task index.
+    known_variance : Tensor
+        ``n`` known noise variances (standardized units), NaN where unknown.
+    num_tasks : int
+        ``t``.
+    """
+
+    def __init__(self, train_inputs: torch.Tensor, known_variance: torch.Tensor, num_tasks: int):
+        super().__init__()
+        tasks = train_inputs[:, -1].round().long()
+        fixed = torch.zeros(num_tasks, dtype=torch.bool)
+        typical = torch.full((num_tasks,), float("nan"), dtype=train_inputs.dtype)
+        for t in range(num_tasks):
+            known_t = known_variance[tasks == t]
+            if known_t.numel() and not torch.isnan(known_t).any():
+                fixed[t] = True
+                typical[t] = known_t.median()
+        self.register_buffer("train_inputs", train_inputs.clone())
+        self.register_buffer("known_variance", known_variance.clone())
+        self.register_buffer("fixed_tasks", fixed)
+        self.register_buffer("typical_known_variance", typical)
+        self.register_buffer("jitter", torch.zeros((), dtype=train_inputs.dtype))
+        self.register_parameter("raw_noise", torch.nn.Parameter(torch.zeros(num_tasks)))
+        prior = noise_prior()
+        self.register_constraint(
+            "raw_noise", GreaterThan(MIN_NOISE_VARIANCE, transform=None, initial_value=prior.mode)
+        )
+        # The prior covers only the learned noise levels: fixed tasks' entries are unused.
+        self.register_prior("noise_prior", prior, lambda m: m.noise[~m.fixed_tasks])
+        self.initialize(raw_noise=torch.full((num_tasks,), float(prior.mode)))
+
+    @property
+    def noise(self) -> torch.Tensor:
+        """Learned noise variance per task, shape ``t`` (unused for fixed-noise tasks)."""
+        return self.raw_noise_constraint.transform(self.raw_noise)
+
+    @noise.setter
+    def noise(self, value: torch.Tensor) -> None:
+        self.initialize(raw_noise=self.raw_noise_constraint.inverse_transform(torch.as_tensor(value)))
+
+    def per_task_variance(self) -> torch.Tensor:
+        """Noise variance of a new measurement of each task, shape ``t``."""
+        return torch.where(self.fixed_tasks, self.typical_known_variance, self.noise)
+
+    def forward(self, *params: torch.Tensor, shape: torch.Size | None = None, **kwargs) -> DiagLinearOperator:
+        """Noise covariance of inputs ``params[0]`` (``... x n x (d + 1)``)."""
+        X = params[0]
+        if isinstance(X, (list, tuple)):  # gpytorch passes train_inputs as a list in some paths
+            X = X[0]
+        tasks = X[..., -1].round().long()
+        variance = self.per_task_variance()[tasks]
+        n_train = self.train_inputs.shape[0]
+        # Training rows (also as the prefix of a fantasy model's inputs) keep their known variances.
+        if X.shape[-2] >= n_train and torch.equal(
+            X[..., :n_train, :], self.train_inputs.expand(*X.shape[:-2], n_train, X.shape[-1])
+        ):
+            known = self.known_variance.expand(*X.shape[:-2], n_train)
+            head = torch.where(torch.isnan(known), variance[..., :n_train], known)
+            variance = torch.cat([head, variance[..., n_train:]], dim=-1)
+        return DiagLinearOperator(variance + self.jitter)
+
+
+class TaskNoiseLikelihood(_GaussianLikelihoodBase):
+    """Gaussian likelihood with :class:`TaskNoise`."""
+
+    def __init__(self, noise_covar: TaskNoise) -> None:
+        super().__init__(noise_covar=noise_covar)

@@ -1,0 +1,143 @@
+"""Tests of mtgp_kinetics.space: model coordinates, bounds, categorical codes, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.space import Categorical, Continuous, Space
+
+# Round trips through 1000/x, ln/exp and the [0, 1] scaling lose a few ulps in float64.
+RTOL = 1e-12
+
+
+@pytest.fixture
+def space() -> Space:
+    return Space(
+        [
+            Continuous("T", 700.0, 1400.0, "K", "inverse"),
+            Continuous("P", 1.0, 100.0, "bar", "log"),
+            Continuous("phi", 0.3, 3.0),
+            Categorical("gas", ("N2", "Ar", "He")),
+        ]
+    )
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "T": [700.0, 1000.0, 1400.0],
+            "P": [1.0, 10.0, 100.0],
+            "phi": [0.3, 1.0, 3.0],
+            "gas": ["N2", "He", "Ar"],
+        },
+        index=["a", "b", "c"],
+    )
+
+
+def test_to_model_values(space: Space, frame: pd.DataFrame) -> None:
+    X = space.to_model(frame)
+    assert X.shape == (3, 4) and X.dtype == torch.float64
+    # inverse flips the order: the highest temperature has the smallest 1000/T.
+    np.testing.assert_allclose(
+        X[:, 0].numpy(),
+        [1.0, (1000 / 1000 - 1000 / 1400) / (1000 / 700 - 1000 / 1400), 0.0],
+        rtol=RTOL,
+        atol=1e-15,
+    )
+    np.testing.assert_allclose(X[:, 1].numpy(), [0.0, 0.5, 1.0], rtol=RTOL, atol=1e-15)
+    np.testing.assert_allclose(X[:, 2].numpy(), [0.0, 0.7 / 2.7, 1.0], rtol=RTOL, atol=1e-15)
+    np.testing.assert_array_equal(X[:, 3].numpy(), [0.0, 2.0, 1.0])  # level codes
+
+
+def test_round_trip(space: Space, frame: pd.DataFrame) -> None:
+    back = space.from_model(space.to_model(frame))
+    for name in ["T", "P", "phi"]:
+        np.testing.assert_allclose(back[name].to_numpy(), frame[name].to_numpy(), rtol=RTOL)
+    assert list(back["gas"]) == list(frame["gas"])
+
+
+def test_round_trip_random(space: Space) -> None:
+    U = np.random.default_rng(0).random((50, 4))
+    U[:, 3] = np.floor(U[:, 3] * 3)
+    X = space.to_model(space.from_model(U))
+    np.testing.assert_allclose(X.numpy(), U, rtol=RTOL, atol=1e-12)
+
+
+def test_model_bounds_map_inside_physical_bounds(space: Space) -> None:
+    bounds = space.model_bounds()
+    torch.testing.assert_close(bounds, torch.tensor([[0.0, 0, 0, 0], [1.0, 1, 1, 2]], dtype=torch.float64))
+    corners = space.from_model(bounds)
+    space.validate(corners)  # exp(ln 100) = 100.00000000000004 must not fall out of bounds
+    assert corners["P"].max() == 100.0 and corners["T"].tolist() == [1400.0, 700.0]
+
+
+def test_from_model_extrapolates_outside_unit_interval() -> None:
+    v = Continuous("P", 1.0, 100.0, "bar", "log")
+    np.testing.assert_allclose(v.from_unit_interval(np.array([-0.5, 1.5])), [0.1, 1000.0], rtol=RTOL)
+
+
+def test_structure(space: Space) -> None:
+    assert space.names == ["T", "P", "phi", "gas"]
+    assert space.dim == len(space) == 4
+    assert space.continuous_dims == [0, 1, 2] and space.categorical_dims == [3]
+    assert space["P"].model_bounds == pytest.approx((0.0, np.log(100.0)))
+    assert space["T"].label == "T [K]"
+    with pytest.raises(KeyError):
+        space["x"]
+    assert Space.from_dict(space.to_dict()) == space
+
+
+def test_sample_is_seeded_and_valid(space: Space) -> None:
+    a = space.sample(16, seed=3)
+    pd.testing.assert_frame_equal(a, space.sample(16, seed=3))
+    space.validate(a)
+    space.validate(space.sample(16, seed=3, method="uniform"))
+    with pytest.raises(InputDataError, match="method must be"):
+        space.sample(4, method="grid")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [
+        ("T", "abc", r"column 'T': non-numeric value\(s\) at row\(s\) b: \['abc'\]"),
+        ("P", np.nan, r"column 'P': missing, NaN or infinite condition at row\(s\) b"),
+        ("P", np.inf, r"column 'P': missing, NaN or infinite condition at row\(s\) b"),
+        ("T", 1500.0, r"column 'T': value\(s\) \[1500.0\] at row\(s\) b outside the bounds"),
+        ("gas", "Xe", r"column 'gas': unknown level\(s\) \['Xe'\] at row\(s\) b; allowed"),
+    ],
+)
+def test_validate_names_column_and_rows(space, frame, column, value, match) -> None:
+    frame[column] = frame[column].astype(object)
+    frame.loc["b", column] = value
+    with pytest.raises(InputDataError, match=match):
+        space.validate(frame)
+    with pytest.raises(InputDataError, match=match):
+        space.to_model(frame)
+
+
+def test_validate_missing_column(space, frame) -> None:
+    with pytest.raises(InputDataError, match=r"missing condition column\(s\) \['phi'\]"):
+        space.validate(frame.drop(columns="phi"))
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Continuous("T", 10.0, 5.0), r"lower \(10.0\) must be < upper"),
+        (lambda: Continuous("P", 0.0, 5.0, transform="log"), "needs lower > 0"),
+        (lambda: Continuous("T", 1.0, np.inf), "upper must be a finite number"),
+        (lambda: Continuous("T", 1.0, 2.0, transform="sqrt"), "unknown condition transform"),
+        (lambda: Categorical("gas", ("N2", "N2")), "levels must be distinct"),
+        (lambda: Categorical("gas", ()), "at least one level"),
+        (lambda: Space([Continuous("T", 1, 2), Categorical("T", ("a",))]), "duplicated"),
+        (lambda: Space([]), "at least one variable"),
+    ],
+)
+def test_bad_definitions(make, match) -> None:
+    with pytest.raises(InputDataError, match=match):
+        make()
