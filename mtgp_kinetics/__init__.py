@@ -1,5 +1,6 @@
 """mtgp_kinetics: Bayesian multi-task Gaussian processes for chemical kinetics."""
 
+from mtgp_kinetics.api import fit
 from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import (
     ConvergenceWarning,
@@ -12,6 +13,9 @@ from mtgp_kinetics.errors import (
     NumericsError,
     NumericsWarning,
 )
+from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
+from mtgp_kinetics.persistence import load
 from mtgp_kinetics.space import Categorical, Continuous, Space
 from mtgp_kinetics.tasks import Task
 
@@ -24,6 +28,9 @@ __all__ = [
     "DataWarning",
     "Dataset",
     "InputDataError",
+    "KernelSpec",
+    "KineticsModel",
+    "LatentSpec",
     "ModelFileError",
     "MtgpError",
     "MtgpWarning",
@@ -33,4 +40,6 @@ __all__ = [
     "Space",
     "Task",
     "__version__",
+    "fit",
+    "load",
 ]

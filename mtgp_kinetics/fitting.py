@@ -146,6 +146,8 @@ def _optimize(gp: CoregionalGP, max_iter: int) -> str:
         value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter}
     )
     assign(result.x)
+    for p in params:
+        p.grad = None
     return str(result.message)
 
 

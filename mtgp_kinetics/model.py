@@ -168,6 +168,16 @@ class KineticsModel:
             return mean, cov_or_var * scale.unsqueeze(-1) * scale.unsqueeze(-2)
         return mean, cov_or_var * scale**2
 
+    def _fresh_posterior_cache(self) -> None:
+        """Drop gpytorch's cached ``K^-1 y`` so each prediction is computed the same way.
+
+        gpytorch caches the training solve on the first posterior call, and the cached values depend
+        at rounding level (1e-15) on the test points of that first call (its Matern kernel centres
+        train and test inputs together). Rebuilding it per call (one Cholesky) makes predictions a
+        function of the model and the conditions only, so saved and loaded models agree bitwise.
+        """
+        self.gp.prediction_strategy = None
+
     def _posterior_mvn(self, X: torch.Tensor, observation_noise: bool) -> MultivariateNormal:
         self.gp.eval()
         mvn = self.gp(X)
@@ -210,6 +220,7 @@ class KineticsModel:
             raise InputDataError(f"level must be a probability in (0, 1), got {level!r}")
         task_idx = self._task_indices(tasks)
         X = self._model_inputs(conditions, task_idx)
+        self._fresh_posterior_cache()
         means, stds = [], []
         with torch.no_grad():
             for start in range(0, X.shape[0], PREDICT_CHUNK * len(task_idx)):
@@ -258,6 +269,7 @@ class KineticsModel:
         self._check_fitted()
         task_idx = self._task_indices(tasks)
         X = self._model_inputs(conditions, task_idx)
+        self._fresh_posterior_cache()
         with torch.no_grad():
             mvn = self._posterior_mvn(X, observation_noise)
             mean, cov = self._unstandardize(mvn.mean, mvn.covariance_matrix, X[:, -1].round().long())

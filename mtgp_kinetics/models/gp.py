@@ -18,10 +18,11 @@ from botorch.models.gpytorch import GPyTorchModel
 from botorch.models.model import FantasizeMixin
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.posteriors.transformed import TransformedPosterior
+from botorch.settings import propagate_grads
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
 from gpytorch.means import ConstantMean
 from gpytorch.models import ExactGP
-from gpytorch.settings import fast_pred_var
+from gpytorch.settings import detach_test_caches, fast_pred_var
 
 from mtgp_kinetics.models.coregionalization import CoregionalizationKernel
 from mtgp_kinetics.models.likelihood import TaskNoise, TaskNoiseLikelihood
@@ -147,7 +148,10 @@ class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
         self.eval()
         with_task = X.shape[-1] == self.num_conditions + 1
         X_full = X if with_task else self.all_tasks_inputs(X)
-        with fast_pred_var(False):
+        # As botorch's gpt_posterior_settings, but with exact variances (no LOVE approximation):
+        # test caches stay attached to the graph when botorch propagates gradients through
+        # fantasies (qNegIntegratedPosteriorVariance); otherwise their gradients are wrong.
+        with fast_pred_var(False), detach_test_caches(propagate_grads.off()):
             mvn = self(X_full)
             if observation_noise:
                 mvn = self.likelihood(mvn, X_full)

@@ -1,0 +1,178 @@
+"""Saving and loading fitted models without ever unpickling code.
+
+A ``.mtgp`` file is one ``torch.save`` archive holding only tensors, strings and numbers:
+
+* ``format`` (``"mtgp_kinetics-model"``) and ``format_version`` (int);
+* ``metadata``: a JSON string with the space, tasks, kernel structure, fit summary, the training
+  observations (for reports) and the package versions that wrote it;
+* ``tensors``: the exact float64 training inputs, targets and known noise variances;
+* ``state_dict``: the hyperparameters and buffers of the GP.
+
+Loading uses ``torch.load(weights_only=True)``, which refuses any pickled object other than tensors
+and plain containers, so a crafted file cannot run code; it is reported as a :class:`ModelFileError`.
+Predictions of a loaded model equal those of the saved one exactly: the model is rebuilt from the
+stored float64 tensors, not from the rounded JSON copy of the data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import torch
+
+from mtgp_kinetics.errors import ModelFileError
+from mtgp_kinetics.fitting import FitResult
+from mtgp_kinetics.models.structure import KernelSpec
+from mtgp_kinetics.space import Space
+from mtgp_kinetics.tasks import Task
+
+if TYPE_CHECKING:
+    from mtgp_kinetics.model import KineticsModel
+
+FORMAT_NAME = "mtgp_kinetics-model"
+FORMAT_VERSION = 1
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {}
+    for name in ("mtgp_kinetics", "torch", "gpytorch", "botorch", "numpy", "pandas"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` to ``path`` (overwritten atomically: a crash never leaves half a file).
+
+    Parameters
+    ----------
+    model : KineticsModel
+        A fitted model.
+    path : str or path-like
+        Destination, conventionally ending in ``.mtgp``.
+    """
+    model._check_fitted()
+    fit = model.fit_result_
+    observations = None
+    if model.data is not None:
+        # "row" (the source row label) is rebuilt by Dataset on load; the values are for reports only.
+        frame = model.data.observations.drop(columns="row")
+        observations = frame.to_json(orient="split", date_format="iso", double_precision=15)
+    metadata: dict[str, Any] = {
+        "space": model.space.to_dict(),
+        "tasks": [task.to_dict() for task in model.tasks],
+        "kernel": model.kernel.to_dict(),
+        "fit": None
+        if fit is None
+        else {
+            "neg_log_posterior": fit.neg_log_posterior,
+            "restart_objectives": fit.restart_objectives,
+            "jitter": fit.jitter,
+            "seconds": fit.seconds,
+            "messages": fit.messages,
+        },
+        "observations": observations,
+        "versions": _package_versions(),
+    }
+    archive = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "metadata": json.dumps(metadata),
+        "tensors": {
+            "train_inputs": model.train_inputs,
+            "train_targets": model.train_targets,
+            "known_variance": model.known_variance,
+        },
+        "state_dict": model.gp.state_dict(),
+    }
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(archive, tmp)
+    os.replace(tmp, path)
+
+
+def _read_archive(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ModelFileError(f"no model file at {str(path)!r}")
+    try:
+        archive = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ModelFileError(
+            f"{str(path)!r} holds objects other than tensors and plain data (possibly code); "
+            "refusing to load it. Only files written by KineticsModel.save are accepted."
+        ) from err
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable mtgp_kinetics model file (corrupted or truncated?): {err}"
+        ) from err
+    if not isinstance(archive, dict) or archive.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{str(path)!r} is not an mtgp_kinetics model file")
+    found = archive.get("format_version")
+    if found != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{str(path)!r} has model format version {found!r}; this mtgp_kinetics reads version "
+            f"{FORMAT_VERSION}. Load it with the version that wrote it and refit, or upgrade."
+        )
+    return archive
+
+
+def load(path: str | os.PathLike[str]) -> KineticsModel:
+    """Load a model written by :meth:`KineticsModel.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.mtgp`` file.
+
+    Returns
+    -------
+    KineticsModel
+        A fitted model whose predictions equal the saved model's.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, corrupted, of an unknown format version, or holds anything but
+        tensors and plain data.
+    """
+    from mtgp_kinetics.dataset import Dataset
+    from mtgp_kinetics.model import KineticsModel
+
+    path = Path(path)
+    archive = _read_archive(path)
+    try:
+        metadata = json.loads(archive["metadata"])
+        space = Space.from_dict(metadata["space"])
+        tasks = [Task.from_dict(spec) for spec in metadata["tasks"]]
+        kernel = KernelSpec.from_dict(metadata["kernel"])
+        tensors = archive["tensors"]
+        data = None
+        if metadata.get("observations") is not None:
+            observations = pd.read_json(io.StringIO(metadata["observations"]), orient="split", dtype=False)
+            data = Dataset.from_frame(observations, space, tasks, form="long")
+        model = KineticsModel(
+            space,
+            tasks,
+            kernel,
+            tensors["train_inputs"],
+            tensors["train_targets"],
+            tensors["known_variance"],
+            data=data,
+        )
+        model.gp.load_state_dict(archive["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ModelFileError(f"{str(path)!r} is damaged: {type(err).__name__}: {err}") from err
+    fit = metadata.get("fit")
+    model.fit_result_ = FitResult(**fit) if fit is not None else None
+    model.gp.eval()
+    return model

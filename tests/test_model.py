@@ -1,0 +1,170 @@
+"""Predictions of KineticsModel: consistency of marginals, joint covariance, samples and units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+import mtgp_kinetics as mk
+
+KERNELS = ("icm", "lmc", "independent")
+
+
+@pytest.fixture(scope="module")
+def grid(analytic_problem) -> pd.DataFrame:
+    return analytic_problem.space.sample(7, seed=11)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_std_is_sqrt_of_joint_covariance_diagonal(fitted, grid, kernel):
+    model = fitted[kernel]
+    pred = model.predict(grid)
+    index, mean, cov = model.predict_joint(grid)
+    assert list(index["task"]) == list(pred["task"])
+    # Both paths evaluate the same float64 posterior; only summation order differs (~1e-12).
+    np.testing.assert_allclose(pred["transformed_mean"], mean, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(pred["transformed_std"], np.sqrt(np.diag(cov)), rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_intervals_are_back_transformed_endpoints(fitted, grid, kernel):
+    model = fitted[kernel]
+    level = 0.9
+    pred = model.predict(grid, level=level)
+    z = norm.ppf(0.5 + level / 2)
+    for task in model.tasks:
+        rows = pred[pred["task"] == task.name]
+        mu, s = rows["transformed_mean"].to_numpy(), rows["transformed_std"].to_numpy()
+        tf = task.output_transform
+        # Exact up to float64 rounding of the inverse transform.
+        np.testing.assert_allclose(rows["lower"], tf.inverse(mu - z * s), rtol=1e-12)
+        np.testing.assert_allclose(rows["upper"], tf.inverse(mu + z * s), rtol=1e-12)
+        np.testing.assert_allclose(rows["mean"], tf.inverse(mu), rtol=1e-12)
+        assert (rows["lower"] < rows["mean"]).all() and (rows["mean"] < rows["upper"]).all()
+
+
+def test_physical_std_of_log10_task_is_lognormal_std(fitted, grid):
+    pred = fitted["lmc"].predict(grid)
+    rows = pred[pred["task"] == "log_k"]
+    ln10 = np.log(10.0)
+    m, v = rows["transformed_mean"] * ln10, (rows["transformed_std"] * ln10) ** 2
+    expected = np.sqrt(np.expm1(v)) * np.exp(m + v / 2)
+    np.testing.assert_allclose(rows["std"], expected, rtol=1e-12)
+
+
+def test_physical_std_of_logit_task_matches_monte_carlo(fitted, grid):
+    pred = fitted["lmc"].predict(grid)
+    rows = pred[pred["task"] == "f_a"]
+    rng = np.random.default_rng(0)
+    z = rows["transformed_mean"].to_numpy() + rows["transformed_std"].to_numpy() * rng.standard_normal(
+        (200_000, len(rows))
+    )
+    mc_std = (1 / (1 + np.exp(-z))).std(axis=0)
+    # Monte Carlo error of a std with 2e5 draws is ~0.2 %; 1 % leaves room.
+    np.testing.assert_allclose(rows["std"], mc_std, rtol=1e-2)
+
+
+@pytest.mark.parametrize("kernel", ("icm", "lmc"))
+def test_joint_samples_reproduce_mean_and_covariance(fitted, kernel):
+    model = fitted[kernel]
+    conditions = model.space.sample(3, seed=5)
+    _, mean, cov = model.predict_joint(conditions)
+    draws = model.sample(conditions, n_samples=40_000, seed=1, physical=False)
+    assert draws.shape == (40_000, 3, model.num_tasks)
+    flat = draws.reshape(40_000, -1)  # condition-major, as predict_joint
+    sd = np.sqrt(np.diag(cov))
+    # Standard error of a sample mean is sd/sqrt(N) = 0.005 sd; 5 standard errors.
+    np.testing.assert_allclose(flat.mean(0), mean, atol=float(5 * sd.max() / np.sqrt(40_000)))
+    # Sample covariance error ~ sd_i sd_j sqrt(2/N) = 0.007 sd_i sd_j; allow 0.035.
+    np.testing.assert_allclose(np.cov(flat.T), cov, atol=float(0.035 * sd.max() ** 2))
+    # Cross-task correlation is present and reproduced (not just the marginals).
+    corr = cov / np.outer(sd, sd)
+    np.testing.assert_allclose(np.corrcoef(flat.T), corr, atol=0.03)
+
+
+def test_samples_in_physical_units_are_transformed_draws(fitted):
+    model = fitted["lmc"]
+    conditions = model.space.sample(2, seed=3)
+    latent = model.sample(conditions, n_samples=5, seed=9, physical=False)
+    physical = model.sample(conditions, n_samples=5, seed=9)
+    np.testing.assert_allclose(physical[..., 0], 10.0 ** latent[..., 0], rtol=1e-12)
+    np.testing.assert_allclose(physical[..., 1], 1 / (1 + np.exp(-latent[..., 1])), rtol=1e-12)
+
+
+def test_observation_noise_widens_by_the_task_noise(fitted, grid):
+    model = fitted["lmc"]
+    latent = model.predict(grid)
+    noisy = model.predict(grid, observation_noise=True)
+    noise = model.noise_std()
+    for task in model.task_names:
+        a = latent[latent["task"] == task]["transformed_std"].to_numpy()
+        b = noisy[noisy["task"] == task]["transformed_std"].to_numpy()
+        np.testing.assert_allclose(b**2, a**2 + noise[task] ** 2, rtol=1e-8)
+
+
+def test_predict_keeps_conditions_and_orders_rows(fitted, grid):
+    pred = fitted["icm"].predict(grid)
+    assert list(pred.columns[:3]) == ["T", "P", "task"]
+    assert len(pred) == 2 * len(grid)
+    np.testing.assert_array_equal(pred["T"].to_numpy()[::2], grid["T"].to_numpy())
+    assert list(pred["task"][:2]) == ["log_k", "f_a"]
+    sub = fitted["icm"].predict(grid, tasks=["f_a"])
+    assert set(sub["task"]) == {"f_a"} and len(sub) == len(grid)
+
+
+def test_prediction_errors_name_the_culprit(fitted, grid):
+    model = fitted["icm"]
+    with pytest.raises(mk.InputDataError, match="level"):
+        model.predict(grid, level=1.5)
+    with pytest.raises(mk.InputDataError, match="nope"):
+        model.predict(grid, tasks=["nope"])
+    bad = grid.copy()
+    bad.loc[bad.index[2], "T"] = 5000.0
+    with pytest.raises(mk.InputDataError, match=r"'T'.*row"):
+        model.predict(bad)
+
+
+def test_unfitted_model_refuses_to_predict(analytic_data, grid):
+    model = mk.KineticsModel.from_dataset(analytic_data, mk.KernelSpec.icm())
+    with pytest.raises(mk.NotFittedError):
+        model.predict(grid)
+
+
+def test_task_structure_is_labelled_and_consistent(fitted):
+    for kernel in KERNELS:
+        model = fitted[kernel]
+        corr = model.task_correlation()
+        assert list(corr.index) == ["log_k", "f_a"] and list(corr.columns) == ["log_k", "f_a"]
+        np.testing.assert_allclose(np.diag(corr), 1.0)
+        np.testing.assert_allclose(corr.to_numpy(), corr.to_numpy().T, atol=1e-12)
+        latents = model.latent_task_covariances()
+        np.testing.assert_allclose(sum(b.to_numpy() for b in latents), model.task_covariance(), atol=1e-12)
+    assert fitted["independent"].task_correlation().loc["log_k", "f_a"] == 0.0
+    assert len(fitted["lmc"].latent_task_covariances()) == 2
+
+
+def test_categorical_conditions_fit_and_predict():
+    space = mk.Space(
+        [mk.Continuous("T", 900, 1500, unit="K", transform="inverse"), mk.Categorical("bath", ["Ar", "N2"])]
+    )
+    tasks = [mk.Task("k", transform="log10", kind="rate"), mk.Task("f", transform="logit", kind="mechanism")]
+    rng = np.random.default_rng(0)
+    T = rng.uniform(900, 1500, 20)
+    bath = np.array(["Ar", "N2"] * 10)
+    shift = np.where(bath == "N2", 0.3, 0.0)
+    frame = pd.DataFrame(
+        {
+            "T": T,
+            "bath": bath,
+            "k": 10 ** (13 - 2.0 * 1000 / T + shift),
+            "f": 1 / (1 + np.exp(-(T - 1200) / 200)),
+        }
+    )
+    frame.loc[::3, "f"] = np.nan
+    model = mk.fit(mk.Dataset.from_frame(frame, space, tasks), kernel="icm", restarts=1)
+    pred = model.predict(pd.DataFrame({"T": [1000.0, 1000.0], "bath": ["Ar", "N2"]}), tasks=["k"])
+    # The bath gas shifts log10 k by 0.3 in the data; the model must tell the levels apart.
+    delta = pred["transformed_mean"].iloc[1] - pred["transformed_mean"].iloc[0]
+    assert 0.15 < delta < 0.45

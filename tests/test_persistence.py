@@ -1,0 +1,85 @@
+"""Save/load: exact round trips, and refusal of unsafe, corrupted or unknown files."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pandas as pd
+import pytest
+import torch
+
+import mtgp_kinetics as mk
+from mtgp_kinetics import persistence
+
+
+@pytest.mark.parametrize("kernel", ["icm", "lmc", "independent"])
+def test_round_trip_gives_identical_predictions(fitted, tmp_path, kernel):
+    model = fitted[kernel]
+    path = tmp_path / "m.mtgp"
+    model.save(path)
+    loaded = mk.load(path)
+    grid = model.space.sample(9, seed=2)
+    pd.testing.assert_frame_equal(model.predict(grid), loaded.predict(grid), check_exact=True)
+    pd.testing.assert_frame_equal(model.task_correlation(), loaded.task_correlation(), check_exact=True)
+    assert loaded.kernel == model.kernel
+    assert loaded.tasks == model.tasks and loaded.space == model.space
+    assert loaded.fit_result_.neg_log_posterior == model.fit_result_.neg_log_posterior
+    assert loaded.data is not None and loaded.data.n_observations == model.data.n_observations
+
+
+def test_unfitted_model_cannot_be_saved(analytic_data, tmp_path):
+    model = mk.KineticsModel.from_dataset(analytic_data, mk.KernelSpec.icm())
+    with pytest.raises(mk.NotFittedError):
+        model.save(tmp_path / "m.mtgp")
+
+
+class _RunsCodeOnUnpickle:
+    """Unpickling this object would create a marker file (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_file_crafted_to_run_code_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.mtgp"
+    torch.save(
+        {"format": persistence.FORMAT_NAME, "format_version": 1, "payload": _RunsCodeOnUnpickle(str(marker))},
+        path,
+    )
+    with pytest.raises(mk.ModelFileError, match="refusing"):
+        mk.load(path)
+    assert not marker.exists()
+
+
+def test_unknown_format_version_is_refused(fitted, tmp_path):
+    path = tmp_path / "m.mtgp"
+    fitted["icm"].save(path)
+    archive = torch.load(path, weights_only=True)
+    archive["format_version"] = 99
+    torch.save(archive, path)
+    with pytest.raises(mk.ModelFileError, match="version 99"):
+        mk.load(path)
+
+
+def test_corrupted_and_foreign_files_are_refused(fitted, tmp_path):
+    path = tmp_path / "m.mtgp"
+    fitted["icm"].save(path)
+    truncated = tmp_path / "truncated.mtgp"
+    truncated.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(mk.ModelFileError, match="corrupted"):
+        mk.load(truncated)
+    text = tmp_path / "notes.mtgp"
+    text.write_text("not a model")
+    with pytest.raises(mk.ModelFileError):
+        mk.load(text)
+    foreign = tmp_path / "foreign.mtgp"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(mk.ModelFileError, match="not an mtgp_kinetics model"):
+        mk.load(foreign)
+    with pytest.raises(mk.ModelFileError, match="no model file"):
+        mk.load(tmp_path / "missing.mtgp")
+    assert zipfile.is_zipfile(path)
