@@ -47,6 +47,8 @@ class FitResult:
         Wall time of the fit.
     messages : list of str
         Optimizer messages and repairs, for the record.
+    converged : bool
+        Whether the kept start converged (rather than stopping at ``max_iter``).
     """
 
     neg_log_posterior: float
@@ -54,6 +56,7 @@ class FitResult:
     jitter: float
     seconds: float
     messages: list[str] = field(default_factory=list)
+    converged: bool = True
 
 
 def neg_log_posterior(gp: CoregionalGP) -> torch.Tensor:
@@ -99,25 +102,43 @@ def _randomize(gp: CoregionalGP, generator: torch.Generator) -> None:
     noise.noise = torch.exp(math.log(1e-4) + u * math.log(1e3))
 
 
-def _optimize(gp: CoregionalGP, max_iter: int) -> str:
-    """L-BFGS-B over the raw (unconstrained) hyperparameters, gradients by autograd."""
-    params, bounds = [], []
+def _optimizer_coordinates(gp: CoregionalGP) -> tuple[list[torch.nn.Parameter], np.ndarray, np.ndarray]:
+    """Trainable parameters, and per element the lower bound and whether to optimize it in log space.
+
+    Constraints built with ``transform=None`` (lengthscales, noise) are bounds for the optimizer, as in
+    botorch. A parameter with only a lower bound ``b`` is optimized as ``log(theta - b)``: the MAP
+    surface of a lengthscale or noise level is far better scaled in log space, and linear coordinates
+    left L-BFGS-B crawling to the iteration limit when a lengthscale drifted long (seen on H2/O2).
+    """
+    params, lower, use_log = [], [], []
     for _, param, constraint in gp.named_parameters_and_constraints():
         if not param.requires_grad:
             continue
         params.append(param)
-        # Constraints built with transform=None are bounds for the optimizer (as in botorch).
-        lower, upper = -math.inf, math.inf
+        low, high = -math.inf, math.inf
         if constraint is not None and not constraint.enforced:
-            lower, upper = float(constraint.lower_bound.min()), float(constraint.upper_bound.max())
-        bounds.extend(
-            [(None if math.isinf(lower) else lower, None if math.isinf(upper) else upper)] * param.numel()
-        )
+            low, high = float(constraint.lower_bound.min()), float(constraint.upper_bound.max())
+        if math.isfinite(high):
+            raise NotImplementedError("upper-bounded hyperparameters are not supported by fit_map")
+        lower.extend([low] * param.numel())
+        use_log.extend([math.isfinite(low)] * param.numel())
+    return params, np.array(lower), np.array(use_log)
+
+
+def _optimize(gp: CoregionalGP, max_iter: int) -> tuple[str, bool]:
+    """L-BFGS-B over the hyperparameters (log space above lower bounds), gradients by autograd.
+
+    Returns the optimizer's message and whether it converged (rather than hitting ``max_iter``).
+    """
+    params, lower, use_log = _optimizer_coordinates(gp)
     shapes = [p.shape for p in params]
     sizes = [p.numel() for p in params]
 
+    def to_theta(vector: np.ndarray) -> np.ndarray:
+        return np.where(use_log, lower + np.exp(np.where(use_log, vector, 0.0)), vector)
+
     def assign(vector: np.ndarray) -> None:
-        chunks = torch.split(torch.as_tensor(vector, dtype=torch.float64), sizes)
+        chunks = torch.split(torch.as_tensor(to_theta(vector), dtype=torch.float64), sizes)
         with torch.no_grad():
             for p, chunk, shape in zip(params, chunks, shapes, strict=True):
                 p.copy_(chunk.view(shape))
@@ -133,14 +154,14 @@ def _optimize(gp: CoregionalGP, max_iter: int) -> str:
             return math.inf, np.zeros(sum(sizes))
         loss.backward()
         grad = torch.cat([p.grad.reshape(-1) for p in params]).numpy()
+        grad = np.where(use_log, grad * (to_theta(vector) - np.where(use_log, lower, 0.0)), grad)
         return float(loss.detach()), np.nan_to_num(grad)
 
-    x0 = torch.cat([p.detach().reshape(-1) for p in params]).numpy()
-    x0 = np.clip(
-        x0,
-        [b[0] if b[0] is not None else -np.inf for b in bounds],
-        [b[1] if b[1] is not None else np.inf for b in bounds],
-    )
+    theta0 = torch.cat([p.detach().reshape(-1) for p in params]).numpy()
+    gap = np.maximum(theta0 - np.where(use_log, lower, 0.0), 1e-12)
+    x0 = np.where(use_log, np.log(gap), theta0)
+    # exp(+-30) spans any lengthscale or noise level of normalized, standardized data.
+    bounds = [(-30.0, 30.0) if log else (None, None) for log in use_log]
     gp.train()
     result = minimize(
         value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter}
@@ -148,7 +169,7 @@ def _optimize(gp: CoregionalGP, max_iter: int) -> str:
     assign(result.x)
     for p in params:
         p.grad = None
-    return str(result.message)
+    return str(result.message), result.nit < max_iter
 
 
 @contextmanager
@@ -213,6 +234,7 @@ def _fit_map(
     noise_model = gp.likelihood.noise_covar
     best_state: dict[str, torch.Tensor] | None = None
     best_value = math.inf
+    best_converged = True
     objectives: list[float] = []
     messages: list[str] = []
     for restart in range(max(1, restarts)):
@@ -220,12 +242,12 @@ def _fit_map(
         if restart > 0:
             _randomize(gp, generator)
         start_state = {k: v.clone() for k, v in gp.state_dict().items()}
-        value = math.inf
+        value, converged = math.inf, False
         for jitter in jitters:
             gp.load_state_dict(start_state)
             noise_model.jitter.fill_(jitter)
             try:
-                message = _optimize(gp, max_iter)
+                message, converged = _optimize(gp, max_iter)
                 with torch.no_grad():
                     value = float(neg_log_posterior(gp))
             except (NotPSDError, NanError, torch.linalg.LinAlgError) as err:
@@ -238,7 +260,7 @@ def _fit_map(
             value = math.inf
         objectives.append(value)
         if value < best_value:
-            best_value = value
+            best_value, best_converged = value, converged
             best_state = {k: v.clone() for k, v in gp.state_dict().items()}
     if best_state is None:
         raise NumericsError(
@@ -257,6 +279,13 @@ def _fit_map(
             NumericsWarning,
             stacklevel=2,
         )
+    if not best_converged:
+        warnings.warn(
+            f"the best MAP start stopped at max_iter={max_iter} before converging; its hyperparameters "
+            "may be short of the optimum. Pass a larger max_iter to mtgp_kinetics.fit.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     failed = sum(1 for v in objectives if not math.isfinite(v))
     if failed:
         warnings.warn(
@@ -264,4 +293,5 @@ def _fit_map(
             ConvergenceWarning,
             stacklevel=2,
         )
-    return FitResult(best_value, objectives, jitter, time.perf_counter() - start_time, messages)
+    seconds = time.perf_counter() - start_time
+    return FitResult(best_value, objectives, jitter, seconds, messages, best_converged)

@@ -80,6 +80,7 @@ def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
             "jitter": fit.jitter,
             "seconds": fit.seconds,
             "messages": fit.messages,
+            "converged": fit.converged,
         },
         "observations": observations,
         "versions": _package_versions(),

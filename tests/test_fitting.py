@@ -88,3 +88,17 @@ def test_fitting_restores_torch_thread_count(analytic_data):
     mk.fit(analytic_data, kernel="icm", restarts=1)
     assert torch.get_num_threads() == before
     assert math.isfinite(before)
+
+
+def test_fit_that_stops_at_max_iter_is_reported(analytic_data):
+    with pytest.warns(mk.ConvergenceWarning, match="max_iter"):
+        model = mk.fit(analytic_data, kernel="lmc", restarts=1, max_iter=2)
+    assert not model.fit_result_.converged
+
+
+def test_lengthscales_and_noise_stay_above_their_bounds(fitted):
+    for model in fitted.values():
+        for kernel in model.gp.covar_module.input_kernels:
+            assert float(kernel.lengthscale.detach().min()) >= 0.025
+        assert float(model.gp.likelihood.noise_covar.noise.detach().min()) >= 1e-6
+        assert model.fit_result_.converged
