@@ -1,0 +1,384 @@
+"""Held-out accuracy and fit time of mtgp_kinetics against hand-written botorch baselines.
+
+Usage (from the repository root)::
+
+    python benchmarks/fit_predict.py [--problems h2o2,analytic] [--n 30,60,120] [--seeds 3]
+                                     [--restarts 4] [--n-test 300] [--scaling-n 100,200,400,800]
+                                     [--quick]
+
+Every model of one setting is fitted to the same training data and scored on the same test
+conditions, in one run:
+
+* ours: ``mk.fit(data, kernel=k, restarts=R)`` for ``k`` in ``icm``, ``lmc``, ``independent``;
+* ``botorch MultiTaskGP`` (ICM) and ``botorch SingleTaskGPs`` (one per task), botorch's default
+  kernels and priors, per-task standardized targets, ``fit_gpytorch_mll`` (see ``_baselines.py``).
+
+Training data: ``problem.sample(n, seed)``, isotopic (every task at every row) or heterotopic (the
+mechanism task, ``f_branch`` / ``f_a``, at 25 % of the rows), with the problem's measurement noise.
+Test data: ``problem.space.sample(n_test, seed=10_000 + seed)``, evaluated noise-free. Scores are
+in each task's modelled space (log10 for delays and rates, logit for fractions), of the latent
+(noise-free) Gaussian predictive against the noise-free truth: RMSE, mean negative log predictive
+density (NLPD, nats per test point) and the fraction of truths inside the central 95 % interval.
+Tables show medians over seeds. ``dNLPD`` is a model's NLPD minus that of ``ours independent`` on the
+same data (negative: better than independent GPs). ``fit_s`` is the wall time of the whole fit call
+(model construction included) and ``ratio`` is ``fit_s`` divided by that of the botorch baseline of
+the same structure (ours icm / MultiTaskGP, ours independent / SingleTaskGPs).
+
+The scaling section fits the analytic problem (isotopic, one seed) at growing ``n``: our default
+kernel and ``icm`` against ``MultiTaskGP``, timed with torch's thread setting as found and again
+with ``torch.set_num_threads(1)`` (our fit always runs single-threaded internally).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import botorch
+import gpytorch
+import numpy as np
+import pandas as pd
+import torch
+from _baselines import BotorchMultiTaskGP, BotorchSingleTaskGPs
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.problems import Problem, get_problem
+
+OURS = ("icm", "lmc", "independent")
+MULTITASK, SINGLETASK = "botorch MultiTaskGP", "botorch SingleTaskGPs"
+MODELS = (*(f"ours {k}" for k in OURS), MULTITASK, SINGLETASK)
+# Baseline of the same structure, for the fit-time ratio.
+PAIRED = {"ours icm": MULTITASK, "ours independent": SINGLETASK}
+REFERENCE = "ours independent"  # dNLPD is measured against this model
+SETTINGS = ("isotopic", "heterotopic")
+HETEROTOPIC_FRACTION = 0.25
+Z95 = 1.959963984540054  # standard normal 97.5 % quantile
+TEST_SEED_OFFSET = 10_000
+
+
+# -- small helpers -----------------------------------------------------------------------------
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run torch on ``n`` threads (``None``: leave as is), then restore the previous setting."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass
+class WarningLog:
+    """Warnings raised while fitting and predicting, counted by (model, category, message)."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    @contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for w in caught:
+            first_line = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+            self.counts[(label, w.category.__name__, first_line[:140])] += 1
+
+    def frame(self) -> pd.DataFrame:
+        rows = [
+            {"model": label, "warning": category, "count": count, "message": message}
+            for (label, category, message), count in self.counts.items()
+        ]
+        return pd.DataFrame(rows, columns=["model", "warning", "count", "message"])
+
+
+def parse_list(text: str, kind: Callable[[str], object]) -> list:
+    return [kind(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def timed(function: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+# -- data --------------------------------------------------------------------------------------
+def training_data(problem: Problem, n: int, seed: int, setting: str) -> mk.Dataset:
+    """``n`` noisy rows; heterotopic: each mechanism task observed at 25 % of them."""
+    fractions = None
+    if setting == "heterotopic":
+        fractions = {t.name: HETEROTOPIC_FRACTION for t in problem.tasks if t.kind == "mechanism"}
+    frame = problem.sample(n, seed, observed_fraction=fractions)
+    return mk.Dataset.from_frame(frame, problem.space, problem.tasks)
+
+
+def test_data(problem: Problem, n_test: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """``n_test`` conditions and the noise-free truth in modelled units, ``n_test x t``."""
+    conditions = problem.space.sample(n_test, seed=TEST_SEED_OFFSET + seed)
+    values = problem.evaluate(conditions, progress=False)
+    truth = np.column_stack(
+        [t.output_transform.forward(values[t.name].to_numpy(dtype=float)) for t in problem.tasks]
+    )
+    return conditions, truth
+
+
+# -- models ------------------------------------------------------------------------------------
+@dataclass
+class Prediction:
+    """Latent predictive in modelled units (``n x t`` each) and the wall times that produced it."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    fit_s: float
+    predict_s: float
+
+
+def run_ours(
+    kernel: str | None, data: mk.Dataset, conditions: pd.DataFrame, restarts: int, seed: int
+) -> Prediction:
+    model, fit_s = timed(lambda: mk.fit(data, kernel=kernel, restarts=restarts, seed=seed))
+    pred, predict_s = timed(lambda: model.predict(conditions, level=0.95))
+    mean = np.column_stack([pred.loc[pred["task"] == t, "transformed_mean"] for t in model.task_names])
+    std = np.column_stack([pred.loc[pred["task"] == t, "transformed_std"] for t in model.task_names])
+    return Prediction(mean, std, fit_s, predict_s)
+
+
+def run_botorch(
+    name: str, data: mk.Dataset, conditions: pd.DataFrame, seed: int, threads: int | None = None
+) -> Prediction:
+    baseline = {MULTITASK: BotorchMultiTaskGP, SINGLETASK: BotorchSingleTaskGPs}[name](len(data.tasks))
+    X, y = data.train_inputs(), data.train_targets()
+    X_test = data.space.to_model(conditions)  # the conversion our model's predict() does
+    # fit_gpytorch_mll draws new starting values from the priors when a fit fails: seed them.
+    torch.manual_seed(seed)
+    with torch_threads(threads):
+        _, fit_s = timed(lambda: baseline.fit(X, y))
+        (mean, std), predict_s = timed(lambda: baseline.predict(X_test))
+    return Prediction(mean.numpy(), std.numpy(), fit_s, predict_s)
+
+
+def run_model(
+    name: str, data: mk.Dataset, conditions: pd.DataFrame, restarts: int, seed: int
+) -> Prediction:
+    if name.startswith("ours "):
+        return run_ours(name.removeprefix("ours "), data, conditions, restarts, seed)
+    return run_botorch(name, data, conditions, seed)
+
+
+# -- scores ------------------------------------------------------------------------------------
+def scores(mean: np.ndarray, std: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """RMSE, mean Gaussian NLPD and 95 % coverage of ``n`` predictions against the truth."""
+    error = mean - truth
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance = std**2
+        nlpd = 0.5 * np.log(2.0 * math.pi * variance) + 0.5 * error**2 / variance
+    return {
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "nlpd": float(np.mean(nlpd)),
+        "cov95": float(np.mean(np.abs(error) <= Z95 * std)),
+    }
+
+
+# -- accuracy section --------------------------------------------------------------------------
+def accuracy_runs(
+    problems: list[str], ns: list[int], seeds: int, restarts: int, n_test: int, log: WarningLog
+) -> tuple[pd.DataFrame, list[str]]:
+    """Fit every model to every (problem, setting, n, seed); one row per model, task and run."""
+    rows, failures = [], []
+    for problem_name in problems:
+        problem = get_problem(problem_name)
+        for seed in range(seeds):
+            conditions, truth = test_data(problem, n_test, seed)
+            for setting in SETTINGS:
+                for n in ns:
+                    data = training_data(problem, n, seed, setting)
+                    counts = data.counts()
+                    for name in MODELS:
+                        where = f"{problem_name} {setting} n={n} seed={seed} {name}"
+                        try:
+                            with log.record(name):
+                                pred = run_model(name, data, conditions, restarts, seed)
+                        except Exception as error:  # a failing model is a result, not a crash
+                            failures.append(f"{where}: {type(error).__name__}: {error}")
+                            continue
+                        for j, task in enumerate(problem.task_names):
+                            rows.append(
+                                {
+                                    "problem": problem_name,
+                                    "setting": setting,
+                                    "n": n,
+                                    "seed": seed,
+                                    "model": name,
+                                    "task": task,
+                                    "n_obs": int(counts[task]),
+                                    **scores(pred.mean[:, j], pred.std[:, j], truth[:, j]),
+                                    "fit_s": pred.fit_s,
+                                    "predict_s": pred.predict_s,
+                                }
+                            )
+                    print(f"  done {problem_name} seed={seed} {setting} n={n}", flush=True)
+    return pd.DataFrame(rows), failures
+
+
+def accuracy_table(runs: pd.DataFrame, problem: str) -> pd.DataFrame:
+    """Medians over seeds: per task (rmse, nlpd, dNLPD, cov95) then per model (times, ratio)."""
+    runs = runs[runs["problem"] == problem]
+    run_key = ["setting", "n", "seed"]
+    reference = runs[runs["model"] == REFERENCE][[*run_key, "task", "nlpd"]]
+    runs = runs.merge(reference, on=[*run_key, "task"], how="left", suffixes=("", "_ref"))
+    runs["dNLPD"] = runs["nlpd"] - runs["nlpd_ref"]
+    key = ["setting", "n", "model"]
+    per_task = runs.groupby([*key, "task"], sort=False)[["rmse", "nlpd", "dNLPD", "cov95"]].median()
+    per_task = per_task.unstack("task")
+    tasks = list(dict.fromkeys(runs["task"]))
+    per_task = per_task.reindex(columns=[(m, t) for t in tasks for m in ["rmse", "nlpd", "dNLPD", "cov95"]])
+    per_task.columns = [f"{t}:{m}" for m, t in per_task.columns]
+
+    times = runs.drop_duplicates([*run_key, "model"])[[*run_key, "model", "fit_s", "predict_s"]]
+    paired = times.set_index([*run_key, "model"])["fit_s"]
+    ratio = []
+    for row in times.itertuples(index=False):
+        partner = PAIRED.get(row.model)
+        base = paired.get((row.setting, row.n, row.seed, partner)) if partner else None
+        ratio.append(row.fit_s / base if base else np.nan)
+    times = times.assign(ratio=ratio)
+    per_model = times.groupby(key, sort=False)[["fit_s", "predict_s", "ratio"]].median()
+    table = per_task.join(per_model)
+    order = {m: i for i, m in enumerate(MODELS)}
+    return table.sort_index(
+        level=["setting", "n", "model"],
+        key=lambda idx: idx.map(order) if idx.name == "model" else idx.map(_setting_rank)
+        if idx.name == "setting"
+        else idx,
+    )
+
+
+def _setting_rank(setting: str) -> int:
+    return SETTINGS.index(setting)
+
+
+# -- scaling section ---------------------------------------------------------------------------
+def scaling_runs(ns: list[int], restarts: int, log: WarningLog) -> tuple[pd.DataFrame, list[str]]:
+    """Fit wall time on the analytic problem (isotopic, seed 0) at growing ``n``."""
+    problem = get_problem("analytic")
+    rows, failures = [], []
+    for n in ns:
+        data = training_data(problem, n, 0, "isotopic")
+        X, y = data.train_inputs(), data.train_targets()
+        row: dict[str, float] = {"n": n, "n_obs": len(data)}
+        jobs: dict[str, Callable[[], object]] = {
+            "ours default": lambda: mk.fit(data, kernel=None, restarts=restarts),
+            "ours icm": lambda: mk.fit(data, kernel="icm", restarts=restarts),
+            "MTGP": lambda: BotorchMultiTaskGP(len(data.tasks)).fit(X, y),
+        }
+        for label, job in jobs.items():
+            try:
+                with log.record(label):
+                    torch.manual_seed(0)
+                    row[f"{label} s"] = timed(job)[1]
+            except Exception as error:
+                failures.append(f"scaling n={n} {label}: {type(error).__name__}: {error}")
+                row[f"{label} s"] = np.nan
+        try:
+            with log.record("MTGP 1 thread"), torch_threads(1):
+                torch.manual_seed(0)
+                row["MTGP 1thr s"] = timed(jobs["MTGP"])[1]
+        except Exception as error:
+            failures.append(f"scaling n={n} MTGP 1 thread: {type(error).__name__}: {error}")
+            row["MTGP 1thr s"] = np.nan
+        row["icm/MTGP"] = row["ours icm s"] / row["MTGP s"]
+        row["icm/MTGP 1thr"] = row["ours icm s"] / row["MTGP 1thr s"]
+        row["default/MTGP"] = row["ours default s"] / row["MTGP s"]
+        rows.append(row)
+        print(f"  done scaling n={n}", flush=True)
+    return pd.DataFrame(rows).set_index("n"), failures
+
+
+# -- main --------------------------------------------------------------------------------------
+def machine() -> str:
+    return (
+        f"{platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), botorch {botorch.__version__}, "
+        f"gpytorch {gpytorch.__version__}, mtgp_kinetics {mk.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default="h2o2,analytic", help="comma-separated: h2o2, analytic")
+    parser.add_argument("--n", default="30,60,120", help="training rows per setting, comma-separated")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 (median reported)")
+    parser.add_argument("--restarts", type=int, default=4, help="MAP starts of our fits")
+    parser.add_argument("--n-test", type=int, default=300, help="held-out conditions per seed")
+    parser.add_argument(
+        "--scaling-n", default="100,200,400,800", help="rows of the fit-time scaling section ('' to skip)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: analytic only, n=30, 1 seed, no scaling section"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.problems, args.n, args.seeds, args.scaling_n = "analytic", "30", 1, ""
+    problems = parse_list(args.problems, str)
+    ns = parse_list(args.n, int)
+    scaling_ns = parse_list(args.scaling_n, int)
+
+    start = time.perf_counter()
+    print(f"machine: {machine()}")
+    print(
+        f"settings: problems={problems} n={ns} seeds={args.seeds} restarts={args.restarts} "
+        f"n_test={args.n_test} scaling_n={scaling_ns or 'skipped'}",
+        flush=True,
+    )
+    log = WarningLog()
+    runs, failures = accuracy_runs(problems, ns, args.seeds, args.restarts, args.n_test, log)
+
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 50)
+    fmt = {"float_format": lambda v: f"{v:.3f}"}
+    print(
+        "\n== Held-out accuracy (modelled space, latent predictive vs noise-free truth; "
+        f"median over {args.seeds} seed(s)) ==\n"
+        f"dNLPD: NLPD minus that of {REFERENCE!r}. fit_s: wall time of the fit call. "
+        f"ratio: fit_s / fit_s of the botorch baseline of the same structure.\n"
+        f"Ours: {args.restarts} MAP starts; botorch: one fit_gpytorch_mll call (its own retries on failure)."
+    )
+    for problem in problems:
+        if runs.empty or not (runs["problem"] == problem).any():
+            print(f"\n[{problem}] no results")
+            continue
+        counts = runs[(runs["problem"] == problem) & (runs["model"] == REFERENCE) & (runs["seed"] == 0)]
+        obs = ", ".join(f"{r.setting} n={r.n} {r.task}: {r.n_obs}" for r in counts.itertuples())
+        print(f"\n[{problem}] observations per task: {obs}")
+        print(accuracy_table(runs, problem).to_string(**fmt))
+
+    if scaling_ns:
+        print("\n== Fit-time scaling: analytic, isotopic, seed 0 (seconds, wall time) ==", flush=True)
+        scaling, scaling_failures = scaling_runs(scaling_ns, args.restarts, log)
+        failures += scaling_failures
+        print(
+            f"ours default = kernel=None ({mk.api.DEFAULT_KERNEL}); ours always fits on 1 thread. "
+            f"MTGP = botorch MultiTaskGP at torch's {torch.get_num_threads()} thread(s); "
+            "MTGP 1thr under torch.set_num_threads(1). n_obs = 2 n (two tasks). gpytorch switches from "
+            f"Cholesky to CG above {gpytorch.settings.max_cholesky_size.value} training points."
+        )
+        print(scaling.to_string(**fmt))
+
+    print("\n== Failures ==")
+    print("\n".join(failures) if failures else "none")
+    print("\n== Warnings during fits and predictions (counts) ==")
+    table = log.frame()
+    print(table.to_string(index=False) if len(table) else "none")
+    print(f"\ntotal time: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
