@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 VENV=${MTGP_VENV:-.venv}
-"$VENV/bin/ruff" check mtgp_kinetics tests benchmarks examples
+"$VENV/bin/ruff" check .
 exec "$VENV/bin/python" -m pytest -q "$@"
