@@ -1,6 +1,7 @@
 """mtgp_kinetics: Bayesian multi-task Gaussian processes for chemical kinetics."""
 
 from mtgp_kinetics.api import fit
+from mtgp_kinetics.comparison import NegativeTransferWarning, compare
 from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import (
     ConvergenceWarning,
@@ -34,12 +35,14 @@ __all__ = [
     "ModelFileError",
     "MtgpError",
     "MtgpWarning",
+    "NegativeTransferWarning",
     "NotFittedError",
     "NumericsError",
     "NumericsWarning",
     "Space",
     "Task",
     "__version__",
+    "compare",
     "fit",
     "load",
 ]

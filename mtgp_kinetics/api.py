@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.fitting import fit_map
 from mtgp_kinetics.model import KineticsModel
@@ -23,6 +24,7 @@ def fit(
     restarts: int = 4,
     max_iter: int = 300,
     seed: int = 0,
+    check_transfer: bool = True,
 ) -> KineticsModel:
     """Fit a multi-task GP to a dataset.
 
@@ -41,6 +43,10 @@ def fit(
         Optimizer iterations per start.
     seed : int
         Seed of the random starts.
+    check_transfer : bool
+        For a kernel that shares across tasks, also fit independent GPs and warn
+        (:class:`~mtgp_kinetics.comparison.NegativeTransferWarning`) when sharing predicts some task
+        worse by more than the noise of the comparison (leave-one-condition-out NLPD).
 
     Returns
     -------
@@ -54,4 +60,7 @@ def fit(
         raise InputDataError(f"restarts must be an integer >= 1, got {restarts!r}")
     model = KineticsModel.from_dataset(data, spec)
     model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
+    if check_transfer and model.num_tasks > 1 and spec.shares_tasks:
+        reference = fit(data, "independent", restarts=restarts, max_iter=max_iter, seed=seed)
+        warn_negative_transfer(transfer_report(model, reference), spec.name, stacklevel=3)
     return model

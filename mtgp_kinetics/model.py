@@ -355,6 +355,79 @@ class KineticsModel:
             var = self.gp.likelihood.noise_covar.per_task_variance() * self.y_std**2
         return pd.Series(var.sqrt().numpy(), index=pd.Index(self.task_names, name="task"), name="noise_std")
 
+    # -- model checking --------------------------------------------------------------------------
+    def held_out_predictions(
+        self, by: str = "observation", folds: int | None = None, seed: int = 0, level: float = 0.95
+    ) -> pd.DataFrame:
+        """Exact cross-validated predictive of every training observation (hyperparameters fixed).
+
+        Parameters
+        ----------
+        by : {"observation", "condition"}
+            Hold out one observation at a time, or every observation at the same conditions (all
+            tasks and replicates of an experiment) together.
+        folds : int, optional
+            With ``by="condition"``: k folds of conditions instead of one condition at a time.
+        seed : int
+            Seed of the fold assignment.
+        level : float
+            Central interval probability for ``inside``.
+
+        Returns
+        -------
+        DataFrame
+            ``n`` rows: ``task``, ``observed``, ``mean``, ``std`` (model output space, e.g. log10 s),
+            ``log_density``, ``inside``; see :mod:`mtgp_kinetics.model_checking`.
+        """
+        from mtgp_kinetics import model_checking as mc
+
+        self._check_fitted()
+        if by == "observation":
+            if folds is not None:
+                raise InputDataError("folds applies to by='condition' only")
+            groups = None
+        elif by == "condition":
+            if folds is None:
+                groups = mc.condition_groups(self.train_inputs)
+            else:
+                groups = mc.kfold_groups(self.train_inputs, folds, seed)
+        else:
+            raise InputDataError(f"by must be 'observation' or 'condition', got {by!r}")
+        predictive = mc.held_out_predictive(self.gp, groups)
+        points = mc.pointwise_scores(predictive, self.y_mean, self.y_std, level)
+        points.insert(0, "task", [self.task_names[k] for k in points.pop("task_index")])
+        return points
+
+    def loo(self, level: float = 0.95, by: str = "observation") -> pd.DataFrame:
+        """Leave-one-out check per task, exact and without refitting.
+
+        Parameters
+        ----------
+        level : float
+            Central interval probability for ``coverage``.
+        by : {"observation", "condition"}
+            Leave out single observations (default), or whole conditions (all tasks together).
+
+        Returns
+        -------
+        DataFrame
+            One row per task: ``task``, ``n``, ``rmse``, ``nlpd`` (mean negative log predictive
+            density in the model's output space, e.g. log10 s or logit), ``coverage``.
+        """
+        from mtgp_kinetics.model_checking import summarize
+
+        points = self.held_out_predictions(by=by, level=level)
+        points["task_index"] = [self.task_names.index(t) for t in points["task"]]
+        return summarize(points, self.task_names)
+
+    def cross_validate(self, folds: int = 5, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+        """K-fold cross-validation by condition (hyperparameters fixed), one row per task as :meth:`loo`."""
+        from mtgp_kinetics.model_checking import summarize
+
+        points = self.held_out_predictions(by="condition", folds=folds, seed=seed, level=level)
+        points["task_index"] = [self.task_names.index(t) for t in points["task"]]
+        return summarize(points, self.task_names)
+
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str) -> None:
         """Save to ``path`` (see :mod:`mtgp_kinetics.persistence`)."""

@@ -73,6 +73,13 @@ class KernelSpec:
         """One private process per task: independent GPs."""
         return cls("independent", None)
 
+    @property
+    def shares_tasks(self) -> bool:
+        """Whether some latent process loads on more than one task."""
+        return self.name != "independent" and (
+            self.latents is None or any(lat.tasks == "shared" for lat in self.latents)
+        )
+
     def resolve(self, num_tasks: int) -> tuple[LatentSpec, ...]:
         """The concrete latent processes for ``num_tasks`` tasks."""
         if self.name == "independent" and self.latents is None:
