@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
+from mtgp_kinetics.default_model import fit_default
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.fitting import fit_map
 from mtgp_kinetics.model import KineticsModel
@@ -12,8 +13,6 @@ from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
 
 if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
-
-DEFAULT_KERNEL = "lmc"
 
 
 def fit(
@@ -32,9 +31,11 @@ def fit(
     ----------
     data : Dataset
         Conditions and (possibly heterotopic) observations of the tasks.
-    kernel : {"icm", "lmc", "independent"} or KernelSpec, optional
-        Coregionalization structure; ``None`` picks the default (``"lmc"``: one latent process per
-        task, each with its own lengthscales and a rank-1 + diagonal task covariance).
+    kernel : {"icm", "lmc", "independent", "shared+private"} or KernelSpec, optional
+        Coregionalization structure. ``None`` (recommended) fits the default model: a shared
+        process plus a private process per task, where every task the sharing would hurt (by
+        leave-one-condition-out comparison with independent GPs) opts out of the shared process
+        (:mod:`mtgp_kinetics.default_model`; ``model.selection_`` says what was chosen and why).
     method : {"map"}
         Hyperparameter inference. ``"map"``: maximum a posteriori with restarts.
     restarts : int
@@ -53,11 +54,13 @@ def fit(
     KineticsModel
         The fitted model (``model.fit_result_`` says what the fit did).
     """
-    spec = kernel_spec(DEFAULT_KERNEL if kernel is None else kernel)
     if method != "map":
         raise InputDataError(f"method must be 'map', got {method!r}")
     if not isinstance(restarts, int) or restarts < 1:
         raise InputDataError(f"restarts must be an integer >= 1, got {restarts!r}")
+    if kernel is None:
+        return fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed)
+    spec = kernel_spec(kernel)
     model = KineticsModel.from_dataset(data, spec)
     model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
     if check_transfer and model.num_tasks > 1 and spec.shares_tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -35,3 +36,22 @@ def fitted(analytic_data: mk.Dataset) -> dict[str, mk.KineticsModel]:
         name: mk.fit(analytic_data, kernel=name, restarts=2, check_transfer=False)
         for name in ("icm", "lmc", "independent")
     }
+
+
+@pytest.fixture(scope="session")
+def unrelated_data() -> mk.Dataset:
+    """Two tasks with nothing in common: a smooth trend in T and an unrelated wiggle in P."""
+    space = mk.Space(
+        [
+            mk.Continuous("T", 600, 1200, unit="K", transform="inverse"),
+            mk.Continuous("P", 0.1, 10, transform="log"),
+        ]
+    )
+    tasks = [mk.Task("a", kind="rate"), mk.Task("b", kind="mechanism")]
+    frame = space.sample(40, seed=0)
+    u = space.to_model(frame).numpy()
+    rng = np.random.default_rng(0)
+    frame["a"] = 2.0 * u[:, 0] + 0.05 * rng.standard_normal(40)
+    frame["b"] = np.sin(9.0 * u[:, 1] + 1.0) + 0.05 * rng.standard_normal(40)
+    frame.loc[frame.index[::2], "b"] = np.nan
+    return mk.Dataset.from_frame(frame, space, tasks)

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.comparison import transfer_report
-
-
-def unrelated_tasks_data(seed: int = 0) -> mk.Dataset:
-    """Two tasks with nothing in common: a smooth trend in T and an unrelated wiggle in P."""
-    space = mk.Space(
-        [
-            mk.Continuous("T", 600, 1200, unit="K", transform="inverse"),
-            mk.Continuous("P", 0.1, 10, transform="log"),
-        ]
-    )
-    tasks = [mk.Task("a", kind="rate"), mk.Task("b", kind="mechanism")]
-    frame = space.sample(40, seed=seed)
-    u = space.to_model(frame).numpy()
-    rng = np.random.default_rng(seed)
-    frame["a"] = 2.0 * u[:, 0] + 0.05 * rng.standard_normal(40)
-    frame["b"] = np.sin(9.0 * u[:, 1] + 1.0) + 0.05 * rng.standard_normal(40)
-    frame.loc[frame.index[::2], "b"] = np.nan
-    return mk.Dataset.from_frame(frame, space, tasks)
 
 
 def test_compare_returns_one_row_per_kernel_and_task(analytic_data):
@@ -56,8 +37,8 @@ def test_compare_accepts_fitted_models(analytic_data, fitted):
     assert set(table["kernel"]) == {"mine", "independent"}
 
 
-def test_forced_icm_on_unrelated_tasks_warns_and_names_the_task():
-    data = unrelated_tasks_data()
+def test_forced_icm_on_unrelated_tasks_warns_and_names_the_task(unrelated_data):
+    data = unrelated_data
     with pytest.warns(mk.NegativeTransferWarning, match="'icm'") as record:
         icm = mk.fit(data, kernel="icm", restarts=2)
     message = str(record[0].message)

@@ -25,7 +25,7 @@ from mtgp_kinetics.models.priors import TaskCovariancePrior
 from mtgp_kinetics.models.task_covariance import LowRankTaskCovariance, SingleTaskVariance
 from mtgp_kinetics.space import Space
 
-KERNEL_NAMES = ("icm", "lmc", "independent")
+KERNEL_NAMES = ("icm", "lmc", "independent", "shared+private")
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,15 @@ class LatentSpec:
         Rank of ``W`` for a shared process (``None``: full rank up to 5 tasks).
     nu : float
         Matern smoothness of its input kernel.
+    members : tuple of int or None
+        For a shared process: the tasks it loads on (``None``: all). Tasks outside have zero
+        loading, so they have "opted out" of this shared structure.
     """
 
     tasks: str | int = "shared"
     rank: int | None = None
     nu: float = 2.5
+    members: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,16 @@ class KernelSpec:
         return cls("lmc", tuple(LatentSpec("shared", rank) for _ in range(num_latents)), num_latents)
 
     @classmethod
+    def shared_private(cls, num_shared: int = 1, rank: int = 1) -> KernelSpec:
+        """``num_shared`` shared processes (rank ``rank`` + diagonal) plus one private process per task.
+
+        A task's private process has its own lengthscales and variance, so a task whose structure
+        is not shared keeps its own smoothness: when the shared loadings shrink to zero the model is
+        exactly independent GPs.
+        """
+        return cls("shared+private", (LatentSpec("shared", rank),), num_latents=num_shared)
+
+    @classmethod
     def independent(cls) -> KernelSpec:
         """One private process per task: independent GPs."""
         return cls("independent", None)
@@ -76,14 +90,20 @@ class KernelSpec:
     @property
     def shares_tasks(self) -> bool:
         """Whether some latent process loads on more than one task."""
-        return self.name != "independent" and (
-            self.latents is None or any(lat.tasks == "shared" for lat in self.latents)
+        if self.name == "independent":
+            return False
+        return self.latents is None or any(
+            lat.tasks == "shared" and (lat.members is None or len(lat.members) > 1) for lat in self.latents
         )
 
     def resolve(self, num_tasks: int) -> tuple[LatentSpec, ...]:
         """The concrete latent processes for ``num_tasks`` tasks."""
         if self.name == "independent" and self.latents is None:
             return tuple(LatentSpec(k) for k in range(num_tasks))
+        if self.name == "shared+private" and self.num_latents is not None:
+            template = self.latents[0] if self.latents else LatentSpec("shared", 1)
+            shared = tuple(template for _ in range(self.num_latents))
+            return shared + tuple(LatentSpec(k) for k in range(num_tasks))
         if self.name == "lmc" and self.num_latents is None:
             template = self.latents[0] if self.latents else LatentSpec("shared", 1)
             return tuple(template for _ in range(max(2, num_tasks)))
@@ -105,9 +125,14 @@ class KernelSpec:
         latents = spec.get("latents")
         return cls(
             spec["name"],
-            None if latents is None else tuple(LatentSpec(**lat) for lat in latents),
+            None if latents is None else tuple(_latent_from_dict(lat) for lat in latents),
             spec.get("num_latents"),
         )
+
+
+def _latent_from_dict(spec: dict[str, Any]) -> LatentSpec:
+    members = spec.get("members")
+    return LatentSpec(**{**spec, "members": None if members is None else tuple(members)})
 
 
 def kernel_spec(kernel: str | KernelSpec) -> KernelSpec:
@@ -115,9 +140,13 @@ def kernel_spec(kernel: str | KernelSpec) -> KernelSpec:
     if isinstance(kernel, KernelSpec):
         return kernel
     if isinstance(kernel, str) and kernel.lower() in KERNEL_NAMES:
-        return {"icm": KernelSpec.icm, "lmc": KernelSpec.lmc, "independent": KernelSpec.independent}[
-            kernel.lower()
-        ]()
+        builders = {
+            "icm": KernelSpec.icm,
+            "lmc": KernelSpec.lmc,
+            "independent": KernelSpec.independent,
+            "shared+private": KernelSpec.shared_private,
+        }
+        return builders[kernel.lower()]()
     raise InputDataError(f"kernel must be one of {list(KERNEL_NAMES)} or a KernelSpec, got {kernel!r}")
 
 
@@ -135,15 +164,20 @@ def build_kernel(spec: KernelSpec, space: Space, num_tasks: int) -> Coregionaliz
     for lat in latents:
         kernel = make_input_kernel(space.continuous_dims, space.categorical_dims, nu=lat.nu)
         if lat.tasks == "shared":
-            rank = lat.rank if lat.rank is not None else min(num_tasks, 5)
+            members = tuple(range(num_tasks)) if lat.members is None else tuple(lat.members)
+            if not members or any(not 0 <= k < num_tasks for k in members):
+                raise InputDataError(
+                    f"shared process members must be task indices < {num_tasks}, got {members}"
+                )
+            rank = lat.rank if lat.rank is not None else min(len(members), 5)
             if not 1 <= rank <= num_tasks:
                 raise InputDataError(
                     f"rank must be between 1 and the number of tasks ({num_tasks}), got {rank}"
                 )
             prior = TaskCovariancePrior(
-                num_tasks, eta=2.0, sd_loc=math.log(1.0 / math.sqrt(n_shared)), sd_scale=1.0
+                len(members), eta=2.0, sd_loc=math.log(1.0 / math.sqrt(n_shared)), sd_scale=1.0
             )
-            task_covs.append(LowRankTaskCovariance(num_tasks, rank, 1.0 / n_shared, prior))
+            task_covs.append(LowRankTaskCovariance(num_tasks, rank, 1.0 / n_shared, prior, members))
             _spread_lengthscale(kernel, shared_index, n_shared)
             shared_index += 1
         elif isinstance(lat.tasks, int) and 0 <= lat.tasks < num_tasks:

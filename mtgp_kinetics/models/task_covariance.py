@@ -33,7 +33,9 @@ class LowRankTaskCovariance(Module):
         Initial ``B_tt`` (standardized units); ``W`` starts with equal entries so every pair of
         tasks starts at correlation 0.5, which keeps the gradient of ``W`` away from the saddle at 0.
     prior : TaskCovariancePrior or None
-        Prior on ``B``.
+        Prior on ``B`` (on its block over the member tasks).
+    members : tuple of int, optional
+        Tasks that load on this process; the others have zero rows and columns in ``B``.
     """
 
     def __init__(
@@ -42,8 +44,12 @@ class LowRankTaskCovariance(Module):
         rank: int,
         total_variance: float = 1.0,
         prior: TaskCovariancePrior | None = None,
+        members: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
+        mask = torch.zeros(num_tasks, dtype=torch.bool)
+        mask[list(range(num_tasks)) if members is None else list(members)] = True
+        self.register_buffer("members", mask)
         if not 1 <= rank <= num_tasks:
             raise ValueError(f"rank must be in [1, {num_tasks}], got {rank}")
         self.num_tasks = num_tasks
@@ -54,7 +60,7 @@ class LowRankTaskCovariance(Module):
         self.register_constraint("raw_kappa", Positive())
         self.kappa = torch.full((num_tasks,), total_variance - shared)
         if prior is not None:
-            self.register_prior("task_covariance_prior", prior, lambda m: m.matrix())
+            self.register_prior("task_covariance_prior", prior, lambda m: m.member_block())
 
     @property
     def kappa(self) -> torch.Tensor:
@@ -67,8 +73,15 @@ class LowRankTaskCovariance(Module):
         self.initialize(raw_kappa=self.raw_kappa_constraint.inverse_transform(value))
 
     def matrix(self) -> torch.Tensor:
-        """The ``t x t`` task covariance ``B``."""
-        return self.W @ self.W.transpose(-1, -2) + torch.diag_embed(self.kappa)
+        """The ``t x t`` task covariance ``B`` (zero outside the member tasks)."""
+        mask = self.members.to(self.W.dtype)
+        W = self.W * mask.unsqueeze(-1)
+        return W @ W.transpose(-1, -2) + torch.diag_embed(self.kappa * mask)
+
+    def member_block(self) -> torch.Tensor:
+        """``B`` restricted to the member tasks (``m x m``), what the prior sees."""
+        idx = torch.nonzero(self.members).squeeze(-1)
+        return self.matrix()[idx][:, idx]
 
 
 class SingleTaskVariance(Module):
