@@ -2,14 +2,21 @@
 
 A campaign database is an ordinary SQLite file. Its schema version is written twice, in
 ``PRAGMA user_version`` (readable without knowing the schema) and in the ``meta`` table, and its
-type in ``PRAGMA application_id``. The tables enforce what the store promises even against a writer
-that bypasses :class:`~mtgp_kinetics.campaign.store.CampaignStore` (a hand-written SQL statement):
-statuses, units and JSON shapes are checked by ``CHECK`` constraints, and triggers make the record
-append-only, so nothing recorded is ever deleted or rewritten; a corrected result supersedes the old
-one (``observations.superseded_by``), which stays.
+type in ``PRAGMA application_id``; :func:`check_version` reads both when a file is opened. The
+tables enforce what the store promises even against a writer that bypasses
+:class:`~mtgp_kinetics.campaign.store.CampaignStore` (a hand-written SQL statement): statuses, units
+and JSON shapes are checked by ``CHECK`` constraints, and triggers make the record append-only, so
+nothing recorded is ever deleted or rewritten; a corrected result supersedes the old one
+(``observations.superseded_by``), which stays.
 """
 
 from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from mtgp_kinetics.campaign.errors import CampaignStoreError
 
 #: Version of the schema this module creates; :func:`check_version` refuses any other.
 SCHEMA_VERSION = 1
@@ -98,3 +105,67 @@ BEGIN SELECT RAISE(ABORT, 'suggestions are never modified, only their status'); 
 WHEN OLD.status <> 'pending' AND NEW.status <> OLD.status
 BEGIN SELECT RAISE(ABORT, 'only a pending suggestion can change its status'); END""",
 )
+
+
+def check_version(conn: sqlite3.Connection, where: str) -> dict[str, Any]:
+    """Check that ``conn`` holds a campaign database of this schema version; return its meta.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        An open connection; only read.
+    where : str
+        The file's path, for messages.
+
+    Returns
+    -------
+    dict
+        The ``meta`` table, values decoded from JSON.
+
+    Raises
+    ------
+    CampaignStoreError
+        If the file is not an SQLite database, not a campaign database, or of another schema version.
+    """
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_meta = conn.execute(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()[0]
+        rows = conn.execute("SELECT key, value FROM meta").fetchall() if has_meta else []
+    except sqlite3.DatabaseError as err:
+        raise CampaignStoreError(
+            f"{where!r} is not a campaign database (SQLite cannot read it: {err}); pass the path of a "
+            f"file made by CampaignStore.create"
+        ) from err
+    try:
+        meta = {key: json.loads(value) for key, value in rows}
+    except ValueError as err:
+        raise CampaignStoreError(f"{where!r}: the meta table is corrupted ({err})") from err
+    if application_id != APPLICATION_ID or meta.get("format") != FORMAT_NAME:
+        hint = (
+            " (an empty file: perhaps CampaignStore.create was interrupted; delete it and create the "
+            "campaign again)"
+            if not has_meta and user_version == 0
+            else ""
+        )
+        raise CampaignStoreError(
+            f"{where!r} is an SQLite database but not a campaign database{hint}; pass the path of a file "
+            f"made by CampaignStore.create"
+        )
+    if user_version > SCHEMA_VERSION:
+        raise CampaignStoreError(
+            f"{where!r} has campaign schema version {user_version}, written by a newer mtgp_kinetics "
+            f"(this one reads version {SCHEMA_VERSION}); upgrade mtgp_kinetics to open it"
+        )
+    if user_version != SCHEMA_VERSION or meta.get("schema_version") != user_version:
+        raise CampaignStoreError(
+            f"{where!r} has an unknown campaign schema version (user_version {user_version}, meta "
+            f"schema_version {meta.get('schema_version')!r}; this mtgp_kinetics reads version "
+            f"{SCHEMA_VERSION}); the file was not written by a released mtgp_kinetics"
+        )
+    missing = [k for k in ("space", "tasks", "settings", "created_at", "package_version") if k not in meta]
+    if missing:
+        raise CampaignStoreError(f"{where!r}: the meta table lacks {missing}; the file is corrupted")
+    return meta

@@ -1,0 +1,19 @@
+"""Errors of the campaign store."""
+
+from __future__ import annotations
+
+from mtgp_kinetics.errors import MtgpError
+
+
+class CampaignStoreError(MtgpError):
+    """A campaign database is missing, is not a campaign database, has an unknown schema or failed.
+
+    The message names the file and says what to do.
+    """
+
+
+class CampaignBusyError(CampaignStoreError):
+    """Another process held the campaign database's write lock longer than the busy timeout.
+
+    Nothing was written; the same call can simply be tried again.
+    """

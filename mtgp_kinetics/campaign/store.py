@@ -1,0 +1,912 @@
+"""The crash-safe record of an active-learning campaign: suggestions made and results measured.
+
+A :class:`CampaignStore` is one SQLite file (``campaign.db`` by convention) holding the design space,
+the tasks, the model settings, every suggestion the campaign made and every result the lab reported.
+It is built for campaigns that run for months: results arrive late, in batches, out of order and for
+only some tasks; laptops reboot; two scripts may write at the same time.
+
+* Every write is one SQLite transaction, committed before the method returns, in WAL journal mode
+  with ``synchronous=FULL``: a result the store accepted survives a killed process and a power cut.
+* A results frame is checked as a whole before anything is written, and written in one
+  transaction: a typo anywhere rejects the whole frame, with an :class:`InputDataError` naming the
+  row(s) and column, and leaves the store exactly as it was.
+* Nothing recorded is lost: results are never deleted or overwritten; a corrected result
+  (``record(..., replace=True)``) marks the old one as superseded, and the database's triggers refuse
+  deletes and rewrites even from other programs.
+
+Keep the file on a local disk: SQLite's WAL mode needs shared memory, which network file systems do
+not provide reliably. To copy a campaign while it is in use, copy it with SQLite's backup (``sqlite3
+campaign.db ".backup copy.db"``) or copy ``campaign.db`` together with ``campaign.db-wal``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mtgp_kinetics.campaign.connection import (
+    busy_message,
+    configure,
+    connect,
+    fsync_directory,
+    installed_version,
+    is_busy,
+    scalar,
+)
+from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError
+from mtgp_kinetics.campaign.export import wide_results
+from mtgp_kinetics.campaign.results import (
+    SUGGESTION_ID,
+    ParsedResults,
+    ResultRow,
+    conditions_json,
+    mismatched,
+    parse_results,
+)
+from mtgp_kinetics.campaign.schema import (
+    APPLICATION_ID,
+    FORMAT_NAME,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STATUSES,
+    check_version,
+)
+from mtgp_kinetics.campaign.suggestions import parse_acquisition_values, parse_tasks_to_measure
+from mtgp_kinetics.dataset import Dataset
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.frame_parsing import check_definitions, read_csv
+from mtgp_kinetics.space import Categorical, Space, _rows
+from mtgp_kinetics.tasks import Task
+
+#: Seconds a write waits for another process's write lock before :class:`CampaignBusyError`.
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+def _now() -> str:
+    """UTC time stamp, ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _dumps(obj: Any, what: str) -> str:
+    """Strict JSON (no NaN/inf), raising :class:`InputDataError` naming ``what``."""
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise InputDataError(
+            f"{what} must be JSON: plain dicts, lists, str, int, finite float, bool or None ({err})"
+        ) from err
+
+
+def _as_ids(ids: int | Iterable[int], what: str) -> list[int]:
+    """Suggestion or observation ids as a list of ints, raising naming the bad entries."""
+    items = [ids] if isinstance(ids, (int, np.integer)) else list(ids)
+    bad = [x for x in items if isinstance(x, bool) or not isinstance(x, (int, np.integer))]
+    if bad:
+        raise InputDataError(f"{what}: ids must be integers, got {bad[:5]}")
+    return [int(x) for x in items]
+
+
+class CampaignStore:
+    """The record of one campaign in an SQLite file; build one with :meth:`create` or :meth:`open`.
+
+    Results come in as wide frames (see :meth:`record`); suggestions, observations and the
+    :class:`~mtgp_kinetics.Dataset` for fitting come out as frames in physical units. Each instance
+    holds one connection; several instances, in one process or many, can use the same file.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        An open, configured connection (internal; use :meth:`create` or :meth:`open`).
+    path : Path
+        The file.
+    meta : dict
+        The decoded ``meta`` table.
+    busy_timeout : float
+        Seconds a write waits for another process's write lock.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, meta: dict[str, Any], busy_timeout: float
+    ) -> None:
+        self._conn = conn
+        self._path = path
+        self._closed = False
+        try:
+            self._space = Space.from_dict(meta["space"])
+            self._tasks = tuple(Task.from_dict(t) for t in meta["tasks"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CampaignStoreError(
+                f"{str(path)!r}: the space or tasks in the meta table cannot be read ({err})"
+            ) from err
+        self._busy_timeout = busy_timeout
+        self._created_at: str = meta["created_at"]
+        self._package_version: str = meta["package_version"]
+
+    # -- creating and opening ------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        space: Space,
+        tasks: Sequence[Task],
+        settings: dict[str, Any] | None = None,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> CampaignStore:
+        """Create a new campaign database at ``path``; never overwrites a file.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The new file (``campaign.db`` by convention), on a local disk.
+        space : Space
+            The campaign's conditions.
+        tasks : sequence of Task
+            The campaign's outputs.
+        settings : dict, optional
+            Model and loop settings (kernel, strategy name, q, seeds...): any JSON object.
+        busy_timeout : float
+            Seconds a write waits for another process's write lock (see :class:`CampaignBusyError`).
+
+        Returns
+        -------
+        CampaignStore
+            The open store.
+
+        Raises
+        ------
+        InputDataError
+            If ``path`` exists, its folder does not, or space, tasks or settings are invalid.
+        """
+        path = Path(path)
+        tasks = check_definitions(space, tasks)
+        settings = {} if settings is None else settings
+        if not isinstance(settings, dict):
+            raise InputDataError(f"settings must be a dict, got {type(settings).__name__}")
+        settings_json = _dumps(settings, "settings")
+        if not path.parent.is_dir():
+            raise InputDataError(f"cannot create {str(path)!r}: folder {str(path.parent)!r} does not exist")
+        try:
+            # O_EXCL: refusing to overwrite is atomic, even against another process creating it now.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            raise InputDataError(
+                f"{str(path)!r} already exists; CampaignStore.create never overwrites a file: open it "
+                f"with CampaignStore.open({str(path)!r}) or choose another path"
+            ) from None
+        now = _now()
+        meta = {
+            "format": FORMAT_NAME,
+            "schema_version": SCHEMA_VERSION,
+            "space": space.to_dict(),
+            "tasks": [t.to_dict() for t in tasks],
+            "settings": settings,
+            "created_at": now,
+            "package_version": installed_version(),
+        }
+        conn = None
+        try:
+            conn = connect(path, busy_timeout)
+            configure(conn, str(path))
+            # The whole schema in one transaction: an interrupted create leaves an empty database,
+            # which open() reports as such, never half a schema.
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [(key, json.dumps(value)) for key, value in meta.items()],
+            )
+            conn.execute(
+                "INSERT INTO settings_log (changed_at, changes, settings) VALUES (?, ?, ?)",
+                (now, settings_json, settings_json),
+            )
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+            raise
+        fsync_directory(path)
+        return cls(conn, path, meta, busy_timeout)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> CampaignStore:
+        """Open an existing campaign database.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            A file made by :meth:`create`.
+        busy_timeout : float
+            Seconds a write waits for another process's write lock (see :class:`CampaignBusyError`).
+
+        Returns
+        -------
+        CampaignStore
+            The open store.
+
+        Raises
+        ------
+        CampaignStoreError
+            If the file is missing, not a campaign database, or of another schema version.
+        """
+        path = Path(path)
+        where = str(path)
+        if not path.is_file():
+            raise CampaignStoreError(
+                f"no campaign database at {where!r}; check the path, or start a campaign with "
+                f"CampaignStore.create"
+            )
+        try:
+            conn = connect(path, busy_timeout)
+        except sqlite3.Error as err:
+            raise CampaignStoreError(f"cannot open {where!r}: {err}") from err
+        try:
+            meta = check_version(conn, where)
+            configure(conn, where)
+            return cls(conn, path, meta, busy_timeout)
+        except BaseException as err:
+            conn.close()
+            if isinstance(err, sqlite3.Error):
+                if is_busy(err):
+                    raise CampaignBusyError(busy_message(path, busy_timeout)) from err
+                raise CampaignStoreError(f"cannot open {where!r}: {err}") from err
+            raise
+
+    def close(self) -> None:
+        """Close the connection (everything is already committed)."""
+        self._closed = True
+        self._conn.close()
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Translate SQLite errors into the store's errors."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            if self._closed:
+                raise CampaignStoreError(
+                    f"the store of {str(self._path)!r} was closed; open it again with CampaignStore.open"
+                ) from err
+            if is_busy(err):
+                raise CampaignBusyError(busy_message(self._path, self._busy_timeout)) from err
+            raise CampaignStoreError(f"{str(self._path)!r}: {err}") from err
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on success and rolled back on any error.
+
+        BEGIN IMMEDIATE takes the write lock before the first read, so the checks that read the
+        store (ids, statuses, results already recorded) and the writes that depend on them see the
+        same state, even with other processes writing (the ``with conn:`` idiom would begin a
+        deferred transaction only at the first write).
+        """
+        with self._errors():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several SELECTs see one consistent snapshot."""
+        with self._errors():
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+
+    # -- description -------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def space(self) -> Space:
+        """The campaign's conditions."""
+        return self._space
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        """The campaign's tasks."""
+        return self._tasks
+
+    @property
+    def task_names(self) -> list[str]:
+        """Task names, in task order."""
+        return [t.name for t in self._tasks]
+
+    @property
+    def created_at(self) -> str:
+        """UTC time the campaign was created (ISO 8601)."""
+        return self._created_at
+
+    @property
+    def package_version(self) -> str:
+        """Version of mtgp_kinetics that created the campaign."""
+        return self._package_version
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version of the file."""
+        return SCHEMA_VERSION
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The current settings (a copy; change them with :meth:`update_settings`)."""
+        with self._errors():
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        return json.loads(row[0])
+
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` into the settings and log the change with a time stamp.
+
+        Parameters
+        ----------
+        changes : dict
+            Keys to add or overwrite (JSON values).
+
+        Returns
+        -------
+        dict
+            The new settings.
+        """
+        if not isinstance(changes, dict):
+            raise InputDataError(f"update_settings: changes must be a dict, got {type(changes).__name__}")
+        changes_json = _dumps(changes, "settings changes")
+        with self._write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+            settings = {**json.loads(row[0]), **json.loads(changes_json)}
+            settings_json = json.dumps(settings)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (settings_json,))
+            conn.execute(
+                "INSERT INTO settings_log (changed_at, changes, settings) VALUES (?, ?, ?)",
+                (_now(), changes_json, settings_json),
+            )
+        return settings
+
+    def settings_history(self) -> pd.DataFrame:
+        """Every settings change, oldest first (the first row is the creation).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``changed_at`` (UTC, ISO 8601), ``changes`` and ``settings`` (dicts).
+        """
+        with self._errors():
+            rows = self._conn.execute("SELECT changed_at, changes, settings FROM settings_log ORDER BY id")
+            data = [(at, json.loads(c), json.loads(s)) for at, c, s in rows]
+        return pd.DataFrame(data, columns=["changed_at", "changes", "settings"])
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"CampaignStore({str(self._path)!r}, closed)"
+        with self._errors():
+            statuses = dict(self._conn.execute("SELECT status, count(*) FROM suggestions GROUP BY status"))
+            n_obs = self._conn.execute(
+                "SELECT count(*) FROM observations WHERE superseded_by IS NULL"
+            ).fetchone()[0]
+        shown = ", ".join(f"{statuses.get(s, 0)} {s}" for s in STATUSES)
+        return (
+            f"CampaignStore({str(self._path)!r}: {sum(statuses.values())} suggestions ({shown}), "
+            f"{n_obs} observations of {len(self._tasks)} task(s))"
+        )
+
+    # -- suggestions -----------------------------------------------------------------------------
+    def add_suggestions(
+        self,
+        frame: pd.DataFrame,
+        tasks_to_measure: Sequence[Sequence[str]] | Sequence[str] | None,
+        strategy: str,
+        acquisition_values: Sequence[float] | np.ndarray | None = None,
+        *,
+        note: str | None = None,
+    ) -> pd.DataFrame:
+        """Record a batch of suggested experiments as pending.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            ``q`` rows of conditions (physical units), one column per condition; other columns are
+            ignored. Validated with :meth:`Space.validate`.
+        tasks_to_measure : list of list of str, list of str or None
+            The tasks to measure at each suggestion (``q`` lists), one list for all of them, or
+            None for every task; stored in task order.
+        strategy : str
+            Name of the strategy that made the suggestions (e.g. ``"qNEI"``, ``"sobol"``, ``"manual"``).
+        acquisition_values : sequence of float, optional
+            ``q`` acquisition values (NaN: none).
+        note : str, optional
+            A note stored with every suggestion of the batch.
+
+        Returns
+        -------
+        DataFrame
+            ``q`` rows, index of ``frame``: ``suggestion_id``, ``batch_id``, the conditions and
+            ``tasks`` (list of task names).
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise InputDataError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+        self._space.validate(frame)
+        q = len(frame)
+        asked = parse_tasks_to_measure(frame, tasks_to_measure, self.task_names)
+        if not isinstance(strategy, str) or not strategy:
+            raise InputDataError(f"strategy must be a non-empty string naming the strategy, got {strategy!r}")
+        if note is not None and not isinstance(note, str):
+            raise InputDataError(f"note must be a string or None, got {type(note).__name__}")
+        acquisition = parse_acquisition_values(frame, acquisition_values)
+        conditions = conditions_json(self._space, frame)
+        if q == 0:
+            ids: list[int] = []
+            batch_id = 0
+        else:
+            created_at = _now()
+            with self._write() as conn:
+                batch_id = scalar(conn, "SELECT coalesce(max(batch_id), 0) + 1 FROM suggestions")
+                ids = []
+                for cond, tasks, value in zip(conditions, asked, acquisition, strict=True):
+                    cursor = conn.execute(
+                        "INSERT INTO suggestions (batch_id, created_at, conditions, tasks, strategy, "
+                        "acquisition_value, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (batch_id, created_at, json.dumps(cond), json.dumps(tasks), strategy, value, note),
+                    )
+                    ids.append(int(cursor.lastrowid))
+        out = pd.DataFrame({SUGGESTION_ID: np.asarray(ids, dtype=np.int64)}, index=frame.index)
+        out["batch_id"] = np.full(q, batch_id, dtype=np.int64)
+        for name, column in self._condition_columns(conditions).items():
+            out[name] = column
+        out["tasks"] = pd.Series(asked, index=frame.index, dtype=object)
+        return out
+
+    def _condition_columns(self, conditions: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """Condition dicts -> one array per condition (float, or object holding str)."""
+        out = {}
+        for v in self._space.variables:
+            if isinstance(v, Categorical):
+                out[v.name] = np.array([c[v.name] for c in conditions], dtype=object)
+            else:
+                out[v.name] = np.array([c[v.name] for c in conditions], dtype=float)
+        return out
+
+    def suggestions(self, status: str | None = None) -> pd.DataFrame:
+        """The suggestions, oldest first, optionally only those of one status.
+
+        Parameters
+        ----------
+        status : {"pending", "completed", "abandoned"} or None
+            Filter; None returns all.
+
+        Returns
+        -------
+        DataFrame
+            One row per suggestion: ``suggestion_id``, ``batch_id``, ``status``, the conditions
+            (physical units, categorical levels as str), ``tasks`` (the tasks asked for),
+            ``missing`` (the asked tasks without a result yet), ``strategy``, ``acquisition_value``
+            (NaN if none), ``note``, ``created_at`` and ``status_changed_at`` (UTC, ISO 8601; None
+            while pending).
+        """
+        if status is not None and status not in STATUSES:
+            raise InputDataError(f"status must be one of {list(STATUSES)} or None, got {status!r}")
+        where = "" if status is None else "WHERE status = ?"
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, batch_id, status, conditions, tasks, strategy, acquisition_value, note, "
+                f"created_at, status_changed_at FROM suggestions {where} ORDER BY id",
+                () if status is None else (status,),
+            ).fetchall()
+            done = set(
+                conn.execute(
+                    "SELECT suggestion_id, task FROM observations "
+                    "WHERE superseded_by IS NULL AND suggestion_id IS NOT NULL"
+                ).fetchall()
+            )
+        conditions = [json.loads(r[3]) for r in rows]
+        asked = [json.loads(r[4]) for r in rows]
+        out = pd.DataFrame(
+            {
+                SUGGESTION_ID: np.array([r[0] for r in rows], dtype=np.int64),
+                "batch_id": np.array([r[1] for r in rows], dtype=np.int64),
+                "status": np.array([r[2] for r in rows], dtype=object),
+            }
+        )
+        for name, column in self._condition_columns(conditions).items():
+            out[name] = column
+        out["tasks"] = pd.Series(asked, dtype=object)
+        out["missing"] = pd.Series(
+            [[t for t in tasks if (r[0], t) not in done] for r, tasks in zip(rows, asked, strict=True)],
+            dtype=object,
+        )
+        out["strategy"] = np.array([r[5] for r in rows], dtype=object)
+        out["acquisition_value"] = np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=float)
+        for position, name in ((7, "note"), (8, "created_at"), (9, "status_changed_at")):
+            out[name] = np.array([r[position] for r in rows], dtype=object)
+        return out
+
+    def pending(self) -> pd.DataFrame:
+        """The pending suggestions, with the tasks still ``missing`` (see :meth:`suggestions`)."""
+        return self.suggestions("pending")
+
+    def abandon(self, ids: int | Iterable[int]) -> int:
+        """Mark pending suggestions as abandoned (their results so far are kept).
+
+        Parameters
+        ----------
+        ids : int or iterable of int
+            Suggestion ids. Already abandoned ones are left as they are.
+
+        Returns
+        -------
+        int
+            Number of suggestions newly abandoned.
+
+        Raises
+        ------
+        InputDataError
+            For an unknown id or a completed suggestion; nothing is changed then.
+        """
+        wanted = _as_ids(ids, "abandon")
+        with self._write() as conn:
+            status = dict(
+                conn.execute(
+                    "SELECT id, status FROM suggestions WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                )
+            )
+            unknown = sorted({i for i in wanted if i not in status})
+            if unknown:
+                raise InputDataError(f"abandon: unknown suggestion id(s) {unknown}; see store.suggestions()")
+            completed = sorted({i for i in wanted if status[i] == "completed"})
+            if completed:
+                raise InputDataError(
+                    f"abandon: suggestion(s) {completed} are completed (every task asked for has a result) "
+                    f"and cannot be abandoned"
+                )
+            pending = sorted({i for i in wanted if status[i] == "pending"})
+            conn.execute(
+                "UPDATE suggestions SET status = 'abandoned', status_changed_at = ? "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (_now(), json.dumps(pending)),
+            )
+        return len(pending)
+
+    # -- results -----------------------------------------------------------------------------------
+    def record(self, results: pd.DataFrame, source: str, *, replace: bool = False) -> int:
+        """Record lab results, all or nothing.
+
+        Parameters
+        ----------
+        results : DataFrame
+            Wide form, one row per experiment: a column per task with the measured value in physical
+            units (empty/NaN: not measured), each task's ``noise_column`` with the known measurement
+            std (required where a task with ``noise_column`` is measured), and optionally a ``note``
+            column. A row answering a suggestion gives its ``suggestion_id``; its conditions are the
+            suggestion's, and condition cells given on the row must match them (within 1e-9
+            relative; empty cells are fine). A row without ``suggestion_id`` is an unsolicited
+            experiment and needs every condition column. Rows with a suggestion id but no value are
+            skipped (the suggestion stays pending; the id must still exist), so a sheet of pending
+            suggestions can come back partly filled. A suggestion may get results for tasks it did
+            not ask for.
+        source : str
+            Where the results come from, e.g. ``"oracle"``, ``"initial"``, ``"import:run12.csv"``.
+        replace : bool
+            Allow results for (suggestion, task) pairs that already have one: the old observation is
+            kept and marked as superseded by the new one.
+
+        Returns
+        -------
+        int
+            Number of observations recorded (one per measured value).
+
+        Raises
+        ------
+        InputDataError
+            Naming the row label(s) and column, for any problem in the frame (see
+            :func:`~mtgp_kinetics.campaign.results.parse_results`), an unknown or abandoned
+            suggestion id, conditions that differ from the suggestion's, or a result already
+            recorded for a (suggestion, task) pair without ``replace=True``. Nothing is written then.
+        CampaignBusyError
+            If another process held the write lock longer than the busy timeout; nothing is written.
+        """
+        if not isinstance(source, str) or not source.strip():
+            raise InputDataError(f"source must be a non-empty string such as 'oracle', got {source!r}")
+        parsed = parse_results(results, self._space, self._tasks)
+        if not parsed.referenced and not parsed.rows:
+            return 0
+        recorded_at = _now()
+        with self._write() as conn:
+            plan = self._plan(conn, parsed, replace)
+            next_id = scalar(conn, "SELECT coalesce(max(id), 0) + 1 FROM observations")
+            record_id = scalar(conn, "SELECT coalesce(max(record_id), 0) + 1 FROM observations")
+            touched: set[int] = set()
+            for row, conditions, replaced in plan:
+                for task, (value, noise) in row.values.items():
+                    old = replaced.get(task)
+                    if old is not None:
+                        # superseded_by's foreign key is deferred: the new row follows right away.
+                        conn.execute("UPDATE observations SET superseded_by = ? WHERE id = ?", (next_id, old))
+                    conn.execute(
+                        "INSERT INTO observations (id, suggestion_id, task, value, noise, conditions, "
+                        "recorded_at, source, note, record_id, source_row) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            next_id,
+                            row.suggestion_id,
+                            task,
+                            value,
+                            noise,
+                            conditions,
+                            recorded_at,
+                            source,
+                            row.note,
+                            record_id,
+                            str(row.label),
+                        ),
+                    )
+                    next_id += 1
+                if row.suggestion_id is not None:
+                    touched.add(row.suggestion_id)
+            # A suggestion is completed once every task it asked for has a current result.
+            conn.execute(
+                """UPDATE suggestions SET status = 'completed', status_changed_at = ?
+                WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?))
+                AND NOT EXISTS (
+                    SELECT 1 FROM json_each(suggestions.tasks) AS asked WHERE NOT EXISTS (
+                        SELECT 1 FROM observations AS o WHERE o.suggestion_id = suggestions.id
+                        AND o.task = asked.value AND o.superseded_by IS NULL))""",
+                (recorded_at, json.dumps(sorted(touched))),
+            )
+        return sum(len(row.values) for row, _, _ in plan)
+
+    def _plan(
+        self, conn: sqlite3.Connection, parsed: ParsedResults, replace: bool
+    ) -> list[tuple[ResultRow, str, dict[str, int]]]:
+        """Check ``parsed`` against the store (inside the write transaction).
+
+        Returns
+        -------
+        list
+            Per row to record: the row, its conditions as JSON, and task -> id of the current
+            observation it replaces.
+        """
+        ids = json.dumps(sorted(parsed.referenced))
+        suggestion = {
+            sid: (status, json.loads(conditions), json.loads(tasks))
+            for sid, status, conditions, tasks in conn.execute(
+                "SELECT id, status, conditions, tasks FROM suggestions "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            )
+        }
+        unknown = [sid for sid in parsed.referenced if sid not in suggestion]
+        if unknown:
+            labels = [label for sid in unknown for label in parsed.referenced[sid]]
+            raise InputDataError(
+                f"column {SUGGESTION_ID!r}: unknown suggestion id(s) {unknown} at row(s) {_rows(labels)}; "
+                f"see store.suggestions() for the ids, or leave the cell empty for an unsolicited "
+                f"experiment"
+            )
+        current: dict[tuple[int, str], tuple[int, float, str, str]] = {
+            (sid, task): (oid, value, source, at)
+            for oid, sid, task, value, source, at in conn.execute(
+                "SELECT id, suggestion_id, task, value, source, recorded_at FROM observations "
+                "WHERE superseded_by IS NULL AND suggestion_id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            )
+        }
+        plan = []
+        for row in parsed.rows:
+            sid = row.suggestion_id
+            if sid is None:
+                plan.append((row, json.dumps(row.conditions), {}))
+                continue
+            status, conditions, _ = suggestion[sid]
+            if status == "abandoned":
+                raise InputDataError(
+                    f"row {row.label}: suggestion {sid} was abandoned, so it takes no results; if the "
+                    f"experiment was run after all, record the row without {SUGGESTION_ID!r} (as an "
+                    f"unsolicited experiment, with the condition columns)"
+                )
+            differ = mismatched(self._space, row.conditions, conditions)
+            if differ:
+                detail = ", ".join(
+                    f"{n}: given {row.conditions[n]!r}, suggested {conditions[n]!r}" for n in differ
+                )
+                raise InputDataError(
+                    f"row {row.label}, column(s) {differ}: the conditions differ from those of suggestion "
+                    f"{sid} ({detail}); correct the suggestion id or the conditions, or clear the "
+                    f"condition cells to use the suggestion's"
+                )
+            replaced = {}
+            for task in row.values:
+                if (sid, task) in current:
+                    oid, value, source, at = current[(sid, task)]
+                    if not replace:
+                        raise InputDataError(
+                            f"row {row.label}, column {task!r}: suggestion {sid} already has a result for "
+                            f"task {task!r} (observation {oid}: {value!r} from {source!r}, recorded "
+                            f"{at}); to correct it, record again with replace=True, which keeps the old "
+                            f"value marked as superseded"
+                        )
+                    replaced[task] = oid
+            plan.append((row, json.dumps(conditions), replaced))
+        return plan
+
+    def import_csv(self, path: str | os.PathLike[str], *, replace: bool = False) -> int:
+        """Read a CSV file of results and :meth:`record` it with source ``"import:<file name>"``.
+
+        The file has the columns of a results frame (see :meth:`record`). Categorical condition
+        columns are read as text; in the other columns empty cells and the usual NA spellings mean
+        "not measured". Row labels in messages are 0-based data rows: "row 3" is line 5 of the file
+        (line 1 = header).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The CSV file.
+        replace : bool
+            As in :meth:`record`.
+
+        Returns
+        -------
+        int
+            Number of observations recorded.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise InputDataError(f"no CSV file at {str(path)!r}")
+        return self.record(read_csv(path, self._space), source=f"import:{path.name}", replace=replace)
+
+    # -- reading back ------------------------------------------------------------------------------
+    def observations(self, include_superseded: bool = False) -> pd.DataFrame:
+        """The recorded results, one row per experiment and task, oldest first.
+
+        Parameters
+        ----------
+        include_superseded : bool
+            Also return results replaced by a correction (their ``superseded_by`` is set).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``observation_id``, ``suggestion_id`` (nullable int; <NA> for unsolicited
+            experiments), the conditions (physical units, categorical levels as str), ``task``,
+            ``value`` (physical units), ``noise`` (known std, physical units, NaN if none),
+            ``source``, ``recorded_at`` (UTC, ISO 8601), ``note``, ``record_id`` (one per
+            :meth:`record` call), ``source_row`` (row label in the recorded frame, as str) and
+            ``superseded_by`` (nullable int).
+        """
+        where = "" if include_superseded else "WHERE superseded_by IS NULL"
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT id, suggestion_id, conditions, task, value, noise, source, recorded_at, note, "
+                f"record_id, source_row, superseded_by FROM observations {where} ORDER BY id"
+            ).fetchall()
+        out = pd.DataFrame({"observation_id": np.array([r[0] for r in rows], dtype=np.int64)})
+        out[SUGGESTION_ID] = pd.array([r[1] for r in rows], dtype="Int64")
+        for name, column in self._condition_columns([json.loads(r[2]) for r in rows]).items():
+            out[name] = column
+        out["task"] = np.array([r[3] for r in rows], dtype=object)
+        out["value"] = np.array([r[4] for r in rows], dtype=float)
+        out["noise"] = np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=float)
+        for position, name in ((6, "source"), (7, "recorded_at"), (8, "note")):
+            out[name] = np.array([r[position] for r in rows], dtype=object)
+        out["record_id"] = np.array([r[9] for r in rows], dtype=np.int64)
+        out["source_row"] = np.array([r[10] for r in rows], dtype=object)
+        out["superseded_by"] = pd.array([r[11] for r in rows], dtype="Int64")
+        return out
+
+    def dataset(self) -> Dataset:
+        """The current observations as a :class:`~mtgp_kinetics.Dataset` for fitting.
+
+        Returns
+        -------
+        Dataset
+            Long form; the provenance columns of :meth:`observations` are carried along.
+
+        Raises
+        ------
+        InputDataError
+            From :meth:`Dataset.from_frame`, e.g. if a task has no observation yet.
+        """
+        frame = self.observations().drop(columns=["superseded_by"])
+        return Dataset.from_frame(frame, self._space, self._tasks, form="long")
+
+    def counts(self) -> pd.DataFrame:
+        """Observations per task.
+
+        Returns
+        -------
+        DataFrame
+            Index: task names, in task order. Columns ``observations`` (current results),
+            ``superseded`` (replaced by a correction) and ``awaited`` (pending suggestions still
+            missing the task).
+        """
+        with self._read() as conn:
+            current = dict(
+                conn.execute(
+                    "SELECT task, count(*) FROM observations WHERE superseded_by IS NULL GROUP BY task"
+                )
+            )
+            superseded = dict(
+                conn.execute(
+                    "SELECT task, count(*) FROM observations WHERE superseded_by IS NOT NULL GROUP BY task"
+                )
+            )
+            awaited = dict(
+                conn.execute(
+                    """SELECT asked.value, count(*) FROM suggestions AS s, json_each(s.tasks) AS asked
+                    WHERE s.status = 'pending' AND NOT EXISTS (
+                        SELECT 1 FROM observations AS o WHERE o.suggestion_id = s.id
+                        AND o.task = asked.value AND o.superseded_by IS NULL)
+                    GROUP BY asked.value"""
+                )
+            )
+        names = self.task_names
+        return pd.DataFrame(
+            {
+                "observations": [int(current.get(n, 0)) for n in names],
+                "superseded": [int(superseded.get(n, 0)) for n in names],
+                "awaited": [int(awaited.get(n, 0)) for n in names],
+            },
+            index=pd.Index(names, name="task"),
+            dtype=np.int64,
+        )
+
+    def export_csv(self, path: str | os.PathLike[str], form: str = "wide") -> None:
+        """Write the current observations to a CSV file (replaced atomically).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The CSV file; overwritten.
+        form : {"wide", "long"}
+            ``"wide"``: one row per experiment (all current results of a suggestion, or the results
+            of one unsolicited row), first-recorded first, with columns ``suggestion_id`` (empty for
+            unsolicited experiments), the conditions, per task its value and, for a task with
+            ``noise_column``, that column right after it (empty where not measured), then
+            ``source``, ``recorded_at`` (the latest) and ``note`` (distinct sources and notes of the
+            row's results joined by ``"; "``). :meth:`Dataset.from_csv` reads it as is.
+            ``"long"``: :meth:`observations`, every column, one row per result.
+        """
+        if form not in ("wide", "long"):
+            raise InputDataError(f"export_csv: form must be 'wide' or 'long', got {form!r}")
+        obs = self.observations()
+        frame = obs if form == "long" else wide_results(obs, self._space, self._tasks)
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            frame.to_csv(temporary, index=False)
+            os.replace(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()

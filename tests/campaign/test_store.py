@@ -1,0 +1,601 @@
+"""CampaignStore: round trips, the suggestion lifecycle, all-or-nothing rejections, crash safety."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtgp_kinetics.campaign import CampaignBusyError, CampaignStore, CampaignStoreError
+from mtgp_kinetics.dataset import Dataset
+from mtgp_kinetics.errors import InputDataError, MtgpError
+from mtgp_kinetics.space import Categorical, Continuous, Space
+from mtgp_kinetics.tasks import Task
+
+SETTINGS = {"kernel": "icm", "strategy": "qNEI", "q": 3, "seeds": [0, 1], "nested": {"lr": 0.1}}
+
+
+def make_space() -> Space:
+    return Space(
+        [
+            Continuous("T", 800.0, 1400.0, "K", "inverse"),
+            Continuous("P", 1.0, 50.0, "bar", "log"),
+            Categorical("gas", ("N2", "Ar")),
+        ]
+    )
+
+
+def make_tasks() -> list[Task]:
+    return [
+        Task("tau", "s", "log10", "rate", noise_column="tau_std"),
+        Task("f", "", "logit", "mechanism"),
+    ]
+
+
+SUGGESTED = pd.DataFrame(
+    {
+        "T": [900.0, 1000.0, 1100.0, 1200.0],
+        "P": [2.0, 5.0, 10.0, 20.0],
+        "gas": ["N2", "Ar", "N2", "Ar"],
+    }
+)
+
+
+def dump(path: Path) -> list[str]:
+    """Every table's content (and the schema), read through a separate read-only connection."""
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return [*conn.iterdump(), f"user_version={conn.execute('PRAGMA user_version').fetchone()[0]}"]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "campaign.db"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[CampaignStore]:
+    with CampaignStore.create(path, make_space(), make_tasks(), SETTINGS) as opened:
+        yield opened
+
+
+@pytest.fixture
+def busy_store(store: CampaignStore) -> CampaignStore:
+    """Suggestions 1-4 (1: both tasks, 2: tau, 3: f, 4: both, abandoned), suggestion 1's tau recorded."""
+    store.add_suggestions(SUGGESTED, [["tau", "f"], ["tau"], ["f"], ["tau", "f"]], "sobol")
+    store.abandon(4)
+    store.record(pd.DataFrame({"suggestion_id": [1], "tau": [1e-3], "tau_std": [1e-4]}), "oracle")
+    return store
+
+
+# -- creating and opening -------------------------------------------------------------------------
+def test_create_open_round_trip(path: Path) -> None:
+    with CampaignStore.create(path, make_space(), make_tasks(), SETTINGS) as created:
+        created_at = created.created_at
+    with CampaignStore.open(path) as store:
+        assert store.space == make_space()
+        assert store.tasks == tuple(make_tasks())
+        assert store.settings == SETTINGS
+        assert store.created_at == created_at
+        assert store.schema_version == 1
+        assert store.package_version
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        assert meta["schema_version"] == "1"
+        assert meta["format"] == '"mtgp_kinetics-campaign"'
+    finally:
+        conn.close()
+
+
+def test_create_never_overwrites(path: Path) -> None:
+    path.write_bytes(b"precious lab notes")
+    with pytest.raises(InputDataError, match=r"campaign\.db' already exists.*CampaignStore\.open"):
+        CampaignStore.create(path, make_space(), make_tasks(), {})
+    assert path.read_bytes() == b"precious lab notes"
+
+
+def test_create_checks_its_arguments(tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="does not exist"):
+        CampaignStore.create(tmp_path / "no" / "campaign.db", make_space(), make_tasks(), {})
+    with pytest.raises(InputDataError, match="settings must be JSON"):
+        CampaignStore.create(tmp_path / "a.db", make_space(), make_tasks(), {"q": np.int64(3)})
+    with pytest.raises(InputDataError, match="duplicated task name"):
+        CampaignStore.create(tmp_path / "b.db", make_space(), [*make_tasks(), Task("f")], {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_open_refuses_missing_file(path: Path) -> None:
+    with pytest.raises(CampaignStoreError, match=r"no campaign database at .*campaign\.db"):
+        CampaignStore.open(path)
+    assert not path.exists()
+
+
+def test_open_refuses_files_that_are_not_campaigns(tmp_path: Path) -> None:
+    text = tmp_path / "results.csv"
+    text.write_text("T,P,gas,tau\n900,2,N2,0.001\n" * 100)
+    with pytest.raises(CampaignStoreError, match=r"results\.csv' is not a campaign database"):
+        CampaignStore.open(text)
+    assert text.read_text() == "T,P,gas,tau\n900,2,N2,0.001\n" * 100
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CampaignStoreError, match="an SQLite database but not a campaign database"):
+        CampaignStore.open(other)
+    assert issubclass(CampaignStoreError, MtgpError)
+
+
+@pytest.mark.parametrize(
+    ("user_version", "match"),
+    [(2, "schema version 2, written by a newer mtgp_kinetics.*upgrade"), (0, "unknown campaign schema")],
+)
+def test_open_refuses_other_schema_versions(path: Path, user_version: int, match: str) -> None:
+    CampaignStore.create(path, make_space(), make_tasks(), {}).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {user_version}")
+    conn.close()
+    with pytest.raises(CampaignStoreError, match=match):
+        CampaignStore.open(path)
+
+
+def test_update_settings_keeps_a_history(store: CampaignStore) -> None:
+    assert store.update_settings({"q": 5, "acq": "qEHVI"}) == {**SETTINGS, "q": 5, "acq": "qEHVI"}
+    history = store.settings_history()
+    assert list(history["changes"]) == [SETTINGS, {"q": 5, "acq": "qEHVI"}]
+    assert history["changed_at"].is_monotonic_increasing
+    assert CampaignStore.open(store.path).settings["q"] == 5
+    with pytest.raises(InputDataError, match="settings changes must be JSON"):
+        store.update_settings({"bad": float("nan")})
+
+
+# -- suggestions -------------------------------------------------------------------------------
+def test_suggestion_lifecycle(store: CampaignStore) -> None:
+    added = store.add_suggestions(
+        SUGGESTED.iloc[:3], [["tau", "f"], ["f"], ["tau"]], "qNEI", np.array([0.3, np.nan, 0.1])
+    )
+    assert list(added["suggestion_id"]) == [1, 2, 3]
+    assert list(added["batch_id"]) == [1, 1, 1]
+    assert list(added["tasks"]) == [["tau", "f"], ["f"], ["tau"]]
+    pending = store.pending()
+    assert list(pending["suggestion_id"]) == [1, 2, 3]
+    assert list(pending["missing"]) == [["tau", "f"], ["f"], ["tau"]]
+    np.testing.assert_array_equal(pending["acquisition_value"], [0.3, np.nan, 0.1])
+    pd.testing.assert_frame_equal(pending[["T", "P", "gas"]], SUGGESTED.iloc[:3], check_dtype=False)
+
+    # Partial result: suggestion 1 stays pending, with f missing.
+    assert store.record(pd.DataFrame({"suggestion_id": [1], "tau": [2e-3], "tau_std": [1e-4]}), "oracle") == 1
+    row = store.pending().set_index("suggestion_id").loc[1]
+    assert row["status"] == "pending" and row["missing"] == ["f"]
+    # The rest arrives: completed.
+    assert store.record(pd.DataFrame({"suggestion_id": [1, 2], "f": [0.2, 0.4]}), "oracle") == 2
+    status = store.suggestions().set_index("suggestion_id")["status"]
+    assert status.to_dict() == {1: "completed", 2: "completed", 3: "pending"}
+    assert store.suggestions("completed")["status_changed_at"].notna().all()
+
+    assert store.abandon([3]) == 1
+    assert store.abandon(3) == 0  # already abandoned: nothing to do
+    assert store.pending().empty
+    with pytest.raises(InputDataError, match=r"suggestion\(s\) \[1\] are completed"):
+        store.abandon([1])
+    with pytest.raises(InputDataError, match=r"unknown suggestion id\(s\) \[7\]"):
+        store.abandon([3, 7])
+    again = store.add_suggestions(SUGGESTED.iloc[3:], "tau", "manual", note="check")
+    assert list(again["batch_id"]) == [2] and list(again["tasks"]) == [["tau"]]
+    assert store.suggestions().set_index("suggestion_id").loc[4, "note"] == "check"
+    counts = store.counts()
+    assert counts.to_dict("index") == {
+        "tau": {"observations": 1, "superseded": 0, "awaited": 1},
+        "f": {"observations": 2, "superseded": 0, "awaited": 0},
+    }
+
+
+def test_add_suggestions_validates(store: CampaignStore) -> None:
+    before = dump(store.path)
+    bad = SUGGESTED.copy()
+    bad.loc[2, "T"] = 1500.0
+    with pytest.raises(InputDataError, match=r"column 'T'.*row\(s\) 2.*outside the bounds"):
+        store.add_suggestions(bad, None, "sobol")
+    with pytest.raises(InputDataError, match=r"tasks_to_measure at row 1: \['tau', 'x'\]"):
+        store.add_suggestions(SUGGESTED.iloc[:2], [["tau"], ["tau", "x"]], "sobol")
+    with pytest.raises(InputDataError, match="acquisition_values has 3 entries but the frame has 4 rows"):
+        store.add_suggestions(SUGGESTED, None, "sobol", [1.0, 2.0, 3.0])
+    assert dump(store.path) == before
+
+
+# -- recording results ---------------------------------------------------------------------------
+def test_unsolicited_results_and_extra_tasks(busy_store: CampaignStore) -> None:
+    frame = pd.DataFrame(
+        {
+            "suggestion_id": [2, None],
+            "T": [np.nan, 1300.0],
+            "P": [np.nan, 3.0],
+            "gas": [None, "Ar"],
+            "tau": [3e-3, 4e-3],
+            "tau_std": [2e-4, 3e-4],
+            "f": [0.6, np.nan],  # suggestion 2 asked only for tau: extra results are kept
+            "note": ["extra f", None],
+        }
+    )
+    assert busy_store.record(frame, "oracle") == 3
+    obs = busy_store.observations()
+    extra = obs[obs["suggestion_id"] == 2].set_index("task")
+    assert extra.loc["f", "value"] == 0.6 and extra.loc["f", "note"] == "extra f"
+    assert extra.loc["tau", "T"] == 1000.0 and extra.loc["tau", "gas"] == "Ar"  # from the suggestion
+    mine = obs[obs["suggestion_id"].isna()]
+    assert mine[["T", "P", "gas", "task", "value", "noise"]].values.tolist() == [
+        [1300.0, 3.0, "Ar", "tau", 4e-3, 3e-4]
+    ]
+    assert busy_store.suggestions().set_index("suggestion_id").loc[2, "status"] == "completed"
+
+
+def test_keyed_conditions_match_within_tolerance(busy_store: CampaignStore) -> None:
+    # 1e-12 relative: a spreadsheet's rounding, not a different experiment.
+    frame = pd.DataFrame(
+        {"suggestion_id": [3], "T": [1100.0 * (1 + 1e-12)], "P": [10.0], "gas": ["N2"], "f": [0.5]}
+    )
+    assert busy_store.record(frame, "oracle") == 1
+    assert busy_store.observations().iloc[-1]["T"] == 1100.0  # the suggestion's exact value
+
+
+def test_sheet_rows_without_values_are_skipped(busy_store: CampaignStore) -> None:
+    sheet = busy_store.pending()[["suggestion_id", "T", "P", "gas"]].assign(
+        tau=np.nan, tau_std=np.nan, f=np.nan
+    )
+    sheet.loc[sheet["suggestion_id"] == 3, "f"] = 0.25
+    assert busy_store.record(sheet, "oracle") == 1
+    assert list(busy_store.pending()["suggestion_id"]) == [1, 2]
+
+
+def _rejections() -> dict[str, tuple[dict, str]]:
+    """Each case: a results frame (index ["a", "b"], row "a" valid) and the message it must raise."""
+    ok = {"suggestion_id": 2, "tau": 2e-3, "tau_std": 1e-4}
+    un = {"T": 1000.0, "P": 5.0, "gas": "N2", "tau": 2e-3, "tau_std": 1e-4}
+    return {
+        "unknown suggestion id": (
+            [ok, {**ok, "suggestion_id": 99}],
+            r"unknown suggestion id\(s\) \[99\] at row\(s\) b",
+        ),
+        "abandoned suggestion": ([ok, {"suggestion_id": 4, "f": 0.5}], "row b: suggestion 4 was abandoned"),
+        "bad suggestion id": (
+            [ok, {**ok, "suggestion_id": 2.5}],
+            r"\[2\.5\] at row\(s\) b are not suggestion",
+        ),
+        "unknown column": ([ok, {**ok, "tua": 1e-3}], r"unknown column\(s\) \['tua'\]"),
+        "non-numeric value": (
+            [ok, {"suggestion_id": 3, "f": "0.5x"}],
+            r"column 'f': non-numeric .* row\(s\) b",
+        ),
+        "out of bounds": ([un, {**un, "T": 2000.0}], r"column 'T'.*row\(s\) b outside the bounds"),
+        "unknown level": ([un, {**un, "gas": "He"}], r"column 'gas': unknown level.*row\(s\) b"),
+        "missing condition column": (
+            [ok, {"tau": 1e-3, "tau_std": 1e-4}],
+            r"row\(s\) b have no 'suggestion_id'.*need every condition column",
+        ),
+        "log10 of a non-positive value": ([ok, {**un, "tau": 0.0}], r"column 'tau'.*row\(s\) b.*'log10'"),
+        "logit outside (0, 1)": ([ok, {"suggestion_id": 3, "f": 1.0}], r"column 'f'.*row\(s\) b.*\(0, 1\)"),
+        "infinite value": ([ok, {**un, "tau": np.inf}], r"column 'tau': infinite value\(s\) at row\(s\) b"),
+        "missing known noise": (
+            [ok, {**un, "tau_std": np.nan}],
+            r"column 'tau_std': the measurement std of task 'tau' is missing at row\(s\) b",
+        ),
+        "noise without value": ([ok, {**un, "f": 0.5, "tau": np.nan}], r"std is given at row\(s\) b"),
+        "already recorded": (
+            [ok, {"suggestion_id": 1, "tau": 1.1e-3, "tau_std": 1e-4}],
+            r"row b, column 'tau': suggestion 1 already has a result .* replace=True",
+        ),
+        "twice in one frame": ([ok, ok], r"rows a and b both give task 'tau' of suggestion 2"),
+        "conditions differ": (
+            [ok, {"suggestion_id": 3, "T": 1100.0 * (1 + 1e-6), "f": 0.5}],
+            r"row b, column\(s\) \['T'\]: the conditions differ from those of suggestion 3",
+        ),
+        "neither id nor value": ([un, {"suggestion_id": None, "T": 900.0}], r"row\(s\) b have neither"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_rejections()))
+def test_rejected_results_leave_the_store_unchanged(busy_store: CampaignStore, case: str) -> None:
+    rows, match = _rejections()[case]
+    frame = pd.DataFrame(rows, index=["a", "b"])
+    before = dump(busy_store.path)
+    with pytest.raises(InputDataError, match=match):
+        busy_store.record(frame, "oracle")
+    assert dump(busy_store.path) == before
+
+
+def test_replace_keeps_the_history(busy_store: CampaignStore) -> None:
+    fix = pd.DataFrame({"suggestion_id": [1], "tau": [1.2e-3], "tau_std": [1e-4]})
+    assert busy_store.record(fix, "oracle", replace=True) == 1
+    current = busy_store.observations()
+    assert current[current["task"] == "tau"]["value"].tolist() == [1.2e-3]
+    everything = busy_store.observations(include_superseded=True)
+    old = everything[everything["value"] == 1e-3].iloc[0]
+    new = everything[everything["value"] == 1.2e-3].iloc[0]
+    assert old["superseded_by"] == new["observation_id"]
+    assert pd.isna(new["superseded_by"])
+    assert busy_store.counts().loc["tau", "superseded"] == 1
+    # And again: a chain of corrections.
+    busy_store.record(fix.assign(tau=1.3e-3), "oracle", replace=True)
+    assert len(busy_store.observations(include_superseded=True)) == 3
+    assert busy_store.observations()["value"].tolist() == [1.3e-3]
+
+
+def test_failure_half_way_through_a_write_rolls_it_back(
+    busy_store: CampaignStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sneak a row past the checks whose suggestion does not exist: its insert fails (foreign key)
+    # after the first row's insert and the superseding update already ran.
+    real_plan = CampaignStore._plan
+
+    def plan_with_a_bad_row(self: CampaignStore, *args: object) -> list:
+        plan = real_plan(self, *args)
+        row, conditions, _ = plan[0]
+        return [*plan, (dataclasses.replace(row, suggestion_id=999), conditions, {})]
+
+    monkeypatch.setattr(CampaignStore, "_plan", plan_with_a_bad_row)
+    before = dump(busy_store.path)
+    fix = pd.DataFrame({"suggestion_id": [1], "tau": [1.2e-3], "tau_std": [1e-4]})
+    with pytest.raises(CampaignStoreError, match="FOREIGN KEY constraint failed"):
+        busy_store.record(fix, "oracle", replace=True)
+    assert dump(busy_store.path) == before
+    monkeypatch.undo()
+    assert busy_store.record(fix, "oracle", replace=True) == 1
+
+
+def test_database_refuses_deletes_and_rewrites(busy_store: CampaignStore) -> None:
+    conn = sqlite3.connect(busy_store.path)
+    try:
+        for statement in (
+            "DELETE FROM observations",
+            "UPDATE observations SET value = 5.0",
+            "DELETE FROM suggestions WHERE id = 4",
+            "UPDATE suggestions SET status = 'pending' WHERE id = 4",
+            "INSERT INTO observations (suggestion_id, task, value, conditions, recorded_at, source, "
+            "record_id, source_row) VALUES (NULL, 'x', 1.0, '{}', 'now', 'raw', 9, '0')",
+        ):
+            with pytest.raises(sqlite3.IntegrityError):
+                conn.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_import_csv(busy_store: CampaignStore, tmp_path: Path) -> None:
+    csv = tmp_path / "run12.csv"
+    csv.write_text("suggestion_id,T,P,gas,tau,tau_std,f,note\n2,,,,0.002,0.0001,,\n,950,4,N2,,,0.3,manual\n")
+    assert busy_store.import_csv(csv) == 2
+    assert set(busy_store.observations()["source"]) == {"oracle", "import:run12.csv"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("suggestion_id,T,P,gas,tau,tau_std,f\n3,,,,,,0.4\n,950,4,N2,,,0.3\n,950,4,N2,,,1.3\n")
+    before = dump(busy_store.path)
+    with pytest.raises(InputDataError, match=r"column 'f'.*row\(s\) 2 "):
+        busy_store.import_csv(bad)
+    assert dump(busy_store.path) == before
+    with pytest.raises(InputDataError, match="no CSV file"):
+        busy_store.import_csv(tmp_path / "missing.csv")
+
+
+# -- reading back ----------------------------------------------------------------------------------
+def test_dataset_from_current_observations(busy_store: CampaignStore) -> None:
+    with pytest.raises(InputDataError, match=r"task\(s\) \['f'\] have no observation"):
+        busy_store.dataset()
+    busy_store.record(pd.DataFrame({"suggestion_id": [1, 3], "f": [0.2, 0.7]}), "oracle")
+    busy_store.record(
+        pd.DataFrame({"suggestion_id": [1], "tau": [1.5e-3], "tau_std": [2e-4]}), "x", replace=True
+    )
+    data = busy_store.dataset()
+    obs = data.observations.sort_values(["task", "value"])
+    assert obs[["task", "value"]].values.tolist() == [["f", 0.2], ["f", 0.7], ["tau", 1.5e-3]]
+    assert obs["noise"].fillna(-1).tolist() == [-1, -1, 2e-4]
+
+
+def test_export_round_trip(busy_store: CampaignStore, tmp_path: Path) -> None:
+    busy_store.record(
+        pd.DataFrame(
+            {
+                "suggestion_id": [1, 3, None, None],
+                "T": [np.nan, np.nan, 1234.5678901234567, 1234.5678901234567],
+                "P": [np.nan, np.nan, 1.0, 1.0],
+                "gas": [None, None, "Ar", "Ar"],  # two replicates at one condition
+                "tau": [np.nan, np.nan, 5e-3, 5.5e-3],
+                "tau_std": [np.nan, np.nan, 1e-4, 1e-4],
+                "f": [0.2, 0.7, 0.1, np.nan],
+            }
+        ),
+        "oracle",
+    )
+    wide = tmp_path / "export.csv"
+    busy_store.export_csv(wide)
+    text = pd.read_csv(wide, dtype={"gas": str})
+    assert list(text.columns) == [
+        "suggestion_id",
+        "T",
+        "P",
+        "gas",
+        "tau",
+        "tau_std",
+        "f",
+        "source",
+        "recorded_at",
+        "note",
+    ]
+    assert len(text) == 4  # suggestions 1 and 3, two unsolicited rows
+    assert text["suggestion_id"].tolist()[:2] == [1, 3]
+
+    def key(frame: pd.DataFrame) -> list[tuple]:
+        cols = ["T", "P", "gas", "task", "value", "noise"]
+        return sorted(tuple(-1.0 if pd.isna(x) else x for x in row) for row in frame[cols].values.tolist())
+
+    # Exact float round trip through the text file.
+    assert key(Dataset.from_csv(wide, busy_store.space, busy_store.tasks).observations) == key(
+        busy_store.dataset().observations
+    )
+    long = tmp_path / "long.csv"
+    busy_store.export_csv(long, form="long")
+    assert key(pd.read_csv(long, dtype={"gas": str})) == key(busy_store.observations())
+    with pytest.raises(InputDataError, match="form must be 'wide' or 'long'"):
+        busy_store.export_csv(long, form="tall")
+
+
+# -- processes ----------------------------------------------------------------------------------
+# Run by exec in a spawned process (builtins.exec pickles by name, whatever pytest's import mode).
+WRITER_SCRIPT = """
+import pandas as pd
+from mtgp_kinetics.campaign import CampaignStore
+
+with CampaignStore.open(path, busy_timeout=30.0) as store:
+    barrier.wait()  # both writers start together
+    for i in range(n):
+        value = float(worker * 1000 + i + 1)
+        frame = pd.DataFrame({"T": [1000.0], "P": [5.0], "gas": ["N2"], "tau": [value], "tau_std": [1.0]})
+        store.record(frame, f"worker{worker}")  # one transaction each
+"""
+
+
+def test_concurrent_writers(store: CampaignStore) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [
+        ctx.Process(
+            target=exec,
+            args=(WRITER_SCRIPT, {"path": str(store.path), "worker": w, "n": 20, "barrier": barrier}),
+        )
+        for w in (1, 2)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=60)
+    assert [p.exitcode for p in workers] == [0, 0]
+    obs = store.observations()
+    assert len(obs) == 40
+    assert sorted(obs["value"]) == [float(w * 1000 + i + 1) for w in (1, 2) for i in range(20)]
+    assert sorted(obs["record_id"]) == list(range(1, 41))
+    assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+KILL_SCRIPT = """
+import sys
+import pandas as pd
+from mtgp_kinetics.campaign import CampaignStore
+
+store = CampaignStore.open(sys.argv[1])
+i = 0
+while True:
+    i += 1
+    frame = pd.DataFrame({"T": [1000.0], "P": [5.0], "gas": ["N2"], "tau": [float(i)], "tau_std": [1.0]})
+    store.record(frame, "oracle")
+    print(i, flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_kill_9_loses_no_committed_result(store: CampaignStore) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(KILL_SCRIPT), str(store.path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reported = 0
+    deadline = time.monotonic() + 60
+    try:
+        assert child.stdout is not None
+        while reported < 30 and time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                break
+            reported = int(line)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    stderr = child.stderr.read() if child.stderr else ""
+    child.stdout.close()
+    child.stderr.close()
+    assert reported >= 30, stderr
+    assert child.returncode == -signal.SIGKILL
+
+    with CampaignStore.open(store.path) as reopened:
+        assert reopened._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        values = set(reopened.observations()["value"])
+        assert set(map(float, range(1, reported + 1))) <= values
+        # Resume: the campaign goes on.
+        frame = pd.DataFrame({"T": [900.0], "P": [2.0], "gas": ["Ar"], "tau": [0.5], "tau_std": [0.1]})
+        assert reopened.record(frame, "oracle") == 1
+        assert len(reopened.observations()) == len(values) + 1
+
+
+def test_busy_store_raises_quickly(path: Path) -> None:
+    CampaignStore.create(path, make_space(), make_tasks(), {}).close()
+    frame = pd.DataFrame({"T": [900.0], "P": [2.0], "gas": ["Ar"], "tau": [0.5], "tau_std": [0.1]})
+    with CampaignStore.open(path, busy_timeout=0.2) as store:
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            start = time.monotonic()
+            with pytest.raises(
+                CampaignBusyError, match=r"campaign\.db is busy: another process is writing.*try again"
+            ):
+                store.record(frame, "oracle")
+            assert time.monotonic() - start < 3.0
+            assert store.pending().empty  # reading is never blocked by a writer (WAL)
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+        assert store.record(frame, "oracle") == 1
+
+
+def test_open_and_read_while_another_process_writes(busy_store: CampaignStore) -> None:
+    holder = sqlite3.connect(busy_store.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE suggestions SET status = 'abandoned', status_changed_at = 'x' WHERE id = 3")
+        with CampaignStore.open(busy_store.path, busy_timeout=0.2) as reader:
+            # Readers see the last committed state, never a write in progress.
+            assert list(reader.pending()["suggestion_id"]) == [1, 2, 3]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_closed_store(path: Path) -> None:
+    store = CampaignStore.create(path, make_space(), make_tasks(), {})
+    store.close()
+    assert repr(store) == f"CampaignStore({str(path)!r}, closed)"
+    with pytest.raises(CampaignStoreError, match="was closed; open it again"):
+        store.pending()
+
+
+def test_public_errors() -> None:
+    assert issubclass(CampaignBusyError, CampaignStoreError)
+    assert issubclass(CampaignStoreError, MtgpError)
+
+
+def test_rejects_non_frames(store: CampaignStore) -> None:
+    bad: list[Callable[[], object]] = [
+        lambda: store.record({"tau": [1.0]}, "oracle"),  # type: ignore[arg-type]
+        lambda: store.record(pd.DataFrame({"tau": [1.0]}), ""),
+        lambda: store.suggestions("done"),
+    ]
+    for call in bad:
+        with pytest.raises(InputDataError):
+            call()
