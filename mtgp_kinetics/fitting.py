@@ -149,8 +149,9 @@ def _optimize(gp: CoregionalGP, max_iter: int) -> tuple[str, bool]:
             p.grad = None
         try:
             loss = neg_log_posterior(gp)
-        except torch.linalg.LinAlgError:
-            # Tell L-BFGS-B this step went somewhere numerically impossible; it backtracks.
+        except (torch.linalg.LinAlgError, ValueError):
+            # A failed Cholesky, or a prior evaluated outside its support: tell L-BFGS-B the step
+            # went somewhere numerically impossible; it backtracks.
             return math.inf, np.zeros(sum(sizes))
         loss.backward()
         grad = torch.cat([p.grad.reshape(-1) for p in params]).numpy()

@@ -102,3 +102,12 @@ def test_lengthscales_and_noise_stay_above_their_bounds(fitted):
             assert float(kernel.lengthscale.detach().min()) >= 0.025
         assert float(model.gp.likelihood.noise_covar.noise.detach().min()) >= 1e-6
         assert model.fit_result_.converged
+
+
+def test_variances_have_a_floor_so_priors_stay_defined(fitted):
+    """A softplus-constrained variance once underflowed to 0.0, where its LogNormal prior is undefined."""
+    for model in fitted.values():
+        for task_cov in model.gp.covar_module.task_covariances:
+            B = task_cov.matrix().detach()
+            owned = B.diagonal()[B.diagonal() != 0]
+            assert float(owned.min()) >= 1e-6

@@ -14,10 +14,14 @@ from __future__ import annotations
 import math
 
 import torch
-from gpytorch.constraints import Positive
+from gpytorch.constraints import GreaterThan
 from gpytorch.module import Module
 
 from mtgp_kinetics.models.priors import TaskCovariancePrior, outputscale_prior
+
+# Variances are bounds for the optimizer (transform=None), never reaching 0: a softplus constraint
+# underflowed to exactly 0.0 on H2/O2 data, where the LogNormal prior is undefined.
+MIN_VARIANCE = 1e-6
 
 
 class LowRankTaskCovariance(Module):
@@ -57,7 +61,7 @@ class LowRankTaskCovariance(Module):
         shared = 0.5 * total_variance
         self.W = torch.nn.Parameter(torch.full((num_tasks, rank), math.sqrt(shared / rank)))
         self.register_parameter("raw_kappa", torch.nn.Parameter(torch.zeros(num_tasks)))
-        self.register_constraint("raw_kappa", Positive())
+        self.register_constraint("raw_kappa", GreaterThan(MIN_VARIANCE, transform=None))
         self.kappa = torch.full((num_tasks,), total_variance - shared)
         if prior is not None:
             self.register_prior("task_covariance_prior", prior, lambda m: m.member_block())
@@ -100,7 +104,7 @@ class SingleTaskVariance(Module):
         self.num_tasks = num_tasks
         self.task = task
         self.register_parameter("raw_outputscale", torch.nn.Parameter(torch.tensor(0.0)))
-        self.register_constraint("raw_outputscale", Positive())
+        self.register_constraint("raw_outputscale", GreaterThan(MIN_VARIANCE, transform=None))
         self.register_prior("outputscale_prior", outputscale_prior(), lambda m: m.outputscale)
         self.outputscale = torch.tensor(1.0)
 
