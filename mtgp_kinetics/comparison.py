@@ -117,7 +117,6 @@ def compare(
         paired standard error ``se``. Independent GPs are fitted as the reference if not listed.
     """
     from mtgp_kinetics.api import fit
-    from mtgp_kinetics.model_checking import summarize
 
     fitted: dict[str, KineticsModel] = {}
     for kernel in kernels:
@@ -133,8 +132,7 @@ def compare(
     tables = []
     for name, model in fitted.items():
         points = model.held_out_predictions(by=by, level=level)
-        points["task_index"] = [model.task_names.index(t) for t in points["task"]]
-        table = summarize(points, model.task_names)
+        table = model._summarize(points)
         diff = paired_difference(points, reference, model.task_names)
         table = table.merge(diff, on="task")
         table.insert(0, "kernel", name)

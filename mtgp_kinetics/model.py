@@ -414,18 +414,16 @@ class KineticsModel:
             One row per task: ``task``, ``n``, ``rmse``, ``nlpd`` (mean negative log predictive
             density in the model's output space, e.g. log10 s or logit), ``coverage``.
         """
-        from mtgp_kinetics.model_checking import summarize
-
-        points = self.held_out_predictions(by=by, level=level)
-        points["task_index"] = [self.task_names.index(t) for t in points["task"]]
-        return summarize(points, self.task_names)
+        return self._summarize(self.held_out_predictions(by=by, level=level))
 
     def cross_validate(self, folds: int = 5, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
         """K-fold cross-validation by condition (hyperparameters fixed), one row per task as :meth:`loo`."""
+        return self._summarize(self.held_out_predictions(by="condition", folds=folds, seed=seed, level=level))
+
+    def _summarize(self, points: pd.DataFrame) -> pd.DataFrame:
         from mtgp_kinetics.model_checking import summarize
 
-        points = self.held_out_predictions(by="condition", folds=folds, seed=seed, level=level)
-        points["task_index"] = [self.task_names.index(t) for t in points["task"]]
+        points = points.assign(task_index=[self.task_names.index(t) for t in points["task"]])
         return summarize(points, self.task_names)
 
     # -- persistence -----------------------------------------------------------------------------
