@@ -9,6 +9,7 @@ from mtgp_kinetics.default_model import fit_default
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.fitting import fit_map
 from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.models.means import MEAN_NAMES
 from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ def fit(
     data: Dataset,
     kernel: str | KernelSpec | None = None,
     *,
+    mean: str = "constant",
     method: str = "map",
     restarts: int = 4,
     max_iter: int = 300,
@@ -36,6 +38,9 @@ def fit(
         process plus a private process per task, where every task the sharing would hurt (by
         leave-one-condition-out comparison with independent GPs) opts out of the shared process
         (:mod:`mtgp_kinetics.default_model`; ``model.selection_`` says what was chosen and why).
+    mean : {"constant", "linear"}
+        Per-task mean: a constant, or a constant plus a slope per continuous condition in the
+        modelled coordinates (Arrhenius-aware: ``log k = a + b 1000/T + c ln P`` plus the GP).
     method : {"map"}
         Hyperparameter inference. ``"map"``: maximum a posteriori with restarts.
     restarts : int
@@ -58,12 +63,14 @@ def fit(
         raise InputDataError(f"method must be 'map', got {method!r}")
     if not isinstance(restarts, int) or restarts < 1:
         raise InputDataError(f"restarts must be an integer >= 1, got {restarts!r}")
+    if mean not in MEAN_NAMES:
+        raise InputDataError(f"mean must be one of {list(MEAN_NAMES)}, got {mean!r}")
     if kernel is None:
-        return fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed)
+        return fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed, mean=mean)
     spec = kernel_spec(kernel)
-    model = KineticsModel.from_dataset(data, spec)
+    model = KineticsModel.from_dataset(data, spec, mean)
     model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
     if check_transfer and model.num_tasks > 1 and spec.shares_tasks:
-        reference = fit(data, "independent", restarts=restarts, max_iter=max_iter, seed=seed)
+        reference = fit(data, "independent", mean=mean, restarts=restarts, max_iter=max_iter, seed=seed)
         warn_negative_transfer(transfer_report(model, reference), spec.name, stacklevel=3)
     return model

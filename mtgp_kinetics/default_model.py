@@ -76,8 +76,9 @@ def _fitted(
     max_iter: int,
     seed: int,
     warm_start: KineticsModel | None = None,
+    mean: str = "constant",
 ) -> KineticsModel:
-    model = KineticsModel.from_dataset(data, spec)
+    model = KineticsModel.from_dataset(data, spec, mean)
     if warm_start is not None:
         _start_from_independent(model, warm_start)
     model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
@@ -103,14 +104,16 @@ def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -
                 source.covar_module.task_covariances[k].state_dict()
             )
         target.likelihood.noise_covar.raw_noise.copy_(source.likelihood.noise_covar.raw_noise)
-        target.mean_module.raw_constant.copy_(source.mean_module.raw_constant)
+        target.mean_module.load_state_dict(source.mean_module.state_dict())
         for q in range(n_shared):
             task_cov = target.covar_module.task_covariances[q]
             task_cov.W.fill_((0.05 / task_cov.rank) ** 0.5)
             task_cov.kappa = torch.full((t,), 0.05, dtype=torch.float64)
 
 
-def fit_default(data: Dataset, *, restarts: int = 4, max_iter: int = 300, seed: int = 0) -> KineticsModel:
+def fit_default(
+    data: Dataset, *, restarts: int = 4, max_iter: int = 300, seed: int = 0, mean: str = "constant"
+) -> KineticsModel:
     """Fit the default model (see module docstring).
 
     Parameters
@@ -128,7 +131,7 @@ def fit_default(data: Dataset, *, restarts: int = 4, max_iter: int = 300, seed: 
     # Half the starts for each candidate: the independent objective separates by task and every
     # start reached the same optimum in our measurements; the shared candidate starts warm.
     candidate_restarts = max(1, restarts // 2)
-    independent = _fitted(data, KernelSpec.independent(), candidate_restarts, max_iter, seed)
+    independent = _fitted(data, KernelSpec.independent(), candidate_restarts, max_iter, seed, mean=mean)
     num_tasks = independent.num_tasks
     if num_tasks < 2:
         independent.selection_ = Selection(independent.kernel)
@@ -137,7 +140,7 @@ def fit_default(data: Dataset, *, restarts: int = 4, max_iter: int = 300, seed: 
     selection = Selection(KernelSpec.independent())
     while len(members) >= 2:
         spec = shared_private_spec(members, num_tasks)
-        shared = _fitted(data, spec, candidate_restarts, max_iter, seed, warm_start=independent)
+        shared = _fitted(data, spec, candidate_restarts, max_iter, seed, warm_start=independent, mean=mean)
         report = transfer_report(shared, independent)
         report["member"] = [k in members for k in range(num_tasks)]
         selection.rounds.append(report)

@@ -19,6 +19,7 @@ from mtgp_kinetics.back_transform import central_interval, physical_std
 from mtgp_kinetics.errors import InputDataError, NotFittedError
 from mtgp_kinetics.fitting import FitResult
 from mtgp_kinetics.models.gp import CoregionalGP
+from mtgp_kinetics.models.means import make_mean
 from mtgp_kinetics.models.structure import KernelSpec, build_kernel
 from mtgp_kinetics.space import Space
 from mtgp_kinetics.tasks import Task
@@ -66,6 +67,9 @@ class KineticsModel:
         ``n`` known noise variances in transformed units, NaN where learned.
     data : Dataset, optional
         The dataset the tensors came from, kept for reports.
+    mean : {"constant", "linear"}
+        Per-task mean: a constant, or a constant plus slopes in the transformed, normalized
+        conditions (:mod:`mtgp_kinetics.models.means`).
 
     Attributes
     ----------
@@ -84,8 +88,10 @@ class KineticsModel:
         train_targets: torch.Tensor,
         known_variance: torch.Tensor,
         data: Dataset | None = None,
+        mean: str = "constant",
     ) -> None:
         self.space = space
+        self.mean = mean
         self.tasks = tuple(tasks)
         self.kernel = kernel
         self.data = data
@@ -102,11 +108,12 @@ class KineticsModel:
             self.known_variance / scale**2,
             covar,
             self.num_tasks,
+            make_mean(mean, self.num_tasks, space.continuous_dims),
         )
         self.fit_result_: FitResult | None = None
 
     @classmethod
-    def from_dataset(cls, data: Dataset, kernel: KernelSpec) -> KineticsModel:
+    def from_dataset(cls, data: Dataset, kernel: KernelSpec, mean: str = "constant") -> KineticsModel:
         """Build an (unfitted) model of ``data``."""
         return cls(
             data.space,
@@ -116,6 +123,7 @@ class KineticsModel:
             data.train_targets(),
             data.train_noise_variance(),
             data=data,
+            mean=mean,
         )
 
     # -- basic facts ---------------------------------------------------------------------------

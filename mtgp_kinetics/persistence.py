@@ -72,6 +72,7 @@ def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
         "space": model.space.to_dict(),
         "tasks": [task.to_dict() for task in model.tasks],
         "kernel": model.kernel.to_dict(),
+        "mean": model.mean,
         "fit": None
         if fit is None
         else {
@@ -169,6 +170,7 @@ def load(path: str | os.PathLike[str]) -> KineticsModel:
             tensors["train_targets"],
             tensors["known_variance"],
             data=data,
+            mean=metadata.get("mean", "constant"),
         )
         model.gp.load_state_dict(archive["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:

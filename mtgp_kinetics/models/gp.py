@@ -20,23 +20,12 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.posteriors.transformed import TransformedPosterior
 from botorch.settings import propagate_grads
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
-from gpytorch.means import ConstantMean
 from gpytorch.models import ExactGP
 from gpytorch.settings import detach_test_caches, fast_pred_var
 
 from mtgp_kinetics.models.coregionalization import CoregionalizationKernel
 from mtgp_kinetics.models.likelihood import TaskNoise, TaskNoiseLikelihood
-
-
-class TaskMean(ConstantMean):
-    """A constant mean per task (``t`` constants), read from the task column."""
-
-    def __init__(self, num_tasks: int) -> None:
-        super().__init__(batch_shape=torch.Size([num_tasks]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean ``... x n`` of inputs ``... x n x (d + 1)``."""
-        return self.constant[x[..., -1].round().long()]
+from mtgp_kinetics.models.means import TaskMean
 
 
 class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
@@ -54,6 +43,8 @@ class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
         The ICM / LMC / independent kernel.
     num_tasks : int
         ``t``.
+    mean_module : TaskMean, optional
+        Per-task mean (default: a constant per task).
     """
 
     def __init__(
@@ -63,10 +54,11 @@ class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
         known_variance: torch.Tensor,
         covar_module: CoregionalizationKernel,
         num_tasks: int,
+        mean_module: TaskMean | None = None,
     ) -> None:
         likelihood = TaskNoiseLikelihood(TaskNoise(train_X, known_variance, num_tasks))
         super().__init__(train_X, train_Y, likelihood)
-        self.mean_module = TaskMean(num_tasks)
+        self.mean_module = TaskMean(num_tasks) if mean_module is None else mean_module
         self.covar_module = covar_module
         self.num_tasks = num_tasks
         self.num_conditions = train_X.shape[-1] - 1
