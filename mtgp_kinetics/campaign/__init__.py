@@ -1,6 +1,24 @@
-"""Campaigns: the crash-safe record of an active-learning campaign (:class:`CampaignStore`)."""
+"""Campaigns: the crash-safe record of an active-learning campaign (:class:`CampaignStore`).
 
+:class:`Campaign` runs the campaign (suggest, observe, run), acquisition strategies come by name
+(:func:`get_strategy`, :data:`STRATEGIES`) and :meth:`Campaign.run` stops by rules such as
+:class:`Budget` and :class:`TargetStd`.
+"""
+
+from mtgp_kinetics.campaign.acquisition import STRATEGIES, get_strategy
+from mtgp_kinetics.campaign.campaign import Campaign, StopReport
 from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError
+from mtgp_kinetics.campaign.stopping import Budget, TargetStd
 from mtgp_kinetics.campaign.store import CampaignStore
 
-__all__ = ["CampaignBusyError", "CampaignStore", "CampaignStoreError"]
+__all__ = [
+    "STRATEGIES",
+    "Budget",
+    "Campaign",
+    "CampaignBusyError",
+    "CampaignStore",
+    "CampaignStoreError",
+    "StopReport",
+    "TargetStd",
+    "get_strategy",
+]

@@ -1,0 +1,490 @@
+"""Acquisition strategies: which conditions to run next, chosen by name.
+
+Every strategy is a small class with one method,
+``suggest(model, domain, q, pending_X, task_weights, rng) -> (X, values)``:
+
+* ``model`` is a fitted :class:`~mtgp_kinetics.KineticsModel` (``None`` is allowed for the
+  model-free strategies ``"random"`` and ``"sobol"``);
+* ``domain`` is a :class:`Pool` (choose rows of a fixed candidate set) or :class:`Bounds` (choose
+  anywhere in a box), both in normalized model coordinates;
+* ``pending_X`` (``m x d``) are conditions suggested but not yet observed. Model-based strategies
+  condition on them (a fantasy at the posterior mean: the posterior variance does not depend on the
+  observed values); model-free strategies avoid them (the campaign passes observed conditions too
+  when there is no model);
+* ``task_weights`` (``t``) weight the tasks; ``None`` weighs them equally;
+* the result is ``q x d`` model coordinates and ``q`` acquisition values (NaN where a strategy has
+  none).
+
+Strategies: ``"random"``, ``"sobol"``, ``"max_variance"``, ``"integrated_variance"`` (the default of
+a campaign); ``"bald"`` is reserved for the Bayesian (MCMC) fit. See :data:`STRATEGIES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.active_learning import qNegIntegratedPosteriorVariance
+from botorch.acquisition.objective import ScalarizedPosteriorTransform
+from botorch.models.model import Model
+from botorch.optim import optimize_acqf
+
+from mtgp_kinetics.errors import InputDataError, MtgpError
+
+if TYPE_CHECKING:
+    from mtgp_kinetics.model import KineticsModel
+    from mtgp_kinetics.space import Space
+
+#: Candidates scored per batch in pool mode (bounds memory of the fantasy models).
+POOL_CHUNK = 256
+#: Size of the Sobol candidate set used instead of gradient optimization (categorical spaces).
+SOBOL_CANDIDATES = 1024
+#: Sobol points over which ``"integrated_variance"`` integrates the posterior variance.
+MC_POINTS = 256
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A fixed candidate set: strategies return some of its rows.
+
+    Parameters
+    ----------
+    X : Tensor
+        ``n x d`` candidates in model coordinates.
+    """
+
+    X: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A box of model coordinates: strategies may return any point inside it.
+
+    Parameters
+    ----------
+    bounds : Tensor
+        ``2 x d`` lower and upper bounds (model coordinates).
+    categorical_dims : tuple of int
+        Columns holding categorical level codes (integers ``0 .. levels - 1``).
+    """
+
+    bounds: torch.Tensor
+    categorical_dims: tuple[int, ...] = field(default=())
+
+    @classmethod
+    def of(cls, space: Space) -> Bounds:
+        """The whole space, in model coordinates."""
+        return cls(space.model_bounds(), tuple(space.categorical_dims))
+
+    def sobol(self, n: int, seed: int) -> torch.Tensor:
+        """``n x d`` scrambled Sobol points in the box, categorical columns as level codes."""
+        lower, upper = self.bounds
+        engine = torch.quasirandom.SobolEngine(lower.shape[0], scramble=True, seed=seed)
+        U = engine.draw(n, dtype=torch.float64)
+        X = lower + U * (upper - lower)
+        for i in self.categorical_dims:
+            levels = round(float(upper[i] - lower[i])) + 1
+            X[:, i] = lower[i] + torch.clamp(torch.floor(U[:, i] * levels), max=levels - 1)
+        return X
+
+
+Domain = Pool | Bounds
+
+
+class Strategy(Protocol):
+    """What every acquisition strategy provides."""
+
+    name: str
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``q x d`` model coordinates and ``q`` acquisition values."""
+        ...
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _check_q(q: int, domain: Domain) -> None:
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise InputDataError(f"q must be a positive integer, got {q!r}")
+    if isinstance(domain, Pool) and domain.X.shape[0] < q:
+        raise InputDataError(
+            f"the candidate pool has {domain.X.shape[0]} usable row(s), fewer than q={q}; "
+            f"add candidates or ask for fewer"
+        )
+
+
+def _weights(model: KineticsModel, task_weights: torch.Tensor | None) -> torch.Tensor:
+    t = model.num_tasks
+    if task_weights is None:
+        return torch.ones(t, dtype=torch.float64)
+    w = torch.as_tensor(task_weights, dtype=torch.float64)
+    if w.shape != (t,) or not torch.isfinite(w).all() or (w < 0).any():
+        raise InputDataError(f"task_weights must be {t} finite numbers >= 0, got {w.tolist()}")
+    return w
+
+
+def _require_model(model: KineticsModel | None, name: str) -> KineticsModel:
+    if model is None:
+        raise InputDataError(f"strategy {name!r} needs a fitted model; use 'sobol' or 'random' without one")
+    return model
+
+
+def _fantasize(gp: Model, X: torch.Tensor) -> Model:
+    """``gp`` conditioned on observations at ``X`` (``m x d``, all tasks) at its posterior mean.
+
+    The posterior variance of a GP does not depend on the observed values (R&W eq. 2.24), so the
+    mean fantasy gives exactly the variances the model will have once ``X`` is measured (with the
+    same hyperparameters).
+    """
+    if X.shape[0] == 0:
+        return gp
+    with torch.no_grad():
+        mean = gp.posterior(X).mean
+    return gp.condition_on_observations(X, mean)
+
+
+def distances(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``n x m`` Euclidean distances between rows of ``A`` (``n x d``) and ``B`` (``m x d``)."""
+    if A.shape[0] == 0 or B.shape[0] == 0:
+        return torch.full((A.shape[0], B.shape[0]), float("inf"), dtype=torch.float64)
+    return torch.cdist(A.to(torch.float64), B.to(torch.float64))
+
+
+def nearest_distance(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``n`` distances from each row of ``A`` to the nearest row of ``B`` (inf if ``B`` is empty)."""
+    if B.shape[0] == 0:
+        return torch.full((A.shape[0],), float("inf"), dtype=torch.float64)
+    return distances(A, B).min(dim=1).values
+
+
+def _greedy(
+    gp: Model,
+    score: Callable[[Model], AcquisitionFunction],
+    domain: Domain,
+    q: int,
+    seed: int,
+    optimizer: OptimizerSettings,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pick ``q`` points one at a time, conditioning ``gp`` on each pick (mean fantasy).
+
+    ``score(gp)`` builds the acquisition function (``batch x 1 x d -> batch``) for the current
+    model. Pool mode scores every row (in chunks) and takes the best unused row; bounds mode runs
+    ``optimize_acqf`` with ``optimizer``'s settings, or, with categorical columns, scores a Sobol
+    candidate set of :data:`SOBOL_CANDIDATES` points like a pool.
+    """
+    if isinstance(domain, Bounds) and domain.categorical_dims:
+        domain = Pool(domain.sobol(SOBOL_CANDIDATES, seed))
+    picks, values = [], []
+    used = torch.zeros(domain.X.shape[0], dtype=torch.bool) if isinstance(domain, Pool) else None
+    for _ in range(q):
+        acqf = score(gp)
+        if isinstance(domain, Pool):
+            with torch.no_grad():
+                scores = torch.cat(
+                    [acqf(block.unsqueeze(-2)) for block in domain.X.split(POOL_CHUNK)]
+                ).reshape(-1)
+            scores = scores.masked_fill(used, float("-inf"))
+            best = int(torch.argmax(scores))
+            used[best] = True
+            x, value = domain.X[best : best + 1], scores[best]
+        else:
+            x, value = optimize_acqf(
+                acqf,
+                bounds=domain.bounds,
+                q=1,
+                num_restarts=optimizer.num_restarts,
+                raw_samples=optimizer.raw_samples,
+                options={"maxiter": optimizer.maxiter, "seed": seed},
+            )
+            x = x.detach()
+        picks.append(x)
+        values.append(value.detach().reshape(()))
+        gp = _fantasize(gp, x)
+    return torch.cat(picks), torch.stack(values)
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Settings of ``botorch.optim.optimize_acqf`` in bounds mode (fewer: faster, rougher).
+
+    Parameters
+    ----------
+    num_restarts : int
+        L-BFGS-B starts.
+    raw_samples : int
+        Random points from which the starts are chosen.
+    maxiter : int
+        L-BFGS-B iterations per start.
+    """
+
+    num_restarts: int = 4
+    raw_samples: int = 128
+    maxiter: int = 200
+
+
+class _WeightedVariance(AcquisitionFunction):
+    """Task-weighted sum of standardized posterior variances at single points (``q = 1``)."""
+
+    def __init__(self, model: Model, weights: torch.Tensor) -> None:
+        super().__init__(model)
+        self.weights = weights
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """``batch x 1 x d`` -> ``batch``."""
+        variance = self.model.posterior(X).variance  # batch x 1 x t
+        return (variance * self.weights).sum(-1).squeeze(-1)
+
+
+# -- strategies ------------------------------------------------------------------------------------
+class RandomStrategy:
+    """Uniform draws in the box, or distinct random rows of the pool."""
+
+    name = "random"
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`Strategy`; ``pending_X`` is not used."""
+        _check_q(q, domain)
+        rng = np.random.default_rng() if rng is None else rng
+        nan = torch.full((q,), float("nan"), dtype=torch.float64)
+        if isinstance(domain, Pool):
+            rows = rng.choice(domain.X.shape[0], size=q, replace=False)
+            return domain.X[torch.as_tensor(rows)], nan
+        X = domain.sobol(q, int(rng.integers(2**31)))  # a fresh scramble: a random design
+        lower, upper = domain.bounds
+        U = torch.as_tensor(rng.random(X.shape), dtype=torch.float64)
+        continuous = [i for i in range(X.shape[1]) if i not in domain.categorical_dims]
+        X[:, continuous] = (lower + U * (upper - lower))[:, continuous]
+        return X, nan
+
+
+class SobolStrategy:
+    """Space filling: the next unused points of a scrambled Sobol sequence, or maximin pool rows.
+
+    Bounds mode walks a fixed Sobol sequence (``seed``) and skips every point within
+    ``min_distance`` of ``pending_X`` (and of the model's training conditions, if a model is given),
+    so successive calls continue the sequence. Pool mode picks, one at a time, the row farthest from
+    everything used so far (maximin).
+
+    Parameters
+    ----------
+    seed : int
+        Scramble of the Sobol sequence.
+    min_distance : float
+        Points closer than this (model coordinates) to a used point count as used.
+    """
+
+    name = "sobol"
+
+    def __init__(self, seed: int = 0, min_distance: float = 1e-3) -> None:
+        self.seed = int(seed)
+        self.min_distance = float(min_distance)
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`Strategy`; ``pending_X`` are points to avoid."""
+        _check_q(q, domain)
+        d = domain.X.shape[1] if isinstance(domain, Pool) else domain.bounds.shape[1]
+        used = [torch.zeros(0, d, dtype=torch.float64)]
+        if pending_X is not None:
+            used.append(pending_X.to(torch.float64))
+        if model is not None:
+            used.append(model.train_inputs[:, :-1])
+        used_X = torch.cat(used)
+        nan = torch.full((q,), float("nan"), dtype=torch.float64)
+        if isinstance(domain, Bounds):
+            n = SOBOL_CANDIDATES
+            while True:
+                candidates = domain.sobol(n, self.seed)
+                free = nearest_distance(candidates, used_X) >= self.min_distance
+                if int(free.sum()) >= q:
+                    return candidates[free][:q], nan
+                n *= 2
+        picks: list[int] = []
+        nearest = nearest_distance(domain.X, used_X)
+        for _ in range(q):
+            # Nothing used yet: every distance is inf, and argmax takes the first row.
+            best = int(torch.argmax(nearest))
+            picks.append(best)
+            nearest = torch.minimum(nearest, distances(domain.X, domain.X[best : best + 1])[:, 0])
+            nearest[best] = float("-inf")
+        return domain.X[torch.as_tensor(picks)], nan
+
+
+class MaxVarianceStrategy:
+    """Largest task-weighted sum of standardized posterior variances (uncertainty sampling).
+
+    Batches (``q > 1``) are built greedily: after each pick the model is conditioned on a fantasy
+    observation there, which lowers the variance around it, so the batch spreads out. Pending
+    points are conditioned on first, so they are not suggested again.
+
+    Parameters
+    ----------
+    num_restarts, raw_samples, maxiter : int
+        Bounds-mode optimizer settings (see :class:`OptimizerSettings`).
+    """
+
+    name = "max_variance"
+
+    def __init__(self, num_restarts: int = 4, raw_samples: int = 128, maxiter: int = 200) -> None:
+        self.optimizer = OptimizerSettings(num_restarts, raw_samples, maxiter)
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`Strategy`; values are the weighted variances at the picks (standardized)."""
+        model = _require_model(model, self.name)
+        _check_q(q, domain)
+        weights = _weights(model, task_weights)
+        gp = _fantasize(model.gp, _pending(pending_X, model))
+        seed = 0 if rng is None else int(rng.integers(2**31))
+        return _greedy(gp, lambda g: _WeightedVariance(g, weights), domain, q, seed, self.optimizer)
+
+
+class IntegratedVarianceStrategy:
+    """Largest reduction of the integrated posterior variance (botorch ``qNegIntegratedPosteriorVariance``).
+
+    The variance of the task-weighted sum of outputs (``ScalarizedPosteriorTransform``, standardized
+    units) is averaged over :data:`MC_POINTS` Sobol points of the space. Pool mode scores every row
+    and is greedy for ``q > 1`` (fantasy at each pick); bounds mode uses ``optimize_acqf``
+    (``num_restarts=4, raw_samples=128``) one point at a time, except that a space with categorical
+    variables is searched as a pool of :data:`SOBOL_CANDIDATES` Sobol points (``optimize_acqf``
+    would treat level codes as continuous). Pending points are conditioned on first.
+
+    Parameters
+    ----------
+    num_restarts, raw_samples, maxiter : int
+        Bounds-mode optimizer settings (see :class:`OptimizerSettings`).
+    n_mc_points : int
+        Sobol points over which the variance is integrated.
+    """
+
+    name = "integrated_variance"
+
+    def __init__(
+        self, num_restarts: int = 4, raw_samples: int = 128, maxiter: int = 200, n_mc_points: int = MC_POINTS
+    ) -> None:
+        self.optimizer = OptimizerSettings(num_restarts, raw_samples, maxiter)
+        self.n_mc_points = int(n_mc_points)
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`Strategy`; values are the acquisition values (negative integrated variance)."""
+        model = _require_model(model, self.name)
+        _check_q(q, domain)
+        transform = ScalarizedPosteriorTransform(_weights(model, task_weights))
+        seed = 0 if rng is None else int(rng.integers(2**31))
+        mc_points = self.mc_points(model, seed, self.n_mc_points)
+        gp = _fantasize(model.gp, _pending(pending_X, model))
+
+        def score(g: Model) -> AcquisitionFunction:
+            return qNegIntegratedPosteriorVariance(g, mc_points=mc_points, posterior_transform=transform)
+
+        return _greedy(gp, score, domain, q, seed, self.optimizer)
+
+    @staticmethod
+    def mc_points(model: KineticsModel, seed: int, n: int = MC_POINTS) -> torch.Tensor:
+        """``n x d`` Sobol points of the model's space, in model coordinates."""
+        return model.space.to_model(model.space.sample(n, seed=seed), validate=False)
+
+
+class BaldStrategy:
+    """Reserved: BALD (mutual information between an observation and the hyperparameters).
+
+    BALD needs posterior samples of the hyperparameters, which come with the Bayesian (MCMC) fit;
+    with the MAP fit it is not available yet.
+    """
+
+    name = "bald"
+
+    def suggest(self, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raise :class:`~mtgp_kinetics.MtgpError`: not available with the MAP fit."""
+        raise MtgpError(
+            "strategy 'bald' comes with the Bayesian (MCMC) fit, which is not available yet; use "
+            "'integrated_variance' or 'max_variance'"
+        )
+
+
+def _pending(pending_X: torch.Tensor | None, model: KineticsModel) -> torch.Tensor:
+    d = model.space.dim
+    if pending_X is None:
+        return torch.zeros(0, d, dtype=torch.float64)
+    pending_X = torch.as_tensor(pending_X, dtype=torch.float64)
+    if pending_X.dim() != 2 or pending_X.shape[1] != d:
+        raise InputDataError(
+            f"pending_X must be m x {d} model coordinates, got shape {tuple(pending_X.shape)}"
+        )
+    return pending_X
+
+
+#: Strategy classes by name.
+STRATEGIES: dict[str, type] = {
+    "random": RandomStrategy,
+    "sobol": SobolStrategy,
+    "max_variance": MaxVarianceStrategy,
+    "integrated_variance": IntegratedVarianceStrategy,
+    "bald": BaldStrategy,
+}
+
+
+def get_strategy(name: str, **options: Any) -> Strategy:
+    """The strategy called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`STRATEGIES`.
+    **options
+        Passed to the strategy's constructor (e.g. ``seed`` and ``min_distance`` for ``"sobol"``).
+
+    Returns
+    -------
+    Strategy
+        A new instance.
+
+    Raises
+    ------
+    InputDataError
+        For an unknown name; the message lists the choices.
+    """
+    if not isinstance(name, str) or name not in STRATEGIES:
+        raise InputDataError(f"unknown acquisition strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+    return STRATEGIES[name](**options)

@@ -1,0 +1,366 @@
+"""An active-learning campaign: a :class:`CampaignStore` plus a model fitted on its observations.
+
+Ask/tell for the lab (:meth:`Campaign.suggest`, :meth:`Campaign.observe`) and a closed loop for
+simulators (:meth:`Campaign.run`). Everything the campaign needs to resume (strategy, kernel, seed,
+task weights, candidate pool, minimum distance) lives in the store's settings, so
+``Campaign.open(path)`` continues where the last process stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from mtgp_kinetics.api import fit
+from mtgp_kinetics.campaign.acquisition import Bounds, Pool, distances, get_strategy, nearest_distance
+from mtgp_kinetics.campaign.results import SUGGESTION_ID
+from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
+from mtgp_kinetics.campaign.store import CampaignStore
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.space import Categorical, Space
+from mtgp_kinetics.tasks import Task
+
+#: Default minimum distance (normalized model coordinates) between a suggestion and any used point.
+MIN_DISTANCE = 1e-3
+#: A model is fitted once every task has this many observations ...
+MIN_PER_TASK = 2
+#: ... and there are this many observations in all; before that, suggestions are Sobol points.
+MIN_TOTAL = 3
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """Why :meth:`Campaign.run` stopped.
+
+    Attributes
+    ----------
+    reason : str
+        The stopping rule's reason, e.g. ``"budget"`` or ``"target_std"``.
+    experiments : int
+        Experiments run by this call.
+    total_experiments : int
+        Experiments of the campaign when it stopped.
+    """
+
+    reason: str
+    experiments: int
+    total_experiments: int
+
+
+class Campaign:
+    """An active-learning campaign; build one with :meth:`create` or :meth:`open`.
+
+    Parameters
+    ----------
+    store : CampaignStore
+        The campaign's record; its settings hold the campaign's options.
+    """
+
+    def __init__(self, store: CampaignStore) -> None:
+        self.store = store
+        self._model: KineticsModel | None = None
+        self._model_key: tuple[int, int] | None = None
+
+    # -- creating and opening --------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        space: Space,
+        tasks: Sequence[Task],
+        strategy: str = "integrated_variance",
+        pool: pd.DataFrame | None = None,
+        initial: pd.DataFrame | None = None,
+        seed: int = 0,
+        kernel: str | None = None,
+        task_weights: dict[str, float] | None = None,
+        *,
+        min_distance: float = MIN_DISTANCE,
+        restarts: int = 4,
+        strategy_options: dict[str, Any] | None = None,
+    ) -> Campaign:
+        """Start a campaign in a new store at ``path``.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The new SQLite file (never overwritten).
+        space : Space
+            The conditions.
+        tasks : sequence of Task
+            The outputs.
+        strategy : str
+            Acquisition strategy (see :data:`~mtgp_kinetics.campaign.acquisition.STRATEGIES`).
+        pool : DataFrame, optional
+            Candidate conditions (physical units, one column per variable); suggestions are then
+            rows of it. Stored in the settings. ``None``: anywhere in the space.
+        initial : DataFrame, optional
+            Experiments already run, wide form (conditions and one column per task), recorded
+            with source ``"initial"``.
+        seed : int
+            Seed of fitting and acquisition.
+        kernel : str, optional
+            Kernel passed to :func:`mtgp_kinetics.fit` (``None``: the default model).
+        task_weights : dict of str to float, optional
+            Task name -> weight (>= 0) in the acquisition; unnamed tasks weigh 1.
+        min_distance : float
+            No suggestion within this distance (normalized model coordinates) of an observed or
+            pending condition.
+        restarts : int
+            MAP starts per fit.
+        strategy_options : dict, optional
+            Passed to the strategy's constructor (e.g. ``{"raw_samples": 64}``).
+
+        Returns
+        -------
+        Campaign
+            The new campaign.
+        """
+        tasks = list(tasks)
+        strategy_options = dict(strategy_options or {})
+        get_strategy(strategy, **strategy_options)  # fail before creating the file
+        names = [t.name for t in tasks]
+        weights = {n: 1.0 for n in names}
+        for name, weight in (task_weights or {}).items():
+            if name not in weights:
+                raise InputDataError(f"task_weights: unknown task {name!r}; the tasks are {names}")
+            if not (np.isfinite(weight) and weight >= 0):
+                raise InputDataError(f"task_weights[{name!r}] must be finite and >= 0, got {weight!r}")
+            weights[name] = float(weight)
+        if not (np.isfinite(min_distance) and min_distance >= 0):
+            raise InputDataError(f"min_distance must be finite and >= 0, got {min_distance!r}")
+        settings: dict[str, Any] = {
+            "strategy": strategy,
+            "strategy_options": strategy_options,
+            "kernel": kernel,
+            "seed": int(seed),
+            "restarts": int(restarts),
+            "task_weights": weights,
+            "min_distance": float(min_distance),
+            "pool": None if pool is None else _pool_records(pool, space),
+        }
+        store = CampaignStore.create(path, space, tasks, settings)
+        campaign = cls(store)
+        if initial is not None:
+            store.record(initial, source="initial")
+        return campaign
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Campaign:
+        """Open the campaign stored at ``path``."""
+        return cls(CampaignStore.open(path))
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The campaign's settings (from the store)."""
+        return self.store.settings
+
+    def observations(self) -> pd.DataFrame:
+        """The current observations (see :meth:`CampaignStore.observations`)."""
+        return self.store.observations()
+
+    @property
+    def n_experiments(self) -> int:
+        """Experiments of the campaign: suggestions not abandoned plus unsolicited experiments."""
+        suggestions = self.store.suggestions()
+        obs = self.store.observations()
+        unsolicited = obs[obs[SUGGESTION_ID].isna()]
+        n_unsolicited = len(unsolicited[["record_id", "source_row"]].drop_duplicates())
+        return int((suggestions["status"] != "abandoned").sum()) + n_unsolicited
+
+    def can_fit(self) -> bool:
+        """Whether there are enough observations to fit a model (2 per task, 3 in all)."""
+        counts = self.store.counts()["observations"]
+        return bool((counts >= MIN_PER_TASK).all() and counts.sum() >= MIN_TOTAL)
+
+    @property
+    def model(self) -> KineticsModel:
+        """The model fitted on the current observations (refitted lazily after new ones).
+
+        Raises
+        ------
+        InputDataError
+            If there are too few observations (see :meth:`can_fit`).
+        """
+        obs = self.store.observations()
+        key = (len(obs), int(obs["observation_id"].max()) if len(obs) else 0)
+        if self._model is None or self._model_key != key:
+            if not self.can_fit():
+                counts = self.store.counts()["observations"].to_dict()
+                raise InputDataError(
+                    f"too few observations to fit a model ({counts}); each task needs {MIN_PER_TASK} "
+                    f"and {MIN_TOTAL} in all: observe more, or suggest() Sobol points first"
+                )
+            settings = self.settings
+            self._model = fit(
+                self.store.dataset(),
+                kernel=settings["kernel"],
+                restarts=settings["restarts"],
+                seed=settings["seed"],
+            )
+            self._model_key = key
+        return self._model
+
+    # -- ask / tell ------------------------------------------------------------------------------
+    def suggest(self, q: int = 1) -> pd.DataFrame:
+        """Suggest ``q`` experiments and record them as pending.
+
+        With too few observations to fit a model (see :meth:`can_fit`), the suggestions are
+        space-filling Sobol points (``strategy`` says so). No suggestion lies within the
+        ``min_distance`` setting of an observed or pending condition (pool rows that do are
+        dropped).
+
+        Parameters
+        ----------
+        q : int
+            Batch size.
+
+        Returns
+        -------
+        DataFrame
+            ``q`` rows: ``suggestion_id``, ``batch_id``, the conditions (physical units), ``tasks``
+            (task names to measure), ``strategy`` and ``acquisition_value`` (NaN if none).
+        """
+        if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+            raise InputDataError(f"suggest: q must be a positive integer, got {q!r}")
+        settings = self.settings
+        space = self.store.space
+        pending_X = self._conditions_X(self.store.pending())
+        used_X = torch.cat([pending_X, self._conditions_X(self.store.observations())])
+        min_distance = settings["min_distance"]
+        domain: Pool | Bounds
+        if settings["pool"] is not None:
+            X = space.to_model(pd.DataFrame.from_records(settings["pool"]))
+            domain = Pool(X[nearest_distance(X, used_X) >= min_distance])
+        else:
+            domain = Bounds.of(space)
+        rng = np.random.default_rng([settings["seed"], len(self.store.suggestions())])
+        if self.can_fit():
+            name = settings["strategy"]
+            strategy = get_strategy(name, **settings["strategy_options"])
+            model: KineticsModel | None = self.model
+            weights = torch.tensor([settings["task_weights"][t] for t in self.store.task_names])
+            X, values = strategy.suggest(model, domain, q, pending_X, weights, rng)
+            if isinstance(domain, Bounds) and _too_close(X, used_X, min_distance):
+                # A bounds-mode optimum on top of a used point (rare): search a Sobol set without them.
+                candidates = domain.sobol(4096, settings["seed"])
+                free = nearest_distance(candidates, used_X) >= min_distance
+                X, values = strategy.suggest(model, Pool(candidates[free]), q, pending_X, weights, rng)
+            label = name
+        else:
+            strategy = get_strategy("sobol", seed=settings["seed"], min_distance=min_distance)
+            X, values = strategy.suggest(None, domain, q, used_X, None, rng)
+            label = "sobol (too few observations for a model)"
+        frame = space.from_model(X)
+        out = self.store.add_suggestions(frame, None, label, values.numpy())
+        out["strategy"] = label
+        out["acquisition_value"] = values.numpy()
+        return out
+
+    def observe(self, results: pd.DataFrame) -> int:
+        """Record results (wide form; see :meth:`CampaignStore.record`) with source ``"observe"``.
+
+        Returns
+        -------
+        int
+            Number of observations recorded.
+        """
+        return self.store.record(results, source="observe")
+
+    # -- closed loop -------------------------------------------------------------------------------
+    def run(
+        self,
+        oracle: Callable[[pd.DataFrame], pd.DataFrame],
+        budget: int,
+        q: int = 1,
+        progress: bool = True,
+        stop: Sequence[StoppingRule] = (),
+    ) -> StopReport:
+        """Suggest, measure with ``oracle`` and observe, until a stopping rule fires.
+
+        Parameters
+        ----------
+        oracle : callable
+            ``oracle(conditions)`` with ``n`` rows of conditions (physical units) returns ``n``
+            rows (same order) with a column per measured task, e.g.
+            :meth:`Problem.evaluate <mtgp_kinetics.problems.base.Problem.evaluate>`.
+        budget : int
+            Experiments to run in this call (a :class:`~mtgp_kinetics.campaign.stopping.Budget`).
+        q : int
+            Batch size (the last batch is cut to the budget).
+        progress : bool
+            Show a tqdm progress bar.
+        stop : sequence of StoppingRule
+            Further rules, checked before each batch, before the budget.
+
+        Returns
+        -------
+        StopReport
+            Why it stopped and how many experiments it ran.
+        """
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+            raise InputDataError(f"run: budget must be an integer >= 0, got {budget!r}")
+        start = self.n_experiments
+        rules = [*stop, Budget(start + budget)]
+        names = self.store.space.names
+        done = 0
+        with tqdm(total=budget, disable=not progress, desc="campaign", unit="exp") as bar:
+            while True:
+                reason = next((r for rule in rules if (r := rule.should_stop(self)) is not None), None)
+                if reason is not None:
+                    return StopReport(reason, done, self.n_experiments)
+                suggestions = self.suggest(min(q, budget - done))
+                results = oracle(suggestions[names].reset_index(drop=True))
+                if not isinstance(results, pd.DataFrame) or len(results) != len(suggestions):
+                    raise InputDataError(
+                        f"run: the oracle must return a DataFrame with one row per condition "
+                        f"({len(suggestions)}), got {type(results).__name__} of length {len(results)}"
+                    )
+                results = results.reset_index(drop=True)
+                results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
+                self.observe(results)
+                done += len(suggestions)
+                bar.update(len(suggestions))
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _conditions_X(self, frame: pd.DataFrame) -> torch.Tensor:
+        """Distinct conditions of ``frame`` (``m x d`` model coordinates)."""
+        space = self.store.space
+        if len(frame) == 0:
+            return torch.zeros(0, space.dim, dtype=torch.float64)
+        return torch.unique(space.to_model(frame, validate=False), dim=0)
+
+
+def _too_close(X: torch.Tensor, used_X: torch.Tensor, min_distance: float) -> bool:
+    """Whether some row of ``X`` is within ``min_distance`` of ``used_X`` or of another row."""
+    within = distances(X, X).masked_fill(torch.eye(X.shape[0], dtype=torch.bool), float("inf"))
+    return bool((nearest_distance(X, used_X) < min_distance).any() or (within < min_distance).any())
+
+
+def _pool_records(pool: pd.DataFrame, space: Space) -> list[dict[str, Any]]:
+    """Pool frame -> JSON records of plain floats and level names (validated)."""
+    if not isinstance(pool, pd.DataFrame) or len(pool) == 0:
+        raise InputDataError("pool must be a non-empty DataFrame of conditions, one column per variable")
+    space.validate(pool)
+    records = []
+    for _, row in pool.iterrows():
+        records.append(
+            {
+                v.name: str(row[v.name]) if isinstance(v, Categorical) else float(row[v.name])
+                for v in space.variables
+            }
+        )
+    return records

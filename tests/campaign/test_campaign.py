@@ -1,0 +1,99 @@
+"""Campaign: create, suggest, observe, reopen, run and stop, on the analytic problem."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.campaign import Campaign, TargetStd
+from mtgp_kinetics.problems import AnalyticKinetics
+
+FAST = {"num_restarts": 1, "raw_samples": 16, "maxiter": 20, "n_mc_points": 32}
+
+
+@pytest.fixture(scope="module")
+def problem() -> AnalyticKinetics:
+    return AnalyticKinetics(n_tasks=2)
+
+
+def _create(tmp_path, problem, name="c.db", **kwargs) -> Campaign:
+    options = {"initial": problem.sample(8, seed=1), "kernel": "independent", "restarts": 1}
+    options.update(kwargs)
+    if options.get("strategy", "integrated_variance") == "integrated_variance":
+        options.setdefault("strategy_options", FAST)
+    return Campaign.create(tmp_path / name, problem.space, problem.tasks, **options)
+
+
+def _results(problem: AnalyticKinetics, suggestions: pd.DataFrame) -> pd.DataFrame:
+    results = problem.evaluate(suggestions[problem.space.names])
+    results["suggestion_id"] = suggestions["suggestion_id"]
+    return results
+
+
+def test_suggest_observe_and_reopen(tmp_path, problem):
+    campaign = _create(tmp_path, problem)
+    suggestions = campaign.suggest(2)
+    assert len(suggestions) == 2
+    assert list(suggestions["tasks"].iloc[0]) == ["log_k", "f_a"]
+    assert (suggestions["strategy"] == "integrated_variance").all()
+    problem.space.validate(suggestions)
+    assert campaign.observe(_results(problem, suggestions)) == 4
+    campaign.close()
+
+    reopened = Campaign.open(tmp_path / "c.db")
+    assert reopened.store.counts()["observations"].tolist() == [10, 10]
+    assert (reopened.store.suggestions()["status"] == "completed").all()
+    assert reopened.settings["kernel"] == "independent"
+    assert reopened.model.train_inputs.shape[0] == 20
+
+
+def test_run_spends_the_budget(tmp_path, problem):
+    campaign = _create(tmp_path, problem, strategy="max_variance")
+    report = campaign.run(problem.evaluate, budget=4, q=3, progress=False)
+    assert report.reason == "budget"
+    assert report.experiments == 4
+    assert campaign.store.counts()["observations"].tolist() == [12, 12]
+    assert len(campaign.store.pending()) == 0
+
+
+def test_target_std_stops_at_a_huge_threshold(tmp_path, problem):
+    campaign = _create(tmp_path, problem, strategy="max_variance")
+    report = campaign.run(problem.evaluate, budget=4, progress=False, stop=[TargetStd({"log_k": 1e300})])
+    assert report.reason == "target_std"
+    assert report.experiments == 0
+
+
+def test_too_few_observations_give_sobol_points(tmp_path, problem):
+    campaign = _create(tmp_path, problem, initial=None)
+    first = campaign.suggest(2)
+    assert first["strategy"].str.startswith("sobol").all()
+    second = campaign.suggest(2)  # the pending points are skipped
+    X1 = problem.space.to_model(first)
+    X2 = problem.space.to_model(second)
+    assert torch.cdist(X1, X2).min() > 1e-3
+
+
+def test_pool_mode_never_resuggests_a_used_row(tmp_path, problem):
+    pool = problem.space.sample(12, seed=5)
+    initial = problem.evaluate(pool.iloc[:4])
+    campaign = _create(tmp_path, problem, strategy="max_variance", pool=pool, initial=initial)
+    suggestions = campaign.suggest(3)
+    chosen = problem.space.to_model(suggestions)
+    used = problem.space.to_model(pool.iloc[:4])
+    assert torch.cdist(chosen, used).min() > 1e-3
+    assert len(torch.unique(chosen, dim=0)) == 3
+    again = campaign.suggest(2)
+    assert torch.cdist(problem.space.to_model(again), chosen).min() > 1e-3
+
+
+def test_unknown_strategy_names_the_choices(tmp_path, problem):
+    with pytest.raises(mk.InputDataError, match=r"choose one of .*integrated_variance"):
+        _create(tmp_path, problem, strategy="ucb")
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_unknown_task_weight_is_named(tmp_path, problem):
+    with pytest.raises(mk.InputDataError, match="task_weights: unknown task 'k_x'"):
+        _create(tmp_path, problem, task_weights={"k_x": 1.0})
