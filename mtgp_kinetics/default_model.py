@@ -122,6 +122,8 @@ def fit_default(
         The data.
     restarts, max_iter, seed : int
         MAP settings of every fit.
+    mean : {"constant", "linear"}
+        Per-task mean of both candidates (:mod:`mtgp_kinetics.models.means`).
 
     Returns
     -------
@@ -151,6 +153,5 @@ def fit_default(
             return shared
         selection.opted_out.extend(shared.task_names[k] for k in worse)
         members = tuple(k for k in members if k not in worse)
-    selection.opted_out = list(independent.task_names) if not selection.opted_out else selection.opted_out
     independent.selection_ = selection
     return independent
