@@ -10,6 +10,15 @@ Sub-commands
 ``demo``
     Fit a multi-task and an independent GP to simulated H2/O2 shock-tube data (Cantera), score them
     on held-out conditions and write figures and the model.
+``init``
+    Create a campaign database from a TOML description (conditions, tasks, settings).
+``suggest``
+    Suggest a batch of experiments and write a sheet to fill in with the results.
+``observe``
+    Record a CSV of results in the campaign (all or nothing).
+``status``
+    Observations per task, pending suggestions and, once a model can be fitted, its largest
+    predictive std per task and the learned task correlation.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import KERNEL_NAMES
+from mtgp_kinetics.space import Categorical
 from mtgp_kinetics.tasks import Task
 
 #: Exit code of a run stopped by an MtgpError (argparse uses the same for bad arguments).
@@ -257,9 +267,308 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- campaign commands -------------------------------------------------------------------------------
+#: Sobol points at which ``status`` looks for the largest predictive std.
+STATUS_POINTS = 256
+
+#: Column of a suggestions sheet listing the tasks asked for (dropped by ``observe``).
+TASKS_COLUMN = "tasks"
+
+_INIT_EPILOG = """\
+example:
+  mtgp-kinetics init campaign.toml --db campaign.db
+
+campaign.toml describes the conditions, the tasks and the settings:
+
+  [campaign]
+  strategy = "integrated_variance"   # optional
+  seed = 0                           # optional
+  kernel = "independent"             # optional; omit for the default model
+  restarts = 2                       # optional (default 4)
+  initial = "initial.csv"            # optional: experiments already run (path relative to the TOML)
+  pool = "pool.csv"                  # optional: candidate conditions to choose from
+
+  [[conditions]]
+  name = "T"
+  lower = 900
+  upper = 1500
+  unit = "K"
+  transform = "inverse"
+
+  [[conditions]]
+  name = "bath"
+  levels = ["Ar", "N2"]
+
+  [[tasks]]
+  name = "tau_ign"
+  unit = "s"
+  transform = "log10"
+  kind = "rate"
+
+An existing database is never overwritten.
+"""
+
+_SUGGEST_EPILOG = """\
+example:
+  mtgp-kinetics suggest --db campaign.db -q 4 --out batch.csv
+
+Records the suggestions as pending and writes a sheet with suggestion_id, the conditions, the tasks
+asked for and one empty column per task: fill in the measured values (leave a cell empty if not
+measured) and record it with 'mtgp-kinetics observe'. Without --out the sheet is
+suggestions_<batch>.csv next to the database. With too few observations to fit a model the
+suggestions are space-filling Sobol points.
+"""
+
+_OBSERVE_EPILOG = """\
+example:
+  mtgp-kinetics observe batch.csv --db campaign.db
+
+The CSV has a row per experiment: suggestion_id (empty for an experiment that was not suggested,
+which then needs every condition column), the condition columns, one column per task with the
+measured value in physical units, and optionally 'note' (the 'tasks' column of a suggestions
+sheet is ignored). Nothing is recorded if any row is wrong; the error names the row and column.
+"""
+
+_STATUS_EPILOG = f"""\
+example:
+  mtgp-kinetics status --db campaign.db
+
+Prints the observations and awaited results per task and the pending suggestions. Once every task
+has enough observations, fits the model and prints each task's largest predictive std (latent, in
+physical units) over {STATUS_POINTS} Sobol points of the space, where it is, and the learned task
+correlation.
+"""
+
+
+def _add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, required=True, help="the campaign database (SQLite file)")
+
+
+def _add_init(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "init",
+        help="create a campaign database from a TOML description",
+        description=(
+            "Create a campaign database from a TOML description of its conditions, tasks and settings."
+        ),
+        epilog=_INIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", type=Path, help="the campaign's TOML file")
+    _add_db_argument(parser)
+    parser.set_defaults(handler=run_init)
+
+
+def _add_suggest(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "suggest",
+        help="suggest a batch of experiments and write a sheet for their results",
+        description="Suggest a batch of experiments, record them as pending and write a sheet to fill in.",
+        epilog=_SUGGEST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_db_argument(parser)
+    parser.add_argument("-q", type=_positive_int, default=1, help="batch size (default 1)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="sheet to write (default suggestions_<batch>.csv next to --db)"
+    )
+    parser.set_defaults(handler=run_suggest)
+
+
+def _add_observe(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "observe",
+        help="record a CSV of results in the campaign",
+        description="Record a CSV of results in the campaign, all or nothing.",
+        epilog=_OBSERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("results", type=Path, help="CSV of results (e.g. a filled-in suggestions sheet)")
+    _add_db_argument(parser)
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="correct results already recorded for a suggestion (the old values are kept as superseded)",
+    )
+    parser.set_defaults(handler=run_observe)
+
+
+def _add_status(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="show observations, pending suggestions and the model's largest uncertainty",
+        description=(
+            "Show the observations per task, the pending suggestions and, once a model can be "
+            "fitted, its largest predictive std per task and the learned task correlation."
+        ),
+        epilog=_STATUS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_db_argument(parser)
+    parser.set_defaults(handler=run_status)
+
+
+def _format_conditions(frame: pd.DataFrame, space_names: Sequence[str]) -> pd.DataFrame:
+    """Conditions for printing: floats with 6 significant digits."""
+    out = frame[list(space_names)].copy()
+    for name in space_names:
+        if pd.api.types.is_float_dtype(out[name]):
+            out[name] = out[name].map(lambda v: f"{v:.6g}")
+    return out
+
+
+def _counts_lines(campaign: Any) -> list[str]:
+    """Per-task counts and pending suggestions, as text lines."""
+    counts = campaign.store.counts()
+    table = counts[["observations", "awaited"]].rename(columns={"observations": "observed"})
+    lines = ["Observations per task:"]
+    lines += ["  " + line for line in table.rename_axis(index=None).to_string().splitlines()]
+    pending = campaign.store.pending()
+    lines.append(f"Pending suggestions: {len(pending)}; experiments so far: {campaign.n_experiments}")
+    return lines
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """The ``init`` sub-command (see ``mtgp-kinetics init --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+    from mtgp_kinetics.campaign.config import load_campaign_config
+
+    space, tasks, settings = load_campaign_config(args.config)
+    if args.db.exists():
+        raise InputDataError(f"--db: {str(args.db)!r} already exists; a campaign is never overwritten")
+    campaign = Campaign.create(args.db, space, tasks, **settings)
+    try:
+        print(f"Created campaign {args.db}")
+        print("Conditions:")
+        for v in space.variables:
+            if isinstance(v, Categorical):
+                print(f"  {v.name}: levels {', '.join(v.levels)}")
+            else:
+                print(f"  {v.label}: {v.lower:g} to {v.upper:g} (modelled as {v.transform})")
+        print("Tasks:")
+        for task in tasks:
+            print(f"  {task.label}: modelled as {modelled_unit(task)}, kind {task.kind}, cost {task.cost:g}")
+        kernel = settings["kernel"] or "default"
+        print(
+            f"Strategy {settings['strategy']}, kernel {kernel}, seed {settings['seed']}, "
+            f"restarts {settings['restarts']}"
+            + ("" if settings["pool"] is None else f", pool of {len(settings['pool'])} candidates")
+        )
+        print("\n".join(_counts_lines(campaign)))
+    finally:
+        campaign.close()
+    return 0
+
+
+def _next_batch(campaign: Any) -> int:
+    """The batch id the next ``suggest`` gets."""
+    batches = campaign.store.suggestions()["batch_id"]
+    return int(batches.max()) + 1 if len(batches) else 1
+
+
+def run_suggest(args: argparse.Namespace) -> int:
+    """The ``suggest`` sub-command (see ``mtgp-kinetics suggest --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+
+    campaign = Campaign.open(args.db)
+    try:
+        out: Path = (
+            args.out if args.out is not None else args.db.parent / f"suggestions_{_next_batch(campaign)}.csv"
+        )
+        if out.exists():
+            raise InputDataError(f"--out: {str(out)!r} already exists; choose another file")
+        if not out.parent.is_dir():
+            raise InputDataError(f"--out: no folder {str(out.parent)!r}")
+        if campaign.can_fit():
+            print(f"Fitting the model on {len(campaign.observations())} observations...")
+        suggestions = campaign.suggest(args.q)
+        names = campaign.store.space.names
+        task_names = campaign.store.task_names
+    finally:
+        campaign.close()
+
+    sheet = suggestions[["suggestion_id", *names]].copy()
+    sheet[TASKS_COLUMN] = [";".join(t) for t in suggestions["tasks"]]
+    for name in task_names:
+        sheet[name] = np.nan
+    sheet.to_csv(out, index=False)
+
+    batch = int(suggestions["batch_id"].iloc[0])
+    print(f"Batch {batch}: {len(suggestions)} suggestion(s) by {suggestions['strategy'].iloc[0]}")
+    shown = _format_conditions(suggestions, names)
+    shown.insert(0, "suggestion_id", suggestions["suggestion_id"].to_numpy())
+    shown[TASKS_COLUMN] = sheet[TASKS_COLUMN].str.replace(";", ", ").to_numpy()
+    values = suggestions["acquisition_value"].to_numpy(dtype=float)
+    if np.isfinite(values).any():
+        shown["acquisition_value"] = [f"{v:.4g}" for v in values]
+    print(shown.to_string(index=False))
+    print(f"Wrote {out}: fill in the task columns and run 'mtgp-kinetics observe {out} --db {args.db}'")
+    return 0
+
+
+def run_observe(args: argparse.Namespace) -> int:
+    """The ``observe`` sub-command (see ``mtgp-kinetics observe --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+    from mtgp_kinetics.frame_parsing import read_csv
+
+    path: Path = args.results
+    if not path.is_file():
+        raise InputDataError(f"no CSV file at {str(path)!r}")
+    campaign = Campaign.open(args.db)
+    try:
+        frame = read_csv(path, campaign.store.space)
+        if TASKS_COLUMN in frame.columns and TASKS_COLUMN not in campaign.store.task_names:
+            frame = frame.drop(columns=[TASKS_COLUMN])
+        n = campaign.store.record(frame, source=f"import:{path.name}", replace=args.replace)
+        print(f"Recorded {n} observation(s) from {path}")
+        print("\n".join(_counts_lines(campaign)))
+    finally:
+        campaign.close()
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """The ``status`` sub-command (see ``mtgp-kinetics status --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+
+    campaign = Campaign.open(args.db)
+    try:
+        print(f"Campaign {args.db}")
+        print("\n".join(_counts_lines(campaign)))
+        if not campaign.can_fit():
+            print("Too few observations to fit a model yet (each task needs 2, and 3 in all).")
+            return 0
+        print(f"Fitting the model on {len(campaign.observations())} observations...")
+        model = campaign.model
+        space = campaign.store.space
+        points = space.sample(STATUS_POINTS, seed=int(campaign.settings["seed"]), method="sobol")
+        prediction = model.predict(points, observation_noise=False)
+        print(f"Largest predictive std over {STATUS_POINTS} Sobol points (latent, physical units):")
+        for task in campaign.store.tasks:
+            rows = prediction[prediction["task"] == task.name]
+            at = int(np.argmax(rows["std"].to_numpy(dtype=float)))
+            row = rows.iloc[at]
+            where = ", ".join(
+                f"{n}={row[n]:.6g}" if isinstance(row[n], float) else f"{n}={row[n]}" for n in space.names
+            )
+            unit = f" {task.unit}" if task.unit else ""
+            print(f"  {task.name}: {row['std']:.4g}{unit} at {where}")
+        print("Task correlation:")
+        print(model.task_correlation().rename_axis(index=None, columns=None).round(3).to_string())
+    finally:
+        campaign.close()
+    return 0
+
+
 # -- entry point -----------------------------------------------------------------------------------
 #: Sub-command registrars, in the order ``--help`` lists them.
-COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (_add_demo,)
+COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
+    _add_demo,
+    _add_init,
+    _add_suggest,
+    _add_observe,
+    _add_status,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,206 @@
+"""Tests of the campaign sub-commands of the command line: init, suggest, observe, status."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from mtgp_kinetics.campaign import Campaign
+from mtgp_kinetics.campaign.config import load_campaign_config
+from mtgp_kinetics.cli import main
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.problems import AnalyticKinetics
+
+PROBLEM = AnalyticKinetics(n_tasks=2)
+
+SPACE_AND_TASKS = """
+[[conditions]]
+name = "T"
+lower = 600
+upper = 1200
+unit = "K"
+transform = "inverse"
+
+[[conditions]]
+name = "P"
+lower = 0.1
+upper = 10
+unit = "bar"
+transform = "log"
+
+[[tasks]]
+name = "log_k"
+unit = "cm3/mol/s"
+transform = "log10"
+kind = "rate"
+
+[[tasks]]
+name = "f_a"
+transform = "logit"
+kind = "mechanism"
+"""
+
+
+def _write_config(folder, extra=""):
+    path = folder / "campaign.toml"
+    path.write_text(f'[campaign]\nseed = 0\nkernel = "independent"\nrestarts = 1\n{extra}\n{SPACE_AND_TASKS}')
+    return path
+
+
+def _fill(sheet_path, out_path, f_a=None):
+    """Fill a suggestions sheet with AnalyticKinetics values (optionally overriding f_a)."""
+    sheet = pd.read_csv(sheet_path)
+    values = PROBLEM.evaluate(sheet[["T", "P"]])
+    for name in ("log_k", "f_a"):
+        sheet[name] = values[name].to_numpy()
+    if f_a is not None:
+        sheet["f_a"] = f_a
+    sheet.to_csv(out_path, index=False)
+    return out_path
+
+
+def _counts(db):
+    campaign = Campaign.open(db)
+    try:
+        return campaign.store.counts()["observations"].to_dict()
+    finally:
+        campaign.close()
+
+
+def test_config_matches_the_problem(tmp_path):
+    space, tasks, settings = load_campaign_config(_write_config(tmp_path))
+    assert space == PROBLEM.space
+    assert [t.to_dict() for t in tasks] == [t.to_dict() for t in PROBLEM.tasks]
+    assert settings["kernel"] == "independent" and settings["restarts"] == 1 and settings["initial"] is None
+
+
+def test_init_suggest_observe_status(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "Created campaign" in out and "log10(log_k / cm3/mol/s)" in out
+
+    # Never overwritten.
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+    assert main(["suggest", "--db", str(db), "-q", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "sobol" in out
+    sheet_path = tmp_path / "suggestions_1.csv"
+    sheet = pd.read_csv(sheet_path)
+    assert list(sheet.columns) == ["suggestion_id", "T", "P", "tasks", "log_k", "f_a"]
+    assert len(sheet) == 3 and sheet[["log_k", "f_a"]].isna().all().all()
+    assert (sheet["tasks"] == "log_k;f_a").all()
+    for sid in sheet["suggestion_id"]:
+        assert re.search(rf"^\s*{sid}\s", out, re.M)
+
+    # An impossible value: nothing recorded, the row named, status unchanged.
+    bad = _fill(sheet_path, tmp_path / "bad.csv", f_a=[0.3, 1.5, 0.4])
+    assert main(["observe", str(bad), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "f_a" in err and "row(s) 1" in err
+    assert _counts(db) == {"log_k": 0, "f_a": 0}
+    assert main(["status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "Pending suggestions: 3" in out and "Too few observations" in out
+
+    good = _fill(sheet_path, tmp_path / "good.csv")
+    assert main(["observe", str(good), "--db", str(db)]) == 0
+    assert "Recorded 6 observation(s)" in capsys.readouterr().out
+    assert _counts(db) == {"log_k": 3, "f_a": 3}
+
+    assert main(["status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\s*log_k\s+3\s+0$", out, re.M)
+    assert re.search(r"^\s*f_a\s+3\s+0$", out, re.M)
+    assert "Pending suggestions: 0" in out
+    assert re.search(r"^  log_k: \S+ cm3/mol/s at T=", out, re.M)
+    assert re.search(r"^  f_a: \S+ at T=", out, re.M)
+    assert "Task correlation" in out
+
+    # The same results again: already recorded, so rejected as a whole.
+    assert main(["observe", str(good), "--db", str(db)]) == 2
+    assert "already has a result" in capsys.readouterr().err
+    assert _counts(db) == {"log_k": 3, "f_a": 3}
+
+
+def test_suggest_with_initial_data_is_model_based(tmp_path, capsys):
+    initial = PROBLEM.space.sample(6, seed=1)
+    initial = PROBLEM.evaluate(initial)
+    initial.to_csv(tmp_path / "initial.csv", index=False)
+    config = _write_config(tmp_path, 'initial = "initial.csv"\nstrategy = "integrated_variance"')
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(config), "--db", str(db)]) == 0
+    assert re.search(r"^\s*log_k\s+6\s+0$", capsys.readouterr().out, re.M)
+
+    out_csv = tmp_path / "batch.csv"
+    assert main(["suggest", "--db", str(db), "-q", "2", "--out", str(out_csv)]) == 0
+    out = capsys.readouterr().out
+    assert "by integrated_variance" in out and "sobol" not in out
+    assert len(pd.read_csv(out_csv)) == 2
+    campaign = Campaign.open(db)
+    try:
+        assert (campaign.store.suggestions()["strategy"] == "integrated_variance").all()
+    finally:
+        campaign.close()
+
+    # An existing --out is not overwritten (and no suggestion is recorded).
+    assert main(["suggest", "--db", str(db), "--out", str(out_csv)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[[conditions]]\nlower = 1\nupper = 2\n[[tasks]]\nname = "y"', "conditions[0].name"),
+        ('[[conditions]]\nname = "T"\nupper = 2\n[[tasks]]\nname = "y"', "conditions[0] ('T').lower"),
+        (
+            '[[conditions]]\nname = "T"\nlower = 1\nupper = 2\nlevels = ["a"]\n[[tasks]]\nname = "y"',
+            "conditions[0] ('T')",
+        ),
+        ('[[conditions]]\nname = "T"\nlower = 1\nupper = 2\nunits = "K"\n[[tasks]]\nname = "y"', "'units'"),
+        ('[[conditions]]\nname = "T"\nlower = 1\nupper = 2', "[[tasks]]"),
+        ('[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n[[tasks]]\nname = "y"\ncolour = 1', "'colour'"),
+        (
+            '[campaign]\nkernal = "icm"\n[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n'
+            '[[tasks]]\nname = "y"',
+            "'kernal'",
+        ),
+        (
+            '[campaign]\nrestarts = 0\n[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n'
+            '[[tasks]]\nname = "y"',
+            "campaign.restarts",
+        ),
+        ('[[conditions]]\nname = "T"\nlower = 3\nupper = 2\n[[tasks]]\nname = "y"', "conditions[0] ('T')"),
+        ('[[tasks]]\nname = "y"', "[[conditions]]"),
+        (
+            '[campaign]\ninitial = "missing.csv"\n[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n'
+            '[[tasks]]\nname = "y"',
+            "campaign.initial",
+        ),
+        ("[[conditions]\n", "not valid TOML"),
+        ('pool = "p.csv"\n[[tasks]]\nname = "y"', "top-level key 'pool'"),
+    ],
+)
+def test_bad_toml_names_the_key(tmp_path, capsys, toml, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(InputDataError) as info:
+        load_campaign_config(path)
+    assert key in str(info.value)
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(path), "--db", str(db)]) == 2
+    assert key in capsys.readouterr().err
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["init", "suggest", "observe", "status"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Example" in out or "example" in out
