@@ -16,7 +16,14 @@ Every strategy is a small class with one method,
   none).
 
 Strategies: ``"random"``, ``"sobol"``, ``"max_variance"``, ``"integrated_variance"`` (the default of
-a campaign); ``"bald"`` is reserved for the Bayesian (MCMC) fit. See :data:`STRATEGIES`.
+a campaign), ``"integrated_variance_per_cost"``; ``"bald"`` is reserved for the Bayesian (MCMC) fit.
+See :data:`STRATEGIES`.
+
+Per-task strategies (``per_task = True``, so far ``"integrated_variance_per_cost"``) choose
+(condition, task) pairs for outputs measured separately: their ``suggest`` takes a keyword
+``costs`` (``t`` relative task costs), accepts ``pending_X`` as ``m x d`` (all tasks pending) or
+``m x (d + 1)`` (task index in the last column), and returns ``q x (d + 1)``: the conditions and
+the index of the task to measure there in the last column (as float).
 """
 
 from __future__ import annotations
@@ -426,6 +433,163 @@ class IntegratedVarianceStrategy:
         return model.space.to_model(model.space.sample(n, seed=seed), validate=False)
 
 
+class IntegratedVariancePerCostStrategy:
+    """Largest reduction of the integrated variance per unit cost, for one (condition, task) pair.
+
+    For outputs measured separately at different costs (a cheap ignition delay, an expensive
+    speciation), the value of measuring task ``t`` at ``x`` is
+
+        ``value(x, t) = [IV_now - IV_after(x, t)] / cost_t``,
+
+    with ``IV`` the variance of the task-weighted sum of outputs (``ScalarizedPosteriorTransform``,
+    standardized units) averaged over :data:`MC_POINTS` Sobol points of the space, and
+    ``IV_after(x, t)`` the same after observing task ``t`` at ``x`` (a fantasy at the posterior
+    mean: variances do not depend on the observed values, R&W eq. 2.24). Pool mode scores every
+    (row, task) pair (in chunks of :data:`POOL_CHUNK` rows); bounds mode scores a fixed Sobol
+    candidate set of ``n_candidates`` points the same way (no gradient search: simple, robust, and
+    categorical variables need no special care). Batches (``q > 1``) are greedy: the model is
+    conditioned on each pick before the next; the same condition may come back for another task
+    (measure the other output there too), never the same pair. Pending pairs are conditioned on
+    first.
+
+    This is a per-task strategy (``per_task = True``): ``suggest`` returns ``q x (d + 1)``, the
+    task index in the last column, and takes the task costs as the keyword ``costs``
+    (:class:`~mtgp_kinetics.campaign.Campaign` passes each task's ``Task.cost``).
+
+    Parameters
+    ----------
+    n_mc_points : int
+        Sobol points over which the variance is integrated.
+    n_candidates : int
+        Size of the Sobol candidate set in bounds mode.
+    """
+
+    name = "integrated_variance_per_cost"
+    per_task = True
+
+    def __init__(self, n_mc_points: int = MC_POINTS, n_candidates: int = SOBOL_CANDIDATES) -> None:
+        self.n_mc_points = int(n_mc_points)
+        self.n_candidates = int(n_candidates)
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+        *,
+        costs: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``q x (d + 1)`` picks (task index last) and their ``q`` values (reduction / cost).
+
+        Parameters
+        ----------
+        model, domain, q, task_weights, rng
+            See :class:`Strategy`.
+        pending_X : Tensor, optional
+            ``m x d`` conditions pending for all tasks, or ``m x (d + 1)`` pending pairs.
+        costs : Tensor, optional
+            ``t`` relative costs (> 0) of one measurement of each task; ``None``: all 1.
+        """
+        model = _require_model(model, self.name)
+        if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+            raise InputDataError(f"q must be a positive integer, got {q!r}")
+        t = model.num_tasks
+        cost = _costs(costs, t)
+        transform = ScalarizedPosteriorTransform(_weights(model, task_weights))
+        seed = 0 if rng is None else int(rng.integers(2**31))
+        mc_points = IntegratedVarianceStrategy.mc_points(model, seed, self.n_mc_points)
+        candidates = domain.X if isinstance(domain, Pool) else domain.sobol(self.n_candidates, seed)
+        n = candidates.shape[0]
+        if n * t < q:
+            raise InputDataError(
+                f"the candidate pool has {n} usable row(s) and {t} task(s), fewer than q={q} pairs; "
+                f"add candidates or ask for fewer"
+            )
+        # Row-major pairs: pair i is candidate i // t, task i % t.
+        tasks = torch.arange(t, dtype=torch.float64).repeat(n).unsqueeze(-1)
+        pairs = torch.cat([candidates.to(torch.float64).repeat_interleave(t, dim=0), tasks], dim=-1)
+        pair_cost = cost.repeat(n)
+        gp = _fantasize_pairs(model.gp, _pending_pairs(pending_X, model))
+        used = torch.zeros(n * t, dtype=torch.bool)
+        picks, values = [], []
+        for _ in range(q):
+            iv_now = _integrated_variance(gp, mc_points, transform)
+            iv_after = torch.cat(
+                [
+                    _integrated_variance(_fantasize_pairs(gp, block.unsqueeze(-2)), mc_points, transform)
+                    for block in pairs.split(POOL_CHUNK)
+                ]
+            )
+            scores = ((iv_now - iv_after) / pair_cost).masked_fill(used, float("-inf"))
+            best = int(torch.argmax(scores))
+            used[best] = True
+            picks.append(pairs[best])
+            values.append(scores[best])
+            gp = _fantasize_pairs(gp, pairs[best : best + 1])
+        return torch.stack(picks), torch.stack(values)
+
+
+def _costs(costs: torch.Tensor | None, t: int) -> torch.Tensor:
+    if costs is None:
+        return torch.ones(t, dtype=torch.float64)
+    c = torch.as_tensor(costs, dtype=torch.float64)
+    if c.shape != (t,) or not torch.isfinite(c).all() or (c <= 0).any():
+        raise InputDataError(f"costs must be {t} finite numbers > 0, got {c.tolist()}")
+    return c
+
+
+def _integrated_variance(
+    gp: Model, mc_points: torch.Tensor, transform: ScalarizedPosteriorTransform
+) -> torch.Tensor:
+    """Mean over ``mc_points`` (``m x d``) of the variance of the weighted task sum.
+
+    ``gp`` may carry a batch of fantasies (``b``); the result then has shape ``b``, else ``()``.
+    One point per posterior (as botorch's ``qNegIntegratedPosteriorVariance``): only the ``t x t``
+    covariance at each point is needed, not the joint one over all points.
+    """
+    batch = gp.train_inputs[0].shape[:-2]
+    points = mc_points.view(-1, *(1 for _ in batch), 1, mc_points.shape[-1])
+    with torch.no_grad():
+        variance = gp.posterior(points, posterior_transform=transform).variance  # m x batch x 1 x 1
+    return variance.mean(dim=0).reshape(batch)
+
+
+def _fantasize_pairs(gp: Model, X: torch.Tensor) -> Model:
+    """``gp`` conditioned on (condition, task) pairs ``X`` (``(batch x) m x (d + 1)``) at the mean.
+
+    As :func:`_fantasize`, for the single-output layout: the variances after the fantasy are those
+    the model will have once the pairs are measured.
+    """
+    if X.shape[-2] == 0:
+        return gp
+    with torch.no_grad():
+        mean = gp.posterior(X).mean
+    return gp.condition_on_observations(X, mean)
+
+
+def _pending_pairs(pending_X: torch.Tensor | None, model: KineticsModel) -> torch.Tensor:
+    """Pending conditions (``m x d``, all tasks) or pairs (``m x (d + 1)``) -> pairs."""
+    d, t = model.space.dim, model.num_tasks
+    if pending_X is None:
+        return torch.zeros(0, d + 1, dtype=torch.float64)
+    pending_X = torch.as_tensor(pending_X, dtype=torch.float64)
+    if pending_X.dim() == 2 and pending_X.shape[1] == d:
+        tasks = torch.arange(t, dtype=torch.float64).repeat(pending_X.shape[0]).unsqueeze(-1)
+        return torch.cat([pending_X.repeat_interleave(t, dim=0), tasks], dim=-1)
+    if pending_X.dim() != 2 or pending_X.shape[1] != d + 1:
+        raise InputDataError(
+            f"pending_X must be m x {d} conditions or m x {d + 1} (condition, task) pairs, "
+            f"got shape {tuple(pending_X.shape)}"
+        )
+    task = pending_X[:, -1]
+    if ((task != task.round()) | (task < 0) | (task >= t)).any():
+        raise InputDataError(f"pending_X: the task column must hold task indices 0 .. {t - 1}")
+    return pending_X
+
+
 class BaldStrategy:
     """Reserved: BALD (mutual information between an observation and the hyperparameters).
 
@@ -461,6 +625,7 @@ STRATEGIES: dict[str, type] = {
     "sobol": SobolStrategy,
     "max_variance": MaxVarianceStrategy,
     "integrated_variance": IntegratedVarianceStrategy,
+    "integrated_variance_per_cost": IntegratedVariancePerCostStrategy,
     "bald": BaldStrategy,
 }
 

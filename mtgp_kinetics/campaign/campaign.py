@@ -233,6 +233,14 @@ class Campaign:
         DataFrame
             ``q`` rows: ``suggestion_id``, ``batch_id``, the conditions (physical units), ``tasks``
             (task names to measure), ``strategy`` and ``acquisition_value`` (NaN if none).
+
+        Notes
+        -----
+        A per-task strategy (``per_task = True``, e.g. ``"integrated_variance_per_cost"``) picks
+        (condition, task) pairs: each row's ``tasks`` then holds the one task to measure (the same
+        condition may appear twice in a batch, for different tasks), the strategy gets the pending
+        (condition, task) pairs still missing and each task's ``Task.cost`` (``costs``). Before a
+        model can be fitted, suggestions are Sobol points for every task, as for any strategy.
         """
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise InputDataError(f"suggest: q must be a positive integer, got {q!r}")
@@ -248,24 +256,39 @@ class Campaign:
         else:
             domain = Bounds.of(space)
         rng = np.random.default_rng([settings["seed"], len(self.store.suggestions())])
+        tasks_to_measure: list[list[str]] | None = None  # None: every task
         if self.can_fit():
             name = settings["strategy"]
             strategy = get_strategy(name, **settings["strategy_options"])
             model: KineticsModel | None = self.model
             weights = torch.tensor([settings["task_weights"][t] for t in self.store.task_names])
-            X, values = strategy.suggest(model, domain, q, pending_X, weights, rng)
-            if isinstance(domain, Bounds) and _too_close(X, used_X, min_distance):
+            per_task = bool(getattr(strategy, "per_task", False))
+            pending: torch.Tensor = pending_X
+            options: dict[str, Any] = {}
+            if per_task:
+                # Per-task strategies see the pending (condition, task) pairs and the task costs.
+                pending = self._pending_pairs()
+                options["costs"] = torch.tensor([t.cost for t in self.store.tasks], dtype=torch.float64)
+            X, values = strategy.suggest(model, domain, q, pending, weights, rng, **options)
+            conditions = torch.unique(X[:, :-1], dim=0) if per_task else X
+            if isinstance(domain, Bounds) and _too_close(conditions, used_X, min_distance):
                 # A bounds-mode optimum on top of a used point (rare): search a Sobol set without them.
                 candidates = domain.sobol(4096, settings["seed"])
                 free = nearest_distance(candidates, used_X) >= min_distance
-                X, values = strategy.suggest(model, Pool(candidates[free]), q, pending_X, weights, rng)
+                X, values = strategy.suggest(
+                    model, Pool(candidates[free]), q, pending, weights, rng, **options
+                )
+            if per_task:
+                names = self.store.task_names
+                tasks_to_measure = [[names[int(i)]] for i in X[:, -1].tolist()]
+                X = X[:, :-1]
             label = name
         else:
             strategy = get_strategy("sobol", seed=settings["seed"], min_distance=min_distance)
             X, values = strategy.suggest(None, domain, q, used_X, None, rng)
             label = "sobol (too few observations for a model)"
         frame = space.from_model(X)
-        out = self.store.add_suggestions(frame, None, label, values.numpy())
+        out = self.store.add_suggestions(frame, tasks_to_measure, label, values.numpy())
         out["strategy"] = label
         out["acquisition_value"] = values.numpy()
         return out
@@ -336,6 +359,20 @@ class Campaign:
                 bar.update(len(suggestions))
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _pending_pairs(self) -> torch.Tensor:
+        """Pending (condition, task) pairs still missing (``m x (d + 1)``, task index last)."""
+        space, names = self.store.space, self.store.task_names
+        pending = self.store.pending()
+        rows, tasks = [], []
+        for position, missing in enumerate(pending["missing"]):
+            for task in missing:
+                rows.append(position)
+                tasks.append(float(names.index(task)))
+        if not rows:
+            return torch.zeros(0, space.dim + 1, dtype=torch.float64)
+        X = space.to_model(pending.iloc[rows], validate=False)
+        return torch.cat([X, torch.tensor(tasks, dtype=torch.float64).unsqueeze(-1)], dim=-1)
+
     def _conditions_X(self, frame: pd.DataFrame) -> torch.Tensor:
         """Distinct conditions of ``frame`` (``m x d`` model coordinates)."""
         space = self.store.space

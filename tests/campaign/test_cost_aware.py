@@ -1,0 +1,158 @@
+"""Cost-aware per-task acquisition: ``"integrated_variance_per_cost"`` picks (condition, task) pairs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.campaign import STRATEGIES, Campaign, get_strategy
+from mtgp_kinetics.campaign.acquisition import (
+    Bounds,
+    IntegratedVariancePerCostStrategy,
+    IntegratedVarianceStrategy,
+    Pool,
+)
+from mtgp_kinetics.problems import AnalyticKinetics
+
+N_MC = 32
+
+
+@pytest.fixture(scope="module")
+def problem() -> AnalyticKinetics:
+    return AnalyticKinetics(n_tasks=2)
+
+
+@pytest.fixture(scope="module")
+def model(problem: AnalyticKinetics) -> mk.KineticsModel:
+    # Both tasks observed at the same 12 conditions: similarly uncertain (standardized units).
+    data = mk.Dataset.from_frame(problem.sample(12, seed=1), problem.space, problem.tasks)
+    return mk.fit(data, kernel="independent", restarts=1)
+
+
+@pytest.fixture(scope="module")
+def pool(problem: AnalyticKinetics) -> Pool:
+    return Pool(problem.space.to_model(problem.space.sample(24, seed=3)))
+
+
+def _reference_iv(gp, mc_points: torch.Tensor) -> torch.Tensor:
+    """Integrated variance of the unweighted task sum: mean over points of ``1^T Sigma_x 1``."""
+    with torch.no_grad():
+        cov = gp.posterior(mc_points.unsqueeze(-2)).mvn.covariance_matrix  # m x t x t
+    return cov.sum((-1, -2)).mean()
+
+
+def _reference_values(model: mk.KineticsModel, X: torch.Tensor, mc_points: torch.Tensor) -> torch.Tensor:
+    """``n x t`` reductions IV_now - IV_after, one direct fantasy per (row, task)."""
+    gp = model.gp
+    now = _reference_iv(gp, mc_points)
+    out = torch.empty(X.shape[0], model.num_tasks, dtype=torch.float64)
+    for i in range(X.shape[0]):
+        for task in range(model.num_tasks):
+            pair = torch.cat([X[i], torch.tensor([float(task)], dtype=torch.float64)]).unsqueeze(0)
+            with torch.no_grad():
+                fantasy = gp.condition_on_observations(pair, gp.posterior(pair).mean)
+            out[i, task] = now - _reference_iv(fantasy, mc_points)
+    return out
+
+
+def test_registered_and_per_task():
+    assert STRATEGIES["integrated_variance_per_cost"] is IntegratedVariancePerCostStrategy
+    assert get_strategy("integrated_variance_per_cost").per_task is True
+
+
+def test_equal_costs_pick_the_largest_reduction(model, pool):
+    strategy = IntegratedVariancePerCostStrategy(n_mc_points=N_MC)
+    X, values = strategy.suggest(model, pool, 1, rng=np.random.default_rng(0))
+    assert X.shape == (1, pool.X.shape[1] + 1)
+    seed = int(np.random.default_rng(0).integers(2**31))
+    reference = _reference_values(model, pool.X, IntegratedVarianceStrategy.mc_points(model, seed, N_MC))
+    best = int(torch.argmax(reference))
+    row, task = divmod(best, model.num_tasks)
+    # float64 variances of order 1 from two different but exact computations: agree to ~1e-10.
+    assert float(values[0]) == pytest.approx(float(reference.max()), rel=1e-8, abs=1e-10)
+    torch.testing.assert_close(X[0, :-1], pool.X[row])
+    assert int(X[0, -1]) == task
+
+
+def test_expensive_task_is_avoided(model, pool):
+    strategy = IntegratedVariancePerCostStrategy(n_mc_points=N_MC)
+    rng_seed = 0
+    seed = int(np.random.default_rng(rng_seed).integers(2**31))
+    reference = _reference_values(model, pool.X, IntegratedVarianceStrategy.mc_points(model, seed, N_MC))
+    # Clear-cut: per unit cost the best log_k (task 0) beats the best f_a by far (at equal costs
+    # the two are within a factor 2 here: similarly uncertain tasks).
+    assert reference[:, 0].max() > 10 * reference[:, 1].max() / 100
+    costs = torch.tensor([1.0, 100.0], dtype=torch.float64)
+    X, values = strategy.suggest(model, pool, 1, rng=np.random.default_rng(rng_seed), costs=costs)
+    assert int(X[0, -1]) == 0
+    assert float(values[0]) == pytest.approx(float(reference[:, 0].max()), rel=1e-8, abs=1e-10)
+    # And the other way round (f_a alone is the best pair at equal costs here, so this one is easy).
+    assert reference[:, 1].max() > 10 * reference[:, 0].max() / 100
+    X, _ = strategy.suggest(model, pool, 1, rng=np.random.default_rng(rng_seed), costs=costs.flip(0))
+    assert int(X[0, -1]) == 1
+
+
+def test_greedy_batch_has_distinct_pairs(model, pool):
+    X, values = IntegratedVariancePerCostStrategy(n_mc_points=N_MC).suggest(model, pool, 3)
+    assert X.shape == (3, pool.X.shape[1] + 1)
+    assert len(torch.unique(X, dim=0)) == 3
+    assert torch.isfinite(values).all() and (values > 0).all()
+
+
+def test_pending_pair_is_not_suggested_again(model, pool):
+    strategy = IntegratedVariancePerCostStrategy(n_mc_points=N_MC)
+    first, _ = strategy.suggest(model, pool, 1)
+    again, _ = strategy.suggest(model, pool, 1, pending_X=first)
+    assert not torch.equal(first, again)
+    # All tasks pending at that condition (m x d): neither pair comes back.
+    both, _ = strategy.suggest(model, pool, 1, pending_X=first[:, :-1])
+    assert not torch.equal(both[:, :-1], first[:, :-1])
+
+
+def test_bounds_mode_scores_a_sobol_set(model, problem):
+    bounds = Bounds.of(problem.space)
+    strategy = IntegratedVariancePerCostStrategy(n_mc_points=N_MC, n_candidates=64)
+    X, values = strategy.suggest(model, bounds, 2)
+    lower, upper = bounds.bounds
+    assert ((X[:, :-1] >= lower) & (X[:, :-1] <= upper)).all()
+    assert set(X[:, -1].tolist()) <= {0.0, 1.0}
+    assert torch.isfinite(values).all()
+
+
+def test_bad_costs_are_named(model, pool):
+    with pytest.raises(mk.InputDataError, match=r"costs must be 2 finite numbers > 0"):
+        IntegratedVariancePerCostStrategy().suggest(model, pool, 1, costs=torch.tensor([1.0, 0.0]))
+
+
+def test_campaign_suggests_one_task_per_row(tmp_path, problem):
+    log_k, f_a = problem.tasks
+    tasks = [dataclasses.replace(log_k, cost=1.0), dataclasses.replace(f_a, cost=5.0)]
+    campaign = Campaign.create(
+        tmp_path / "c.db",
+        problem.space,
+        tasks,
+        strategy="integrated_variance_per_cost",
+        pool=problem.space.sample(24, seed=3),
+        initial=problem.sample(10, seed=1),
+        kernel="independent",
+        restarts=1,
+        strategy_options={"n_mc_points": N_MC},
+    )
+    suggestions = campaign.suggest(2)
+    assert len(suggestions) == 2
+    assert all(len(t) == 1 for t in suggestions["tasks"])
+    pending = campaign.store.pending()
+    assert [list(m) for m in pending["missing"]] == [list(t) for t in suggestions["tasks"]]
+    first = suggestions.iloc[[0]].reset_index(drop=True)
+    task = first["tasks"][0][0]
+    results = problem.evaluate(first[problem.space.names])[[*problem.space.names, task]]
+    results["suggestion_id"] = first["suggestion_id"]
+    campaign.observe(results)
+    status = campaign.store.suggestions().set_index("suggestion_id")["status"]
+    assert status[int(first["suggestion_id"][0])] == "completed"
+    assert len(campaign.store.pending()) == 1
+    campaign.close()
