@@ -319,7 +319,8 @@ class Campaign:
         oracle : callable
             ``oracle(conditions)`` with ``n`` rows of conditions (physical units) returns ``n``
             rows (same order) with a column per measured task, e.g.
-            :meth:`Problem.evaluate <mtgp_kinetics.problems.base.Problem.evaluate>`.
+            :meth:`Problem.evaluate <mtgp_kinetics.problems.base.Problem.evaluate>`. Only the
+            tasks each suggestion asked for are recorded (see ``tasks`` in :meth:`suggest`).
         budget : int
             Experiments to run in this call (a :class:`~mtgp_kinetics.campaign.stopping.Budget`).
         q : int
@@ -352,13 +353,27 @@ class Campaign:
                         f"run: the oracle must return a DataFrame with one row per condition "
                         f"({len(suggestions)}), got {type(results).__name__} of length {len(results)}"
                     )
-                results = results.reset_index(drop=True)
+                results = self._only_asked_tasks(results.reset_index(drop=True), suggestions)
                 results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
                 self.observe(results)
                 done += len(suggestions)
                 bar.update(len(suggestions))
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _only_asked_tasks(self, results: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:
+        """Blank the outputs a suggestion did not ask for (and their noise columns).
+
+        A simulator returns every output; a lab measures what it was asked to. Recording only the
+        asked tasks keeps a per-task, cost-aware campaign honest about what it paid for.
+        """
+        asked = [set(tasks) for tasks in suggestions["tasks"]]
+        for task in self.store.tasks:
+            not_asked = np.array([task.name not in a for a in asked])
+            for column in (task.name, task.noise_column):
+                if column is not None and column in results.columns and not_asked.any():
+                    results[column] = results[column].astype(float).where(~not_asked)
+        return results
+
     def _pending_pairs(self) -> torch.Tensor:
         """Pending (condition, task) pairs still missing (``m x (d + 1)``, task index last)."""
         space, names = self.store.space, self.store.task_names

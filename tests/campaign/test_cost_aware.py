@@ -156,3 +156,27 @@ def test_campaign_suggests_one_task_per_row(tmp_path, problem):
     assert status[int(first["suggestion_id"][0])] == "completed"
     assert len(campaign.store.pending()) == 1
     campaign.close()
+
+
+def test_run_records_only_the_asked_task(tmp_path, problem):
+    """A simulator returns every output; a per-task campaign records (and pays for) only the asked one."""
+    log_k, f_a = problem.tasks
+    tasks = [dataclasses.replace(log_k, cost=1.0), dataclasses.replace(f_a, cost=5.0)]
+    campaign = Campaign.create(
+        tmp_path / "run.db",
+        problem.space,
+        tasks,
+        strategy="integrated_variance_per_cost",
+        pool=problem.space.sample(24, seed=4),
+        initial=problem.sample(10, seed=1),
+        kernel="independent",
+        restarts=1,
+        strategy_options={"n_mc_points": N_MC},
+    )
+    before = len(campaign.observations())
+    report = campaign.run(problem.evaluate, budget=3, progress=False)
+    assert report.reason == "budget"
+    # One observation per experiment: the task each suggestion asked for, nothing else.
+    assert len(campaign.observations()) == before + 3
+    assert len(campaign.store.pending()) == 0
+    campaign.close()
