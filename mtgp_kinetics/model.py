@@ -167,6 +167,13 @@ class KineticsModel:
         tasks = torch.tensor(task_idx, dtype=torch.float64).repeat(n).unsqueeze(-1)
         return torch.cat([X.repeat_interleave(k, dim=0), tasks], dim=-1)
 
+    def _row_index(self, conditions: pd.DataFrame, task_of_row: np.ndarray, k: int) -> pd.DataFrame:
+        """Condition columns and ``task`` for the ``n k`` condition-major rows of :meth:`_model_inputs`."""
+        frame = conditions[self.space.names].iloc[np.repeat(np.arange(len(conditions)), k)]
+        frame = frame.reset_index(drop=True)
+        frame["task"] = [self.task_names[t] for t in task_of_row]
+        return frame
+
     def _unstandardize(
         self, mean: torch.Tensor, cov_or_var: torch.Tensor, task: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,9 +248,7 @@ class KineticsModel:
         mu = torch.cat(means).numpy()
         s = torch.cat(stds).numpy()
         task_of_row = X[:, -1].round().long().numpy()
-        frame = conditions[self.space.names].iloc[np.repeat(np.arange(len(conditions)), len(task_idx))]
-        frame = frame.reset_index(drop=True)
-        frame["task"] = [self.task_names[t] for t in task_of_row]
+        frame = self._row_index(conditions, task_of_row, len(task_idx))
         mean_phys, std_phys = np.empty_like(mu), np.empty_like(mu)
         lower, upper = np.empty_like(mu), np.empty_like(mu)
         for t in task_idx:
@@ -281,10 +286,11 @@ class KineticsModel:
         with torch.no_grad():
             mvn = self._posterior_mvn(X, observation_noise)
             mean, cov = self._unstandardize(mvn.mean, mvn.covariance_matrix, X[:, -1].round().long())
-        index = conditions[self.space.names].iloc[np.repeat(np.arange(len(conditions)), len(task_idx))]
-        index = index.reset_index(drop=True)
-        index["task"] = [self.task_names[t] for t in X[:, -1].round().long().tolist()]
-        return index, mean.numpy(), cov.numpy()
+        return (
+            self._row_index(conditions, X[:, -1].round().long().numpy(), len(task_idx)),
+            mean.numpy(),
+            cov.numpy(),
+        )
 
     def sample(
         self,

@@ -148,13 +148,14 @@ def _require_model(model: KineticsModel | None, name: str) -> KineticsModel:
 
 
 def _fantasize(gp: Model, X: torch.Tensor) -> Model:
-    """``gp`` conditioned on observations at ``X`` (``m x d``, all tasks) at its posterior mean.
+    """``gp`` conditioned on observations at ``X`` at its posterior mean.
 
-    The posterior variance of a GP does not depend on the observed values (R&W eq. 2.24), so the
-    mean fantasy gives exactly the variances the model will have once ``X`` is measured (with the
-    same hyperparameters).
+    ``X`` is ``(batch x) m x d`` (every task at each condition) or ``(batch x) m x (d + 1)``
+    ((condition, task) pairs, task index last). The posterior variance of a GP does not depend on
+    the observed values (R&W eq. 2.24), so the mean fantasy gives exactly the variances the model
+    will have once ``X`` is measured (with the same hyperparameters).
     """
-    if X.shape[0] == 0:
+    if X.shape[-2] == 0:
         return gp
     with torch.no_grad():
         mean = gp.posterior(X).mean
@@ -512,14 +513,14 @@ class IntegratedVariancePerCostStrategy:
         tasks = torch.arange(t, dtype=torch.float64).repeat(n).unsqueeze(-1)
         pairs = torch.cat([candidates.to(torch.float64).repeat_interleave(t, dim=0), tasks], dim=-1)
         pair_cost = cost.repeat(n)
-        gp = _fantasize_pairs(model.gp, _pending_pairs(pending_X, model))
+        gp = _fantasize(model.gp, _pending_pairs(pending_X, model))
         used = torch.zeros(n * t, dtype=torch.bool)
         picks, values = [], []
         for _ in range(q):
             iv_now = _integrated_variance(gp, mc_points, transform)
             iv_after = torch.cat(
                 [
-                    _integrated_variance(_fantasize_pairs(gp, block.unsqueeze(-2)), mc_points, transform)
+                    _integrated_variance(_fantasize(gp, block.unsqueeze(-2)), mc_points, transform)
                     for block in pairs.split(POOL_CHUNK)
                 ]
             )
@@ -528,7 +529,7 @@ class IntegratedVariancePerCostStrategy:
             used[best] = True
             picks.append(pairs[best])
             values.append(scores[best])
-            gp = _fantasize_pairs(gp, pairs[best : best + 1])
+            gp = _fantasize(gp, pairs[best : best + 1])
         return torch.stack(picks), torch.stack(values)
 
 
@@ -557,19 +558,6 @@ def _integrated_variance(
     return variance.mean(dim=0).reshape(batch)
 
 
-def _fantasize_pairs(gp: Model, X: torch.Tensor) -> Model:
-    """``gp`` conditioned on (condition, task) pairs ``X`` (``(batch x) m x (d + 1)``) at the mean.
-
-    As :func:`_fantasize`, for the single-output layout: the variances after the fantasy are those
-    the model will have once the pairs are measured.
-    """
-    if X.shape[-2] == 0:
-        return gp
-    with torch.no_grad():
-        mean = gp.posterior(X).mean
-    return gp.condition_on_observations(X, mean)
-
-
 def _pending_pairs(pending_X: torch.Tensor | None, model: KineticsModel) -> torch.Tensor:
     """Pending conditions (``m x d``, all tasks) or pairs (``m x (d + 1)``) -> pairs."""
     d, t = model.space.dim, model.num_tasks
@@ -577,8 +565,7 @@ def _pending_pairs(pending_X: torch.Tensor | None, model: KineticsModel) -> torc
         return torch.zeros(0, d + 1, dtype=torch.float64)
     pending_X = torch.as_tensor(pending_X, dtype=torch.float64)
     if pending_X.dim() == 2 and pending_X.shape[1] == d:
-        tasks = torch.arange(t, dtype=torch.float64).repeat(pending_X.shape[0]).unsqueeze(-1)
-        return torch.cat([pending_X.repeat_interleave(t, dim=0), tasks], dim=-1)
+        return model.gp.all_tasks_inputs(pending_X)
     if pending_X.dim() != 2 or pending_X.shape[1] != d + 1:
         raise InputDataError(
             f"pending_X must be m x {d} conditions or m x {d + 1} (condition, task) pairs, "
