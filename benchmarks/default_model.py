@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 import mtgp_kinetics as mk
+from mtgp_kinetics.model_checking import held_out_scores
 from mtgp_kinetics.problems import AnalyticKinetics, H2O2Ignition
 
 CONFIGS = {
@@ -35,19 +36,6 @@ CONFIGS = {
     "independent+linear": {"kernel": "independent", "mean": "linear", "check_transfer": False},
     "default+linear": {"kernel": None, "mean": "linear"},
 }
-
-
-def held_out(model: mk.KineticsModel, test, truth, tasks) -> dict[str, tuple[float, float]]:
-    """Per task: (mean Gaussian NLPD, 95 % coverage) of the latent predictive at the truth."""
-    pred = model.predict(test)
-    scores = {}
-    for task in tasks:
-        rows = pred[pred["task"] == task.name]
-        z = task.output_transform.forward(truth[task.name].to_numpy())
-        mu, s = rows["transformed_mean"].to_numpy(), rows["transformed_std"].to_numpy()
-        nlpd = float(np.mean(0.5 * np.log(2 * np.pi * s**2) + 0.5 * ((z - mu) / s) ** 2))
-        scores[task.name] = (nlpd, float(np.mean(np.abs(z - mu) < 1.96 * s)))
-    return scores
 
 
 def run(
@@ -67,9 +55,10 @@ def run(
                 start = time.perf_counter()
                 model = mk.fit(data, **CONFIGS[config])
                 seconds = time.perf_counter() - start
-                s = held_out(model, test, truth, problem.tasks)
+                s = held_out_scores(model.predict(test, level=0.95), truth, problem.tasks, level=0.95)
+                nlpd, coverage = s["nlpd"], s["coverage"]
                 results[config].append(
-                    (s[rate.name][0], s[mech.name][0], s[rate.name][1], s[mech.name][1], seconds)
+                    (nlpd[rate.name], nlpd[mech.name], coverage[rate.name], coverage[mech.name], seconds)
                 )
                 selection = getattr(model, "selection_", None)
                 if selection is not None and selection.rounds:

@@ -21,6 +21,7 @@ Two ways to hold out:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy.stats import norm
 
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.models.gp import CoregionalGP
+from mtgp_kinetics.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,46 @@ def summarize(points: pd.DataFrame, task_names: list[str]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def held_out_scores(
+    prediction: pd.DataFrame, truth: pd.DataFrame, tasks: Sequence[Task], level: float
+) -> pd.DataFrame:
+    """Accuracy and calibration of latent predictions against noise-free true values (a test set).
+
+    Parameters
+    ----------
+    prediction : DataFrame
+        ``model.predict(conditions, level=level)`` of ``n`` conditions (``n t`` rows, condition-major).
+    truth : DataFrame
+        ``n`` rows, one column per task: the true values in physical units, same condition order.
+    tasks : sequence of Task
+        The tasks to score.
+    level : float
+        Probability of the ``[lower, upper]`` intervals in ``prediction``.
+
+    Returns
+    -------
+    DataFrame
+        One row per task (index ``task``): ``rmse`` and ``nlpd`` in modelled units (log10 s,
+        logit...), ``coverage`` (share of true values inside ``[lower, upper]``).
+    """
+    rows = []
+    for task in tasks:
+        pred = prediction[prediction["task"] == task.name]
+        y = truth[task.name].to_numpy(dtype=float)
+        z = task.output_transform.forward(y)
+        mu = pred["transformed_mean"].to_numpy(dtype=float)
+        s = pred["transformed_std"].to_numpy(dtype=float)
+        # Gaussian negative log density of z under N(mu, s^2), averaged over the conditions.
+        nlpd = np.mean(0.5 * np.log(2.0 * np.pi * s**2) + 0.5 * ((z - mu) / s) ** 2)
+        inside = (y >= pred["lower"].to_numpy()) & (y <= pred["upper"].to_numpy())
+        rows.append(
+            {
+                "task": task.name,
+                "rmse": float(np.sqrt(np.mean((z - mu) ** 2))),
+                "nlpd": float(nlpd),
+                "coverage": float(inside.mean()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("task")

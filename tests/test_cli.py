@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.cli import held_out_scores, main, modelled_unit
+from mtgp_kinetics.cli import main, modelled_unit
+from mtgp_kinetics.model_checking import held_out_scores
 from mtgp_kinetics.tasks import Task
 
 # A table row: kernel, RMSE, NLPD, coverage, fit seconds.
