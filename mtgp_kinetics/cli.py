@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ import pandas as pd
 
 from mtgp_kinetics import __version__
 from mtgp_kinetics.api import fit
+from mtgp_kinetics.campaign.config import EXAMPLE_TOML
 from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model import KineticsModel
@@ -232,37 +234,13 @@ STATUS_POINTS = 256
 #: Column of a suggestions sheet listing the tasks asked for (dropped by ``observe``).
 TASKS_COLUMN = "tasks"
 
-_INIT_EPILOG = """\
+_INIT_EPILOG = f"""\
 example:
   mtgp-kinetics init campaign.toml --db campaign.db
 
 campaign.toml describes the conditions, the tasks and the settings:
 
-  [campaign]
-  strategy = "integrated_variance"   # optional
-  seed = 0                           # optional
-  kernel = "independent"             # optional; omit for the default model
-  restarts = 2                       # optional (default 4)
-  initial = "initial.csv"            # optional: experiments already run (path relative to the TOML)
-  pool = "pool.csv"                  # optional: candidate conditions to choose from
-
-  [[conditions]]
-  name = "T"
-  lower = 900
-  upper = 1500
-  unit = "K"
-  transform = "inverse"
-
-  [[conditions]]
-  name = "bath"
-  levels = ["Ar", "N2"]
-
-  [[tasks]]
-  name = "tau_ign"
-  unit = "s"
-  transform = "log10"
-  kind = "rate"
-
+{textwrap.indent(EXAMPLE_TOML, "  ")}
 An existing database is never overwritten.
 """
 

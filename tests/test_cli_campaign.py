@@ -204,3 +204,15 @@ def test_help(command, capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "Example" in out or "example" in out
+
+
+def test_documented_example_toml_loads(tmp_path):
+    """The example printed by `init --help` is a valid campaign description as written."""
+    from mtgp_kinetics.campaign.config import EXAMPLE_TOML, load_campaign_config
+
+    path = tmp_path / "example.toml"
+    path.write_text(EXAMPLE_TOML)
+    space, tasks, settings = load_campaign_config(path)
+    assert space.names == ["T", "bath"]
+    assert [t.name for t in tasks] == ["tau_ign"]
+    assert settings["strategy"] == "integrated_variance" and settings["restarts"] == 2

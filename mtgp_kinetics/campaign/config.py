@@ -1,36 +1,7 @@
 """A campaign described in a TOML file: the conditions, the tasks and the campaign's settings.
 
-Example
--------
-.. code-block:: toml
-
-    [campaign]
-    strategy = "integrated_variance"   # optional
-    seed = 0                           # optional
-    kernel = "independent"             # optional; omit (or "default") for the default model
-    restarts = 2                       # optional
-    pool = "pool.csv"                  # optional; candidate conditions, relative to this file
-    initial = "initial.csv"            # optional; experiments already run, relative to this file
-
-    [[conditions]]
-    name = "T"
-    lower = 900
-    upper = 1500
-    unit = "K"
-    transform = "inverse"
-
-    [[conditions]]
-    name = "bath"
-    levels = ["Ar", "N2"]
-
-    [[tasks]]
-    name = "tau_ign"
-    unit = "s"
-    transform = "log10"
-    kind = "rate"
-    cost = 1
-
-:func:`load_campaign_config` turns it into the arguments of
+:data:`EXAMPLE_TOML` shows every section (``mtgp-kinetics init --help`` prints it).
+:func:`load_campaign_config` turns such a file into the arguments of
 :meth:`Campaign.create <mtgp_kinetics.campaign.campaign.Campaign.create>`; every error names the
 TOML key at fault.
 """
@@ -52,6 +23,35 @@ from mtgp_kinetics.frame_parsing import read_csv
 from mtgp_kinetics.models.structure import KERNEL_NAMES
 from mtgp_kinetics.space import Categorical, Continuous, Space, Variable
 from mtgp_kinetics.tasks import Task
+
+#: A complete campaign description; the commented keys are optional.
+EXAMPLE_TOML = """\
+[campaign]
+strategy = "integrated_variance"   # optional
+seed = 0                           # optional
+kernel = "independent"             # optional; omit (or "default") for the default model
+restarts = 2                       # optional (default 4)
+# pool = "pool.csv"                # optional: candidate conditions (path relative to this file)
+# initial = "initial.csv"          # optional: experiments already run (path relative to this file)
+
+[[conditions]]
+name = "T"
+lower = 900
+upper = 1500
+unit = "K"
+transform = "inverse"
+
+[[conditions]]
+name = "bath"
+levels = ["Ar", "N2"]
+
+[[tasks]]
+name = "tau_ign"
+unit = "s"
+transform = "log10"
+kind = "rate"
+cost = 1
+"""
 
 #: Keys of the ``[campaign]`` table.
 CAMPAIGN_KEYS = (
