@@ -128,20 +128,25 @@ def test_bad_costs_are_named(model, pool):
         IntegratedVariancePerCostStrategy().suggest(model, pool, 1, costs=torch.tensor([1.0, 0.0]))
 
 
-def test_campaign_suggests_one_task_per_row(tmp_path, problem):
+def per_cost_campaign(path, problem, pool_seed: int) -> Campaign:
+    """A per-task campaign on the analytic problem, f_a five times as costly as log_k."""
     log_k, f_a = problem.tasks
     tasks = [dataclasses.replace(log_k, cost=1.0), dataclasses.replace(f_a, cost=5.0)]
-    campaign = Campaign.create(
-        tmp_path / "c.db",
+    return Campaign.create(
+        path,
         problem.space,
         tasks,
         strategy="integrated_variance_per_cost",
-        pool=problem.space.sample(24, seed=3),
+        pool=problem.space.sample(24, seed=pool_seed),
         initial=problem.sample(10, seed=1),
         kernel="independent",
         restarts=1,
         strategy_options={"n_mc_points": N_MC},
     )
+
+
+def test_campaign_suggests_one_task_per_row(tmp_path, problem):
+    campaign = per_cost_campaign(tmp_path / "c.db", problem, pool_seed=3)
     suggestions = campaign.suggest(2)
     assert len(suggestions) == 2
     assert all(len(t) == 1 for t in suggestions["tasks"])
@@ -160,19 +165,7 @@ def test_campaign_suggests_one_task_per_row(tmp_path, problem):
 
 def test_run_records_only_the_asked_task(tmp_path, problem):
     """A simulator returns every output; a per-task campaign records (and pays for) only the asked one."""
-    log_k, f_a = problem.tasks
-    tasks = [dataclasses.replace(log_k, cost=1.0), dataclasses.replace(f_a, cost=5.0)]
-    campaign = Campaign.create(
-        tmp_path / "run.db",
-        problem.space,
-        tasks,
-        strategy="integrated_variance_per_cost",
-        pool=problem.space.sample(24, seed=4),
-        initial=problem.sample(10, seed=1),
-        kernel="independent",
-        restarts=1,
-        strategy_options={"n_mc_points": N_MC},
-    )
+    campaign = per_cost_campaign(tmp_path / "run.db", problem, pool_seed=4)
     before = len(campaign.observations())
     report = campaign.run(problem.evaluate, budget=3, progress=False)
     assert report.reason == "budget"
