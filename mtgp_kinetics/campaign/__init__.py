@@ -2,13 +2,13 @@
 
 :class:`Campaign` runs the campaign (suggest, observe, run), acquisition strategies come by name
 (:func:`get_strategy`, :data:`STRATEGIES`) and :meth:`Campaign.run` stops by rules such as
-:class:`Budget` and :class:`TargetStd`.
+:class:`Budget`, :class:`TargetStd` and :class:`Stalled`.
 """
 
 from mtgp_kinetics.campaign.acquisition import STRATEGIES, get_strategy
 from mtgp_kinetics.campaign.campaign import Campaign, StopReport
 from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError
-from mtgp_kinetics.campaign.stopping import Budget, TargetStd
+from mtgp_kinetics.campaign.stopping import Budget, Stalled, TargetStd
 from mtgp_kinetics.campaign.store import CampaignStore
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "CampaignBusyError",
     "CampaignStore",
     "CampaignStoreError",
+    "Stalled",
     "StopReport",
     "TargetStd",
     "get_strategy",

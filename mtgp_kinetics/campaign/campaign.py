@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,14 @@ import torch
 from tqdm import tqdm
 
 from mtgp_kinetics.api import fit
-from mtgp_kinetics.campaign.acquisition import Bounds, Pool, distances, get_strategy, nearest_distance
+from mtgp_kinetics.campaign.acquisition import (
+    SOBOL_CANDIDATES,
+    Bounds,
+    Pool,
+    distances,
+    get_strategy,
+    nearest_distance,
+)
 from mtgp_kinetics.campaign.results import SUGGESTION_ID
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
 from mtgp_kinetics.campaign.store import CampaignStore
@@ -43,16 +51,19 @@ class StopReport:
     Attributes
     ----------
     reason : str
-        The stopping rule's reason, e.g. ``"budget"`` or ``"target_std"``.
+        The stopping rule's reason, e.g. ``"budget"``, ``"target_std"`` or ``"stalled"``.
     experiments : int
         Experiments run by this call.
     total_experiments : int
         Experiments of the campaign when it stopped.
+    message : str
+        The rule's sentence saying why it stopped (the figures it compared).
     """
 
     reason: str
     experiments: int
     total_experiments: int
+    message: str = ""
 
 
 class Campaign:
@@ -249,29 +260,34 @@ class Campaign:
         pending_X = self._conditions_X(self.store.pending())
         used_X = torch.cat([pending_X, self._conditions_X(self.store.observations())])
         min_distance = settings["min_distance"]
-        domain: Pool | Bounds
+        pool_X = None
         if settings["pool"] is not None:
-            X = space.to_model(pd.DataFrame.from_records(settings["pool"]))
-            domain = Pool(X[nearest_distance(X, used_X) >= min_distance])
-        else:
-            domain = Bounds.of(space)
+            pool_X = space.to_model(pd.DataFrame.from_records(settings["pool"]))
+        domain: Pool | Bounds = Bounds.of(space) if pool_X is None else Pool(pool_X)
         rng = np.random.default_rng([settings["seed"], len(self.store.suggestions())])
         tasks_to_measure: list[list[str]] | None = None  # None: every task
-        if self.can_fit():
-            name = settings["strategy"]
-            strategy = get_strategy(name, **settings["strategy_options"])
+        name = settings["strategy"]
+        strategy = get_strategy(name, **settings["strategy_options"]) if self.can_fit() else None
+        per_task = bool(getattr(strategy, "per_task", False))
+        if pool_X is not None and not per_task:
+            domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance])
+        if strategy is not None:
             model: KineticsModel | None = self.model
             weights = torch.tensor([settings["task_weights"][t] for t in self.store.task_names])
-            per_task = bool(getattr(strategy, "per_task", False))
             pending: torch.Tensor = pending_X
             options: dict[str, Any] = {}
             if per_task:
-                # Per-task strategies see the pending (condition, task) pairs and the task costs.
+                # Per-task strategies see the pending (condition, task) pairs and the task costs;
+                # a candidate is blocked only for the tasks measured or pending near it, so another
+                # task can still be measured at a condition already run.
                 pending = self._pending_pairs()
                 options["costs"] = torch.tensor([t.cost for t in self.store.tasks], dtype=torch.float64)
+                if isinstance(domain, Bounds):
+                    n_candidates = int(getattr(strategy, "n_candidates", SOBOL_CANDIDATES))
+                    domain = Pool(domain.sobol(n_candidates, int(rng.integers(2**31))))
+                options["blocked"] = self._blocked_pairs(domain.X, pending, min_distance)
             X, values = strategy.suggest(model, domain, q, pending, weights, rng, **options)
-            conditions = torch.unique(X[:, :-1], dim=0) if per_task else X
-            if isinstance(domain, Bounds) and _too_close(conditions, used_X, min_distance):
+            if not per_task and isinstance(domain, Bounds) and _too_close(X, used_X, min_distance):
                 # A bounds-mode optimum on top of a used point (rare): search a Sobol set without them.
                 candidates = domain.sobol(4096, settings["seed"])
                 free = nearest_distance(candidates, used_X) >= min_distance
@@ -284,8 +300,8 @@ class Campaign:
                 X = X[:, :-1]
             label = name
         else:
-            strategy = get_strategy("sobol", seed=settings["seed"], min_distance=min_distance)
-            X, values = strategy.suggest(None, domain, q, used_X, None, rng)
+            sobol = get_strategy("sobol", seed=settings["seed"], min_distance=min_distance)
+            X, values = sobol.suggest(None, domain, q, used_X, None, rng)
             label = "sobol (too few observations for a model)"
         frame = space.from_model(X)
         out = self.store.add_suggestions(frame, tasks_to_measure, label, values.numpy())
@@ -311,6 +327,7 @@ class Campaign:
         q: int = 1,
         progress: bool = True,
         stop: Sequence[StoppingRule] = (),
+        executor: Executor | None = None,
     ) -> StopReport:
         """Suggest, measure with ``oracle`` and observe, until a stopping rule fires.
 
@@ -328,36 +345,95 @@ class Campaign:
         progress : bool
             Show a tqdm progress bar.
         stop : sequence of StoppingRule
-            Further rules, checked before each batch, before the budget.
+            Further rules (e.g. :class:`~mtgp_kinetics.campaign.stopping.TargetStd`,
+            :class:`~mtgp_kinetics.campaign.stopping.Stalled`), checked before each batch, before
+            the budget.
+        executor : concurrent.futures.Executor, optional
+            Evaluate the experiments of a batch in parallel: one ``executor.submit(oracle, row)``
+            per suggestion (a one-row DataFrame), each result recorded the moment its future
+            completes, so a crash loses only experiments still running. Any
+            ``concurrent.futures.Executor`` works: a ``ThreadPoolExecutor``, a
+            ``ProcessPoolExecutor`` (``oracle`` must then be picklable, e.g. a module-level
+            function or a problem's bound ``evaluate``), or a Dask cluster's
+            ``distributed.Client(...).get_executor()`` to spread expensive simulations over many
+            machines. ``None``: one ``oracle`` call per batch, in this process.
 
         Returns
         -------
         StopReport
-            Why it stopped and how many experiments it ran.
+            Why it stopped (``reason`` and the rule's ``message``) and how many experiments it ran.
+
+        Raises
+        ------
+        Exception
+            Whatever ``oracle`` raised; with an executor, after every other experiment of the batch
+            has finished and been recorded (the failed one stays pending).
         """
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise InputDataError(f"run: budget must be an integer >= 0, got {budget!r}")
         start = self.n_experiments
         rules = [*stop, Budget(start + budget)]
-        names = self.store.space.names
         done = 0
         with tqdm(total=budget, disable=not progress, desc="campaign", unit="exp") as bar:
             while True:
-                reason = next((r for rule in rules if (r := rule.should_stop(self)) is not None), None)
-                if reason is not None:
-                    return StopReport(reason, done, self.n_experiments)
+                for rule in rules:
+                    reason = rule.should_stop(self)
+                    if reason is not None:
+                        message = getattr(rule, "message", "") or reason
+                        return StopReport(reason, done, self.n_experiments, message)
                 suggestions = self.suggest(min(q, budget - done))
-                results = oracle(suggestions[names].reset_index(drop=True))
-                if not isinstance(results, pd.DataFrame) or len(results) != len(suggestions):
-                    raise InputDataError(
-                        f"run: the oracle must return a DataFrame with one row per condition "
-                        f"({len(suggestions)}), got {type(results).__name__} of length {len(results)}"
-                    )
-                results = self._only_asked_tasks(results.reset_index(drop=True), suggestions)
-                results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
-                self.observe(results)
+                if executor is None:
+                    self._measure(oracle, suggestions)
+                else:
+                    self._measure_in_parallel(oracle, suggestions, executor, bar)
                 done += len(suggestions)
-                bar.update(len(suggestions))
+                if executor is None:
+                    bar.update(len(suggestions))
+
+    def _measure(self, oracle: Callable[[pd.DataFrame], pd.DataFrame], suggestions: pd.DataFrame) -> None:
+        """Evaluate ``suggestions`` with one oracle call and record the results."""
+        names = self.store.space.names
+        results = oracle(suggestions[names].reset_index(drop=True))
+        self._record_results(results, suggestions)
+
+    def _measure_in_parallel(
+        self,
+        oracle: Callable[[pd.DataFrame], pd.DataFrame],
+        suggestions: pd.DataFrame,
+        executor: Executor,
+        bar: tqdm,
+    ) -> None:
+        """Submit one oracle call per suggestion; record each result as its future completes."""
+        names = self.store.space.names
+        rows = suggestions.reset_index(drop=True)
+        futures = {
+            executor.submit(oracle, rows.loc[[i], names].reset_index(drop=True)): i for i in rows.index
+        }
+        failure: BaseException | None = None
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                results = future.result()
+            except Exception as error:  # recorded results stay; the failed experiment stays pending
+                failure = failure or error
+                continue
+            self._record_results(results, rows.loc[[i]])
+            bar.update(1)
+        if failure is not None:
+            raise failure
+
+    def _record_results(self, results: pd.DataFrame, suggestions: pd.DataFrame) -> None:
+        """Record an oracle's ``results`` (one row per suggestion, same order) under their ids."""
+        if not isinstance(results, pd.DataFrame) or len(results) != len(suggestions):
+            length = len(results) if hasattr(results, "__len__") else "?"
+            raise InputDataError(
+                f"run: the oracle must return a DataFrame with one row per condition "
+                f"({len(suggestions)}), got {type(results).__name__} of length {length}"
+            )
+        suggestions = suggestions.reset_index(drop=True)
+        results = self._only_asked_tasks(results.reset_index(drop=True), suggestions)
+        results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
+        self.observe(results)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _only_asked_tasks(self, results: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:
@@ -373,6 +449,25 @@ class Campaign:
                 if column is not None and column in results.columns and not_asked.any():
                     results[column] = results[column].astype(float).where(~not_asked)
         return results
+
+    def _blocked_pairs(
+        self, candidates: torch.Tensor, pending: torch.Tensor, min_distance: float
+    ) -> torch.Tensor:
+        """``n x t`` mask: candidate ``i`` (``n x d``) is near a condition where task ``j`` is used.
+
+        Used: observed, or pending in ``pending`` (``m x (d + 1)`` pairs, task index last); near:
+        closer than ``min_distance`` (model coordinates).
+        """
+        names = self.store.task_names
+        obs = self.store.observations()
+        blocked = torch.zeros(candidates.shape[0], len(names), dtype=torch.bool)
+        for j, task in enumerate(names):
+            rows = obs[obs["task"] == task]
+            used = [pending[pending[:, -1].round() == j, :-1]]
+            if len(rows):
+                used.append(self.store.space.to_model(rows, validate=False))
+            blocked[:, j] = nearest_distance(candidates, torch.cat(used)) < min_distance
+        return blocked
 
     def _pending_pairs(self) -> torch.Tensor:
         """Pending (condition, task) pairs still missing (``m x (d + 1)``, task index last)."""

@@ -1,6 +1,8 @@
 """Stopping rules of :meth:`Campaign.run`: objects with ``should_stop(campaign) -> str | None``.
 
-A rule returns ``None`` to go on, or a short reason (``"budget"``, ``"target_std"``) to stop.
+A rule returns ``None`` to go on, or a short reason (``"budget"``, ``"target_std"``, ``"stalled"``)
+to stop; it then also sets ``message``, a sentence saying why (the figures it compared), which
+:class:`~mtgp_kinetics.campaign.campaign.StopReport` carries.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import pandas as pd
 
 from mtgp_kinetics.errors import InputDataError
 
@@ -19,7 +22,9 @@ CHECK_POINTS = 256
 
 
 class StoppingRule(Protocol):
-    """What every stopping rule provides."""
+    """What every stopping rule provides (and ``message``: why it stopped, once it has)."""
+
+    message: str
 
     def should_stop(self, campaign: Campaign) -> str | None:
         """A reason to stop, or ``None`` to go on."""
@@ -40,10 +45,15 @@ class Budget:
         if isinstance(max_experiments, bool) or not isinstance(max_experiments, (int, np.integer)):
             raise InputDataError(f"Budget: max_experiments must be an integer, got {max_experiments!r}")
         self.max_experiments = int(max_experiments)
+        self.message = ""
 
     def should_stop(self, campaign: Campaign) -> str | None:
         """``"budget"`` once the campaign has ``max_experiments`` experiments."""
-        return "budget" if campaign.n_experiments >= self.max_experiments else None
+        n = campaign.n_experiments
+        if n < self.max_experiments:
+            return None
+        self.message = f"budget: the campaign has {n} experiments, the budget allows {self.max_experiments}"
+        return "budget"
 
 
 class TargetStd:
@@ -69,6 +79,7 @@ class TargetStd:
             raise InputDataError(f"TargetStd: targets must be finite and > 0, got {bad}")
         self.max_std = {str(k): float(v) for k, v in max_std.items()}
         self.seed = int(seed)
+        self.message = ""
 
     def should_stop(self, campaign: Campaign) -> str | None:
         """``"target_std"`` once every task's largest std is at most its target."""
@@ -83,4 +94,94 @@ class TargetStd:
         prediction = campaign.model.predict(check, tasks=list(self.max_std))
         largest = prediction.groupby("task")["std"].max()
         done = all(largest[task] <= target for task, target in self.max_std.items())
-        return "target_std" if done else None
+        if not done:
+            return None
+        figures = ", ".join(f"{task} {largest[task]:.3g} <= {t:.3g}" for task, t in self.max_std.items())
+        self.message = (
+            f"target_std: every task's largest predictive std over {CHECK_POINTS} Sobol points is within "
+            f"its target ({figures}, physical units)"
+        )
+        return "target_std"
+
+
+def uncertainty_summary(campaign: Campaign, points: pd.DataFrame) -> pd.DataFrame:
+    """Largest and mean predictive std per task at ``points`` (latent, no measurement noise).
+
+    Parameters
+    ----------
+    campaign : Campaign
+        A campaign that can fit a model.
+    points : DataFrame
+        ``n`` conditions (physical units).
+
+    Returns
+    -------
+    DataFrame
+        Index ``task``; columns ``max_std``, ``mean_std`` (physical units) and
+        ``mean_transformed_std`` (modelled units, e.g. log10 s).
+    """
+    prediction = campaign.model.predict(points, observation_noise=False)
+    grouped = prediction.groupby("task", sort=False)
+    return pd.DataFrame(
+        {
+            "max_std": grouped["std"].max(),
+            "mean_std": grouped["std"].mean(),
+            "mean_transformed_std": grouped["transformed_std"].mean(),
+        }
+    )
+
+
+class Stalled:
+    """Stop once the mean predictive std of every task has stopped improving.
+
+    After each batch the mean latent predictive std of each task over :data:`CHECK_POINTS` Sobol
+    points is recorded, in modelled units (log10 s, logit...: a relative change there means the
+    same everywhere in the space, unlike a physical std of a log-modelled task). The campaign has
+    stalled when, for every task, the best value of the last ``patience`` records is less than
+    ``rel_tol`` (relative) below the best value before them. Never stops while the campaign has too
+    few observations to fit a model, nor before ``patience + 1`` records.
+
+    Parameters
+    ----------
+    patience : int
+        Batches without improvement (>= 1).
+    rel_tol : float
+        Smallest relative improvement that counts, in [0, 1).
+    seed : int
+        Seed of the Sobol check set.
+    """
+
+    def __init__(self, patience: int = 5, rel_tol: float = 0.02, seed: int = 0) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+            raise InputDataError(f"Stalled: patience must be an integer >= 1, got {patience!r}")
+        if not (isinstance(rel_tol, (int, float)) and 0.0 <= float(rel_tol) < 1.0):
+            raise InputDataError(f"Stalled: rel_tol must be in [0, 1), got {rel_tol!r}")
+        self.patience = int(patience)
+        self.rel_tol = float(rel_tol)
+        self.seed = int(seed)
+        self.message = ""
+        #: Experiments -> mean modelled std per task, one entry per check.
+        self.history: dict[int, pd.Series] = {}
+
+    def should_stop(self, campaign: Campaign) -> str | None:
+        """``"stalled"`` once no task's mean predictive std improved over ``patience`` checks."""
+        if not campaign.can_fit():
+            return None
+        n = campaign.n_experiments
+        if n not in self.history:
+            points = campaign.store.space.sample(CHECK_POINTS, seed=self.seed)
+            self.history[n] = uncertainty_summary(campaign, points)["mean_transformed_std"]
+        if len(self.history) <= self.patience:
+            return None
+        table = pd.DataFrame([self.history[k] for k in sorted(self.history)])
+        before = table.iloc[: -self.patience].min()
+        recent = table.iloc[-self.patience :].min()
+        improvement = (before - recent) / before
+        if (improvement >= self.rel_tol).any():
+            return None
+        figures = ", ".join(f"{task} {100 * value:+.1f}%" for task, value in improvement.items())
+        self.message = (
+            f"stalled: over the last {self.patience} batches no task's mean predictive std (modelled "
+            f"units, {CHECK_POINTS} Sobol points) fell by {100 * self.rel_tol:.1f}% or more ({figures})"
+        )
+        return "stalled"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -172,4 +173,32 @@ def test_run_records_only_the_asked_task(tmp_path, problem):
     # One observation per experiment: the task each suggestion asked for, nothing else.
     assert len(campaign.observations()) == before + 3
     assert len(campaign.store.pending()) == 0
+    campaign.close()
+
+
+def test_another_task_can_be_measured_where_one_was(tmp_path, problem):
+    """The minimum distance blocks the same task at a used condition, never a different task."""
+    pool = problem.space.sample(3, seed=7)
+    log_k_there = problem.evaluate(pool).assign(f_a=np.nan)  # log_k measured at every pool row
+    elsewhere = problem.sample(6, seed=8)
+    log_k, f_a = problem.tasks
+    campaign = Campaign.create(
+        tmp_path / "c.db",
+        problem.space,
+        [log_k, dataclasses.replace(f_a, cost=5.0)],
+        strategy="integrated_variance_per_cost",
+        pool=pool,
+        initial=pd.concat([log_k_there, elsewhere], ignore_index=True),
+        kernel="independent",
+        restarts=1,
+        strategy_options={"n_mc_points": N_MC},
+    )
+    suggestions = campaign.suggest(3)
+    # Every pool row is used for log_k, so the only free pairs are f_a at each row.
+    assert [list(t) for t in suggestions["tasks"]] == [["f_a"]] * 3
+    chosen = problem.space.to_model(suggestions)
+    assert torch.cdist(chosen, problem.space.to_model(pool)).min(dim=1).values.max() < 1e-9
+    # Now every pair is used or pending: nothing is left to suggest.
+    with pytest.raises(mk.InputDataError, match=r"only 0 \(condition, task\) pair"):
+        campaign.suggest(1)
     campaign.close()
