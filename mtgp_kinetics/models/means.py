@@ -37,7 +37,7 @@ class TaskMean(Mean):
             self.register_parameter(
                 "slopes", torch.nn.Parameter(torch.zeros(num_tasks, len(self.slope_dims)))
             )
-            self.register_prior("slope_prior", NormalPrior(0.0, 1.0), lambda m: m.slopes)
+            self.register_prior("slope_prior", NormalPrior(0.0, 1.0, validate_args=False), lambda m: m.slopes)
 
     @property
     def constant(self) -> torch.Tensor:

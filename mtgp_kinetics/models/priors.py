@@ -49,22 +49,22 @@ MIN_NOISE_VARIANCE = 1e-6
 
 def continuous_lengthscale_prior(num_dims: int) -> LogNormalPrior:
     """Dimension-scaled LogNormal prior on ARD lengthscales (Hvarfner et al. 2024)."""
-    return LogNormalPrior(loc=SQRT2 + 0.5 * math.log(max(num_dims, 1)), scale=SQRT3)
+    return LogNormalPrior(loc=SQRT2 + 0.5 * math.log(max(num_dims, 1)), scale=SQRT3, validate_args=False)
 
 
 def categorical_lengthscale_prior() -> LogNormalPrior:
     """LogNormal(0, 1) prior on categorical-kernel lengthscales."""
-    return LogNormalPrior(loc=0.0, scale=1.0)
+    return LogNormalPrior(loc=0.0, scale=1.0, validate_args=False)
 
 
 def outputscale_prior() -> LogNormalPrior:
     """LogNormal(0, 2) prior on a single task's signal variance (standardized outputs)."""
-    return LogNormalPrior(loc=0.0, scale=2.0)
+    return LogNormalPrior(loc=0.0, scale=2.0, validate_args=False)
 
 
 def noise_prior() -> LogNormalPrior:
     """LogNormal(-4, 1) prior on a learned noise variance (standardized outputs)."""
-    return LogNormalPrior(loc=-4.0, scale=1.0)
+    return LogNormalPrior(loc=-4.0, scale=1.0, validate_args=False)
 
 
 class TaskCovariancePrior(Prior):
@@ -91,7 +91,7 @@ class TaskCovariancePrior(Prior):
         super().__init__(validate_args=False)
         self.num_tasks = num_tasks
         self.eta = float(eta)
-        self.sd_prior = LogNormalPrior(loc=sd_loc, scale=sd_scale)
+        self.sd_prior = LogNormalPrior(loc=sd_loc, scale=sd_scale, validate_args=False)
 
     def log_prob(self, B: torch.Tensor) -> torch.Tensor:
         """Log density of ``... x t x t`` covariances; returns shape ``...``."""

@@ -1,0 +1,85 @@
+"""The fast training covariance used by MAP fits equals the kernel module's covariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.fitting import neg_log_posterior
+from mtgp_kinetics.models.dense_covariance import TrainingCovariance
+from mtgp_kinetics.models.structure import KernelSpec, LatentSpec, kernel_spec
+
+
+def _mixed_data() -> mk.Dataset:
+    """Two continuous and one categorical condition, heterotopic."""
+    space = mk.Space(
+        [
+            mk.Continuous("T", 900, 1500, unit="K", transform="inverse"),
+            mk.Continuous("P", 0.5, 20, unit="atm", transform="log"),
+            mk.Categorical("bath", ["Ar", "N2", "He"]),
+        ]
+    )
+    tasks = [mk.Task("k", transform="log10", kind="rate"), mk.Task("f", transform="logit", kind="mechanism")]
+    rng = np.random.default_rng(3)
+    n = 18
+    frame = pd.DataFrame(
+        {
+            "T": rng.uniform(900, 1500, n),
+            "P": np.exp(rng.uniform(np.log(0.5), np.log(20), n)),
+            "bath": rng.choice(["Ar", "N2", "He"], n),
+        }
+    )
+    frame["k"] = 10 ** (13 - 2000 / frame["T"] + 0.1 * rng.standard_normal(n))
+    frame["f"] = 1 / (1 + np.exp(-(frame["T"] - 1200) / 200))
+    frame.loc[::3, "f"] = np.nan
+    return mk.Dataset.from_frame(frame, space, tasks)
+
+
+def _randomize(gp: torch.nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in gp.named_parameters():
+            if "lengthscale" in name or "kappa" in name or "outputscale" in name:
+                param.copy_(0.1 + torch.rand(param.shape, generator=generator, dtype=param.dtype))
+            elif name.endswith(".W"):
+                param.copy_(torch.randn(param.shape, generator=generator, dtype=param.dtype))
+
+
+SPECS = {
+    "icm": kernel_spec("icm"),
+    "lmc": kernel_spec("lmc"),
+    "independent": kernel_spec("independent"),
+    "shared+private": kernel_spec("shared+private"),
+    "opted-out, rough": KernelSpec(
+        "custom", (LatentSpec("shared", 1, nu=1.5, members=(0,)), LatentSpec(0, nu=0.5), LatentSpec(1))
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_training_covariance_equals_kernel_forward(analytic_data, name):
+    for data in (analytic_data, _mixed_data()):
+        gp = mk.KineticsModel.from_dataset(data, SPECS[name]).gp
+        _randomize(gp, seed=len(name))
+        X = gp.train_inputs[0]
+        fast = TrainingCovariance(gp.covar_module, X)
+        with torch.no_grad():
+            reference = gp.covar_module.forward(X, X)
+            # Same float64 formulas; only the order of the distance computation differs.
+            torch.testing.assert_close(fast(), reference, rtol=0, atol=1e-12)
+            assert abs(float(neg_log_posterior(gp, fast)) - float(neg_log_posterior(gp))) < 1e-10
+
+
+def test_training_covariance_gradients_match(analytic_data):
+    gp = mk.KineticsModel.from_dataset(analytic_data, SPECS["shared+private"]).gp
+    _randomize(gp, seed=1)
+    fast = TrainingCovariance(gp.covar_module, gp.train_inputs[0])
+    grads = []
+    for covariance in (fast, None):
+        gp.zero_grad()
+        neg_log_posterior(gp, covariance).backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in gp.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
