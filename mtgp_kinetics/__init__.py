@@ -3,6 +3,7 @@
 from mtgp_kinetics.api import fit
 from mtgp_kinetics.comparison import NegativeTransferWarning, compare
 from mtgp_kinetics.dataset import Dataset
+from mtgp_kinetics.derived import activation_energy, exponent, level_crossing, probability_above
 from mtgp_kinetics.errors import (
     ConvergenceWarning,
     DataWarning,
@@ -42,7 +43,11 @@ __all__ = [
     "Space",
     "Task",
     "__version__",
+    "activation_energy",
     "compare",
+    "exponent",
     "fit",
+    "level_crossing",
     "load",
+    "probability_above",
 ]

@@ -1,0 +1,732 @@
+"""Derived kinetic quantities with credible intervals: activation energy, exponents, mechanism switches.
+
+A fitted model gives the posterior of each task's modelled value ``z(x)`` (e.g. ``log10 tau``). The
+numbers a kineticist publishes are derivatives of it or level sets of it:
+
+* the apparent activation energy of a rate constant, ``Ea = -R d ln k / d(1/T)``, and the global
+  activation energy of a delay, ``Ea = +R d ln tau / d(1/T)`` (:func:`activation_energy`);
+* the exponent with respect to a condition, ``d ln y / d ln x`` (pressure exponent, reaction order;
+  :func:`exponent`);
+* where a mechanism output crosses a level (the branching fraction's 0.5 contour, the mechanism
+  switch; :func:`level_crossing`) and the probability that it is above one (:func:`probability_above`).
+
+**Derivative posterior.** The derivative of a GP is a GP, and any linear functional of the posterior
+is Gaussian under a Gaussian posterior. Each derivative is taken in the model's normalized coordinate
+``u`` of the condition by a second-order difference stencil of half-width ``step`` (central inside
+[0, 1], one-sided at a bound) applied to the *joint* posterior of ``z`` at the stencil points
+(``model.predict_joint``): ``dz/du ~ N(D m, D S D^T)``. With ``step = 1e-3`` the stencil differs from
+the exact derivative GP by ``O(step^2 / l^2)`` (about ``1e-5`` relative for a lengthscale ``l = 0.3``),
+far below any credible interval; the Matern-5/2 kernel makes the posterior twice mean-square
+differentiable, so the limit exists. Physical derivatives follow by the chain rule:
+
+    d ln y / d v = h(z) * dz/du * du/dv,   h(z) = d ln g^{-1}(z) / dz,
+
+with ``g`` the task's output transform (``h = ln 10`` for ``log10``, 1 for ``log``, ``1 - y`` for
+``logit``, ``1 / y`` for none) and ``du/dv`` from the condition's transform (``1000/T``, ``ln x`` or
+none) and its normalization: ``u = (c(x) - c_lo) / (c_hi - c_lo)``.
+
+**Two ways to summarize** (``method``):
+
+``"gaussian"``
+    mean, std and the central interval of the Gaussian above; exact for a MAP
+    :class:`~mtgp_kinetics.model.KineticsModel` (Gaussian posterior at fixed hyperparameters).
+``"samples"``
+    ``n_samples`` joint draws from ``model.sample(..., physical=False)`` at the stencil points; the
+    interval is the draws' central quantiles. Use it for a fully Bayesian model, whose predictive is a
+    mixture over hyperparameter draws. Mean and std of a quantity linear in ``z`` (log/log10 tasks)
+    still come from ``predict_joint``'s moments, which are exact for a mixture too.
+``"auto"`` (default)
+    ``"gaussian"`` for a :class:`~mtgp_kinetics.model.KineticsModel` itself, ``"samples"`` for any
+    other model class.
+
+A quantity nonlinear in ``z`` (a derivative of ``ln y`` for a ``logit`` or untransformed task) is always
+summarized by draws (from the Gaussian, or from ``model.sample``). Only the public model API is used:
+``space``, ``tasks``, ``predict_joint(conditions)`` and ``sample(conditions, n_samples, seed,
+physical=False)``, so any model exposing it works.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.space import Continuous, Space
+from mtgp_kinetics.tasks import Task
+
+#: Gas constant [kJ/(mol K)] (CODATA 2018, exact).
+R_KJ_PER_MOL_K = 8.314462618e-3
+
+#: Units read as "time" by ``activation_energy(kind="auto")``: such a task is a delay.
+TIME_UNITS = ("s", "ms", "us", "µs", "μs", "ns", "min", "h")
+
+METHODS = ("auto", "gaussian", "samples")
+
+_LN10 = math.log(10.0)
+
+
+class PosteriorModel(Protocol):
+    """What the functions of this module need from a fitted model (a :class:`KineticsModel` has it)."""
+
+    space: Space
+    tasks: tuple[Task, ...]
+
+    def predict_joint(self, conditions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """``index`` (``N`` rows with ``task``), ``N`` means and ``N x N`` covariance, modelled space."""
+        ...
+
+    def sample(
+        self, conditions: pd.DataFrame, n_samples: int = ..., seed: int | None = ..., *, physical: bool = ...
+    ) -> np.ndarray:
+        """``s x n x t`` joint posterior draws."""
+        ...
+
+
+# -- argument checks ------------------------------------------------------------------------------
+def _task(model: PosteriorModel, task: str | None, where: str) -> tuple[int, Task]:
+    names = [t.name for t in model.tasks]
+    if task is None:
+        if len(names) != 1:
+            raise InputDataError(f"{where}: the model has tasks {names}; name one with task=...")
+        task = names[0]
+    if task not in names:
+        raise InputDataError(f"{where}: unknown task {task!r}; the model's tasks are {names}")
+    k = names.index(task)
+    return k, model.tasks[k]
+
+
+def _continuous(space: Space, name: str, where: str) -> Continuous:
+    if name not in space.names:
+        raise InputDataError(f"{where}: unknown condition {name!r}; the space has {space.names}")
+    variable = space[name]
+    if not isinstance(variable, Continuous):
+        raise InputDataError(
+            f"{where}: condition {name!r} is categorical; a derivative needs a continuous one"
+        )
+    return variable
+
+
+def _probability(value: float, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+        raise InputDataError(f"{where}: {name} must be a probability in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _method(model: PosteriorModel, method: str, where: str) -> str:
+    if method not in METHODS:
+        raise InputDataError(f"{where}: method must be one of {list(METHODS)}, got {method!r}")
+    if method == "auto":
+        # Only the MAP model class is known to have a Gaussian posterior; subclasses and other
+        # models (e.g. fully Bayesian ones) may be mixtures, summarized by their own draws.
+        return "gaussian" if type(model) is KineticsModel else "samples"
+    return method
+
+
+def _frame(conditions: pd.DataFrame, space: Space, where: str) -> pd.DataFrame:
+    if not isinstance(conditions, pd.DataFrame):
+        raise InputDataError(
+            f"{where}: conditions must be a pandas DataFrame, got {type(conditions).__name__}"
+        )
+    if len(conditions) == 0:
+        raise InputDataError(f"{where}: conditions has no rows")
+    space.validate(conditions)
+    return conditions[space.names].reset_index(drop=True)
+
+
+# -- transforms and the chain rule ----------------------------------------------------------------
+def dlog_output_dz(
+    transform_name: str, inverse: Callable[[np.ndarray], np.ndarray], z: np.ndarray
+) -> np.ndarray:
+    """``h(z) = d ln g^{-1}(z) / dz``: converts a derivative of the modelled value to one of ``ln y``.
+
+    Parameters
+    ----------
+    transform_name : str
+        The output transform's name (``"log10"``, ``"log"``, ``"logit"``, ``"none"``).
+    inverse : callable
+        ``g^{-1}``, used by a central difference for a transform not listed above.
+    z : ndarray
+        Modelled values, any shape.
+
+    Returns
+    -------
+    ndarray
+        ``h(z)``, the shape of ``z`` (NaN where ``g^{-1}(z) <= 0``: ``ln y`` is undefined).
+    """
+    z = np.asarray(z, dtype=float)
+    if transform_name == "log10":
+        return np.full_like(z, _LN10)
+    if transform_name == "log":
+        return np.ones_like(z)
+    if transform_name == "logit":
+        return 1.0 - inverse(z)  # d ln(expit z) / dz = 1 - expit(z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform_name == "none":
+            return np.where(z > 0, 1.0 / np.where(z > 0, z, 1.0), np.nan)
+        eps = 1e-6 * np.maximum(1.0, np.abs(z))
+        lo, hi = inverse(z - eps), inverse(z + eps)
+        ok = (lo > 0) & (hi > 0)
+        return np.where(
+            ok, (np.log(np.where(ok, hi, 1.0)) - np.log(np.where(ok, lo, 1.0))) / (2 * eps), np.nan
+        )
+
+
+def _is_log_linear(task: Task) -> bool:
+    """``ln y`` is linear in the modelled value (log, log10 tasks): the Gaussian summary is exact."""
+    return task.output_transform.name in ("log", "log10")
+
+
+def du_dx(variable: Continuous, x: np.ndarray) -> np.ndarray:
+    """``du/dx``: normalized model coordinate per physical unit of a continuous condition.
+
+    Parameters
+    ----------
+    variable : Continuous
+        The condition; ``u = (c(x) - c_lo) / (c_hi - c_lo)`` with ``c`` its transform.
+    x : ndarray
+        ``n`` physical values.
+
+    Returns
+    -------
+    ndarray
+        ``n`` derivatives (negative for ``inverse``: ``u`` grows as ``T`` falls).
+    """
+    x = np.asarray(x, dtype=float)
+    lo, hi = variable.model_bounds
+    name = variable.transform
+    if name == "none":
+        dc = np.ones_like(x)
+    elif name == "log":
+        dc = 1.0 / x
+    elif name == "inverse":
+        dc = -1000.0 / x**2
+    else:  # a transform added later: central difference of its forward map
+        forward = _forward(variable)
+        eps = 1e-6 * np.maximum(1.0, np.abs(x))
+        dc = (forward(x + eps) - forward(x - eps)) / (2 * eps)
+    return dc / (hi - lo)
+
+
+def _forward(variable: Continuous) -> Callable[[np.ndarray], np.ndarray]:
+    """The forward map ``c(x)`` of a continuous condition (before normalization)."""
+    lo, hi = variable.model_bounds
+    return lambda x: lo + (hi - lo) * variable.to_unit_interval(np.asarray(x, dtype=float))
+
+
+# -- the derivative posterior ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class DerivativePosterior:
+    """Posterior of a task's modelled value and its derivative along one normalized coordinate.
+
+    Attributes
+    ----------
+    conditions : DataFrame
+        The ``n`` conditions (space columns only, index 0..n-1).
+    z_mean, dz_mean : ndarray
+        ``n`` posterior means of ``z`` and ``dz/du``.
+    dz_std : ndarray
+        ``n`` posterior stds of ``dz/du``.
+    z_draws, dz_draws : ndarray
+        ``s x n`` joint draws of ``z`` and ``dz/du`` (correlated within a draw).
+    """
+
+    conditions: pd.DataFrame
+    z_mean: np.ndarray
+    dz_mean: np.ndarray
+    dz_std: np.ndarray
+    z_draws: np.ndarray
+    dz_draws: np.ndarray
+
+
+def _stencil(
+    conditions: pd.DataFrame, variable: Continuous, step: float
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Three stencil points per condition and the matrices that read value and derivative from them.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``3 n`` conditions (condition-major), only ``variable`` moved.
+    value : ndarray
+        ``n x 3 n`` selection of the centre points.
+    derivative : ndarray
+        ``n x 3 n`` second-order difference weights, ``d/du``.
+    """
+    n = len(conditions)
+    u = variable.to_unit_interval(pd.to_numeric(conditions[variable.name]).to_numpy(dtype=float))
+    offsets = np.tile(np.array([-1.0, 0.0, 1.0]), (n, 1))
+    weights = np.tile(np.array([-1.0, 0.0, 1.0]) / (2 * step), (n, 1))
+    centre = np.ones(n, dtype=int)
+    low, high = u - step < 0.0, u + step > 1.0
+    # One-sided second-order stencils at the bounds (the space refuses points outside them).
+    offsets[low] = [0.0, 1.0, 2.0]
+    weights[low] = np.array([-3.0, 4.0, -1.0]) / (2 * step)
+    centre[low] = 0
+    offsets[high] = [-2.0, -1.0, 0.0]
+    weights[high] = np.array([1.0, -4.0, 3.0]) / (2 * step)
+    centre[high] = 2
+    points = np.clip(u[:, None] + step * offsets, 0.0, 1.0)
+    frame = conditions.iloc[np.repeat(np.arange(n), 3)].reset_index(drop=True)
+    frame[variable.name] = variable.from_unit_interval(points.ravel())
+    rows = np.arange(n)
+    value = np.zeros((n, 3 * n))
+    value[rows, 3 * rows + centre] = 1.0
+    derivative = np.zeros((n, 3 * n))
+    for j in range(3):
+        derivative[rows, 3 * rows + j] = weights[:, j]
+    return frame, value, derivative
+
+
+def _gaussian_draws(mean: np.ndarray, cov: np.ndarray, n_samples: int, seed: int | None) -> np.ndarray:
+    """``s x N`` draws of ``N(mean, cov)`` by eigendecomposition (cov may be singular)."""
+    eigval, eigvec = np.linalg.eigh(0.5 * (cov + cov.T))
+    root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+    rng = np.random.default_rng(seed)
+    return mean + rng.standard_normal((n_samples, mean.size)) @ root.T
+
+
+def _task_moments(model: PosteriorModel, frame: pd.DataFrame, task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """Joint mean (``N``) and covariance (``N x N``) of one task's modelled value at ``frame``'s rows."""
+    index, mean, cov = model.predict_joint(frame)
+    rows = np.flatnonzero(index["task"].to_numpy() == task.name)
+    return np.asarray(mean)[rows], np.asarray(cov)[np.ix_(rows, rows)]
+
+
+def derivative_posterior(
+    model: PosteriorModel,
+    conditions: pd.DataFrame,
+    task: str | None = None,
+    condition: str = "T",
+    *,
+    method: str = "auto",
+    n_samples: int = 2000,
+    seed: int | None = 0,
+    step: float = 1e-3,
+) -> DerivativePosterior:
+    """Joint posterior of ``z`` and ``dz/du`` for one task along one condition's normalized coordinate.
+
+    Parameters
+    ----------
+    model : KineticsModel or any model with the same ``predict_joint``/``sample`` API
+        A fitted model.
+    conditions : DataFrame
+        ``n`` conditions, physical units, inside the space's bounds.
+    task : str, optional
+        Task name (may be omitted for a one-task model).
+    condition : str
+        The continuous condition to differentiate along.
+    method : {"auto", "gaussian", "samples"}
+        Where the draws come from (see the module docstring).
+    n_samples : int
+        ``s``, number of joint draws.
+    seed : int, optional
+        Seed of the draws.
+    step : float
+        Half-width of the difference stencil in the normalized coordinate, in (0, 0.1].
+
+    Returns
+    -------
+    DerivativePosterior
+        Means, std and ``s x n`` joint draws.
+    """
+    where = "derivative_posterior"
+    k, task_ = _task(model, task, where)
+    variable = _continuous(model.space, condition, where)
+    method = _method(model, method, where)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise InputDataError(f"{where}: n_samples must be an integer >= 2, got {n_samples!r}")
+    if not (isinstance(step, (int, float)) and 0.0 < float(step) <= 0.1):
+        raise InputDataError(f"{where}: step must be in (0, 0.1], got {step!r}")
+    frame = _frame(conditions, model.space, where)
+    stencil, value, derivative = _stencil(frame, variable, float(step))
+    mean, cov = _task_moments(model, stencil, task_)
+    dz_mean = derivative @ mean
+    dz_std = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", derivative, cov, derivative), 0.0, None))
+    if method == "gaussian":
+        both = np.vstack([value, derivative])
+        draws = _gaussian_draws(both @ mean, both @ cov @ both.T, int(n_samples), seed)
+        z_draws, dz_draws = draws[:, : len(frame)], draws[:, len(frame) :]
+    else:
+        stencil_draws = np.asarray(model.sample(stencil, int(n_samples), seed, physical=False))[..., k]
+        z_draws, dz_draws = stencil_draws @ value.T, stencil_draws @ derivative.T
+    return DerivativePosterior(frame, value @ mean, dz_mean, dz_std, z_draws, dz_draws)
+
+
+def _summary(
+    frame: pd.DataFrame,
+    task: Task,
+    factor: np.ndarray,
+    post: DerivativePosterior,
+    level: float,
+    gaussian: bool,
+) -> pd.DataFrame:
+    """Mean, std and central interval of ``factor * h(z) * dz/du`` per condition."""
+    out = frame.copy()
+    out["task"] = task.name
+    tf = task.output_transform
+    q = 0.5 - level / 2.0
+    if _is_log_linear(task):
+        h = float(dlog_output_dz(tf.name, tf.inverse, np.zeros(1))[0])
+        mean = factor * h * post.dz_mean
+        std = np.abs(factor) * h * post.dz_std
+        if gaussian:
+            half = norm.ppf(1.0 - q) * std
+            lower, upper = mean - half, mean + half
+        else:
+            draws = factor * h * post.dz_draws
+            lower, upper = np.quantile(draws, q, axis=0), np.quantile(draws, 1.0 - q, axis=0)
+    else:
+        draws = factor * dlog_output_dz(tf.name, tf.inverse, post.z_draws) * post.dz_draws
+        mean, std = np.mean(draws, axis=0), np.std(draws, axis=0, ddof=1)
+        lower, upper = np.quantile(draws, q, axis=0), np.quantile(draws, 1.0 - q, axis=0)
+    out["mean"], out["std"], out["lower"], out["upper"] = mean, std, lower, upper
+    return out
+
+
+# -- public quantities ----------------------------------------------------------------------------
+def _delay_sign(task: Task, kind: str, where: str) -> float:
+    if kind == "auto":
+        kind = "delay" if task.unit.strip() in TIME_UNITS else "rate"
+    if kind == "rate":
+        return -1.0
+    if kind == "delay":
+        return 1.0
+    raise InputDataError(f"{where}: kind must be 'auto', 'rate' or 'delay', got {kind!r}")
+
+
+def activation_energy(
+    model: PosteriorModel,
+    conditions: pd.DataFrame,
+    task: str | None = None,
+    temperature: str = "T",
+    level: float = 0.95,
+    *,
+    kind: str = "auto",
+    method: str = "auto",
+    n_samples: int = 2000,
+    seed: int | None = 0,
+    step: float = 1e-3,
+) -> pd.DataFrame:
+    """Apparent activation energy [kJ/mol] of a rate task at each condition, with its credible interval.
+
+    ``Ea = -R d ln k / d(1/T)`` for a rate constant (or any quantity that grows with ``T``), and the
+    global activation energy ``Ea = +R d ln tau / d(1/T)`` for a delay, both positive for ordinary
+    Arrhenius behaviour. ``ln`` is the natural log whatever the task's transform (a ``log10`` task
+    contributes the factor ``ln 10``); ``1/T`` in 1/K whatever the temperature's transform (the chain
+    rule goes through the model's normalized coordinate; see the module docstring).
+
+    Parameters
+    ----------
+    model : KineticsModel or any model with the same ``predict_joint``/``sample`` API
+        A fitted model whose space has the continuous condition ``temperature`` [K].
+    conditions : DataFrame
+        ``n`` conditions, physical units, inside the space's bounds.
+    task : str, optional
+        The task (may be omitted for a one-task model).
+    temperature : str
+        Name of the temperature condition, in kelvin.
+    level : float
+        Probability of the central credible interval ``[lower, upper]``.
+    kind : {"auto", "rate", "delay"}
+        Sign convention. ``"auto"``: a task whose unit is a time (``s``, ``ms``, ``us``, ...) is a
+        delay, anything else a rate.
+    method : {"auto", "gaussian", "samples"}
+        How the interval is computed (module docstring).
+    n_samples : int
+        Joint draws, for ``method="samples"`` or a task whose ``ln y`` is not linear in its modelled
+        value (``logit``, none).
+    seed : int, optional
+        Seed of the draws.
+    step : float
+        Half-width of the difference stencil in the normalized coordinate.
+
+    Returns
+    -------
+    DataFrame
+        ``n`` rows: the condition columns, ``task``, ``mean``, ``std``, ``lower``, ``upper`` [kJ/mol].
+
+    Raises
+    ------
+    InputDataError
+        For an unknown task or condition, a categorical ``temperature``, out-of-bounds conditions or
+        a bad argument; the message names it.
+    """
+    where = "activation_energy"
+    level = _probability(level, "level", where)
+    _, task_ = _task(model, task, where)
+    sign = _delay_sign(task_, kind, where)
+    variable = _continuous(model.space, temperature, where)
+    method = _method(model, method, where)
+    post = derivative_posterior(
+        model, conditions, task_.name, temperature, method=method, n_samples=n_samples, seed=seed, step=step
+    )
+    T = post.conditions[temperature].to_numpy(dtype=float)
+    # d/d(1/T) = dT/d(1/T) d/dT = -T^2 d/dT, and d/dT = du/dT d/du.
+    factor = sign * R_KJ_PER_MOL_K * (-(T**2)) * du_dx(variable, T)
+    return _summary(post.conditions, task_, factor, post, level, method == "gaussian")
+
+
+def exponent(
+    model: PosteriorModel,
+    conditions: pd.DataFrame,
+    task: str | None = None,
+    condition: str = "P",
+    level: float = 0.95,
+    *,
+    method: str = "auto",
+    n_samples: int = 2000,
+    seed: int | None = 0,
+    step: float = 1e-3,
+) -> pd.DataFrame:
+    """Exponent ``d ln y / d ln x`` of a task with respect to a condition, with its credible interval.
+
+    The pressure exponent of a delay (``tau ~ P^n``) with ``condition="P"``, a reaction order
+    (``r ~ c^n``) with a concentration. Dimensionless; any task and condition transform is handled by
+    the chain rule (module docstring).
+
+    Parameters
+    ----------
+    model : KineticsModel or any model with the same ``predict_joint``/``sample`` API
+        A fitted model.
+    conditions : DataFrame
+        ``n`` conditions, physical units, inside the space's bounds (``x > 0``).
+    task : str, optional
+        The task (may be omitted for a one-task model).
+    condition : str
+        The continuous condition ``x``.
+    level : float
+        Probability of the central credible interval.
+    method : {"auto", "gaussian", "samples"}
+        How the interval is computed.
+    n_samples : int
+        Joint draws (see :func:`activation_energy`).
+    seed : int, optional
+        Seed of the draws.
+    step : float
+        Half-width of the difference stencil in the normalized coordinate.
+
+    Returns
+    -------
+    DataFrame
+        ``n`` rows: the condition columns, ``task``, ``mean``, ``std``, ``lower``, ``upper``.
+
+    Raises
+    ------
+    InputDataError
+        As :func:`activation_energy`, or if the condition can be <= 0 (no logarithm).
+    """
+    where = "exponent"
+    level = _probability(level, "level", where)
+    _, task_ = _task(model, task, where)
+    variable = _continuous(model.space, condition, where)
+    if variable.lower <= 0:
+        raise InputDataError(
+            f"{where}: condition {condition!r} has lower bound {variable.lower} <= 0; ln x is undefined"
+        )
+    method = _method(model, method, where)
+    post = derivative_posterior(
+        model, conditions, task_.name, condition, method=method, n_samples=n_samples, seed=seed, step=step
+    )
+    x = post.conditions[condition].to_numpy(dtype=float)
+    factor = x * du_dx(variable, x)  # d/d ln x = x d/dx
+    return _summary(post.conditions, task_, factor, post, level, method == "gaussian")
+
+
+def probability_above(
+    model: PosteriorModel,
+    conditions: pd.DataFrame,
+    task: str | None = None,
+    level: float = 0.5,
+    *,
+    method: str = "auto",
+    n_samples: int = 4000,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Posterior probability that a task's (latent, noise-free) value exceeds ``level`` at each condition.
+
+    For a branching fraction and ``level=0.5``: the probability that the branching pathway dominates.
+    Every output transform is increasing, so ``P(y > level) = P(z > g(level))``: exact
+    ``Phi((m - g(level)) / s)`` with ``method="gaussian"``, the share of joint draws above it with
+    ``"samples"``.
+
+    Parameters
+    ----------
+    model : KineticsModel or any model with the same ``predict_joint``/``sample`` API
+        A fitted model.
+    conditions : DataFrame
+        ``n`` conditions, physical units.
+    task : str, optional
+        The task (may be omitted for a one-task model).
+    level : float
+        Threshold in the task's physical unit, inside its transform's domain.
+    method : {"auto", "gaussian", "samples"}
+        Exact Gaussian or Monte Carlo over ``model.sample`` draws.
+    n_samples : int
+        Draws for ``"samples"``.
+    seed : int, optional
+        Seed of the draws.
+
+    Returns
+    -------
+    DataFrame
+        ``n`` rows: the condition columns, ``task``, ``probability``.
+    """
+    where = "probability_above"
+    k, task_ = _task(model, task, where)
+    threshold = _threshold(task_, level, where)
+    method = _method(model, method, where)
+    frame = _frame(conditions, model.space, where)
+    if method == "gaussian":
+        mean, cov = _task_moments(model, frame, task_)
+        std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            probability = np.where(
+                std > 0, norm.sf((threshold - mean) / np.where(std > 0, std, 1.0)), mean > threshold
+            )
+    else:
+        draws = np.asarray(model.sample(frame, int(n_samples), seed, physical=False))[..., k]
+        probability = np.mean(draws > threshold, axis=0)
+    out = frame.copy()
+    out["task"] = task_.name
+    out["probability"] = np.asarray(probability, dtype=float)
+    return out
+
+
+def _threshold(task: Task, level: float, where: str) -> float:
+    tf = task.output_transform
+    value = np.array([level], dtype=float) if isinstance(level, (int, float)) else np.array([np.nan])
+    if isinstance(level, bool) or not bool(tf.is_valid(value)[0]):
+        raise InputDataError(
+            f"{where}: level {level!r} is outside the domain of task {task.name!r} ({tf.domain})"
+        )
+    return float(tf.forward(value)[0])
+
+
+def _crossings(u: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+    """Per row of ``values`` (``s x m`` over grid ``u``), the ``u`` where it changes sign (linear interp.)."""
+    out = []
+    for row in values:
+        i = np.flatnonzero(np.sign(row[:-1]) * np.sign(row[1:]) < 0)
+        exact = np.flatnonzero(row == 0.0)
+        t = row[i] / (row[i] - row[i + 1])
+        out.append(np.sort(np.concatenate([u[i] + t * (u[i + 1] - u[i]), u[exact]])))
+    return out
+
+
+def level_crossing(
+    model: PosteriorModel,
+    task: str | None = None,
+    level: float = 0.5,
+    along: str = "T",
+    at: pd.DataFrame | None = None,
+    *,
+    credible_level: float = 0.95,
+    n_grid: int = 60,
+    n_samples: int = 1000,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Where a task crosses ``level`` along one condition, with a credible band, at each of ``at``'s rows.
+
+    For a branching fraction, ``level=0.5`` and ``along="T"`` give the temperature of the mechanism
+    switch at each pressure. The task's modelled value is evaluated on a grid of ``n_grid`` points
+    evenly spaced in the condition's model coordinate over its bounds (``1000/T`` for a temperature),
+    and each joint posterior draw (``model.sample``) is located where it crosses ``level`` (linear
+    interpolation between grid points). A draw that crosses several times counts the crossing nearest
+    to that of the posterior mean curve (the first one in the model coordinate if the mean does not
+    cross).
+
+    Parameters
+    ----------
+    model : KineticsModel or any model with the same ``predict_joint``/``sample`` API
+        A fitted model.
+    task : str, optional
+        The task (may be omitted for a one-task model).
+    level : float
+        Level in the task's physical unit, inside its transform's domain.
+    along : str
+        The continuous condition to search along.
+    at : DataFrame, optional
+        One row per curve: values of every other condition (physical units). May be omitted when
+        ``along`` is the only condition.
+    credible_level : float
+        Probability of the central band ``[lower, upper]``.
+    n_grid : int
+        Grid points along the condition (>= 5).
+    n_samples : int
+        Joint draws per curve.
+    seed : int, optional
+        Seed of the draws (curve ``i`` uses ``seed + i``).
+
+    Returns
+    -------
+    DataFrame
+        One row per row of ``at``: its condition columns, ``task``, ``mean`` (where the posterior
+        mean of the modelled value crosses; for a log or logit task also where the posterior median
+        of the physical value crosses; NaN if it does not), ``median``, ``lower``, ``upper`` (quantiles
+        of the draws' crossings, among the draws that cross) and ``probability`` (share of draws that
+        cross ``level`` inside the bounds), all in ``along``'s physical unit.
+    """
+    where = "level_crossing"
+    k, task_ = _task(model, task, where)
+    threshold = _threshold(task_, level, where)
+    variable = _continuous(model.space, along, where)
+    credible_level = _probability(credible_level, "credible_level", where)
+    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)) or n_grid < 5:
+        raise InputDataError(f"{where}: n_grid must be an integer >= 5, got {n_grid!r}")
+    others = [name for name in model.space.names if name != along]
+    if at is None:
+        if others:
+            raise InputDataError(
+                f"{where}: give the other conditions {others} as the columns of at=DataFrame"
+            )
+        at = pd.DataFrame(index=[0])
+    if not isinstance(at, pd.DataFrame) or len(at) == 0:
+        raise InputDataError(f"{where}: at must be a DataFrame with at least one row")
+    missing = [name for name in others if name not in at.columns]
+    if missing:
+        raise InputDataError(f"{where}: at lacks condition column(s) {missing}")
+    at = at[others].reset_index(drop=True)
+    u = np.linspace(0.0, 1.0, int(n_grid))
+    grid_values = variable.from_unit_interval(u)
+    q = 0.5 - credible_level / 2.0
+    rows: list[dict[str, Any]] = []
+    for i in range(len(at)):
+        frame = at.iloc[np.full(len(u), i)].reset_index(drop=True)
+        frame[along] = grid_values
+        frame = frame[model.space.names]
+        model.space.validate(frame)
+        mean, _ = _task_moments(model, frame, task_)
+        mean_cross = _crossings(u, (mean - threshold)[None, :])[0]
+        draws = np.asarray(
+            model.sample(frame, int(n_samples), None if seed is None else seed + i, physical=False)
+        )
+        crossings = _crossings(u, draws[..., k] - threshold)
+        anchor = mean_cross[0] if mean_cross.size else None
+        chosen = np.array(
+            [c[np.argmin(np.abs(c - anchor))] if anchor is not None else c[0] for c in crossings if c.size]
+        )
+        row: dict[str, Any] = dict(at.iloc[i])
+        row["task"] = task_.name
+        row["mean"] = float(variable.from_unit_interval(mean_cross[:1])[0]) if mean_cross.size else math.nan
+        if chosen.size:
+            lo, med, hi = np.quantile(chosen, [q, 0.5, 1.0 - q])
+            row["median"], row["lower"], row["upper"] = (
+                float(v) for v in variable.from_unit_interval(np.array([med, lo, hi]))
+            )
+        else:
+            row["median"] = row["lower"] = row["upper"] = math.nan
+        row["probability"] = chosen.size / len(crossings)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    # Quantiles in u map to quantiles of the physical value, but a decreasing transform (1000/T)
+    # swaps their order: keep lower <= upper in physical units.
+    lower, upper = out["lower"].to_numpy(copy=True), out["upper"].to_numpy(copy=True)
+    out["lower"], out["upper"] = np.fmin(lower, upper), np.fmax(lower, upper)
+    return out
