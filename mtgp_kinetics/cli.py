@@ -19,6 +19,9 @@ Sub-commands
 ``status``
     Observations per task, pending suggestions and, once a model can be fitted, its largest
     predictive std per task and the learned task correlation.
+``report``
+    PNG figures of a campaign: learning curve, Arrhenius plots, leave-one-out parity plots, task
+    correlation.
 """
 
 from __future__ import annotations
@@ -496,6 +499,187 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- report ----------------------------------------------------------------------------------------
+#: Sobol points over which ``report`` summarizes the predictive std.
+REPORT_POINTS = 256
+
+_REPORT_EPILOG = f"""\
+example:
+  mtgp-kinetics report --db campaign.db --out report/
+
+Fits the model on every observation of the campaign and writes PNG figures to --out:
+  learning_curve_<task>.png  largest and mean predictive std (latent, physical units) over
+                             {REPORT_POINTS} Sobol points against the number of experiments; each
+                             prefix of the campaign is recomputed with the final model's
+                             hyperparameters (what the data bought, no refit per step)
+  arrhenius_<task>.png       each rate task against 1000/T with its 95% band (spaces with a
+                             temperature, a variable with transform "inverse")
+  parity_<task>.png          leave-one-out predictions against the observed values, 95% intervals
+  task_correlation.png       the learned task correlation
+and learning_curve.csv with the numbers behind the curves.
+"""
+
+
+def _add_report(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write PNG figures of a campaign: learning curve, Arrhenius, parity, task correlation",
+        description=(
+            "Write PNG figures of a campaign: learning curve per task, Arrhenius plots of the rate "
+            "tasks, leave-one-out parity plots and the task-correlation heat map."
+        ),
+        epilog=_REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_db_argument(parser)
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
+    parser.set_defaults(handler=run_report)
+
+
+def _make_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputDataError(f"--out: cannot create the output folder {str(out)!r}: {err.strerror}") from None
+
+
+def loo_parity_frame(model: KineticsModel, level: float = 0.95) -> pd.DataFrame:
+    """Leave-one-out predictions of every observation in physical units, for :func:`plotting.parity_plot`.
+
+    Parameters
+    ----------
+    model : KineticsModel
+        A fitted model.
+    level : float
+        Probability of the ``[lower, upper]`` intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per observation: ``task``, ``observed``, ``mean``, ``lower``, ``upper`` (physical
+        units; the predictive of a new measurement given every other observation).
+    """
+    from mtgp_kinetics.back_transform import central_interval
+
+    points = model.held_out_predictions(level=level)
+    out = []
+    for task in model.tasks:
+        rows = points[points["task"] == task.name]
+        tf = task.output_transform
+        mu, s = rows["mean"].to_numpy(dtype=float), rows["std"].to_numpy(dtype=float)
+        lower, upper = central_interval(tf, mu, s, level)
+        out.append(
+            pd.DataFrame(
+                {
+                    "task": task.name,
+                    "observed": tf.inverse(rows["observed"].to_numpy(dtype=float)),
+                    "mean": tf.inverse(mu),
+                    "lower": lower,
+                    "upper": upper,
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+def uncertainty_figures(history: pd.DataFrame, tasks: Sequence[Task], prefix: str = "learning_curve") -> dict:
+    """Per task, a figure of the largest and mean predictive std against the number of experiments.
+
+    Parameters
+    ----------
+    history : DataFrame
+        :func:`~mtgp_kinetics.campaign.history.learning_history` output; with a ``strategy``
+        column, one line per strategy and statistic.
+    tasks : sequence of Task
+        The tasks to draw.
+    prefix : str
+        File-name prefix of the figures.
+
+    Returns
+    -------
+    dict of str to Figure
+        ``"<prefix>_<task>.png"`` -> figure.
+    """
+    from mtgp_kinetics import plotting
+
+    figures = {}
+    for task in tasks:
+        rows = history[history["task"] == task.name]
+        long = rows.melt(
+            id_vars=[c for c in ("experiments", "strategy") if c in rows.columns],
+            value_vars=["max_std", "mean_std"],
+            var_name="statistic",
+        )
+        long["statistic"] = long["statistic"].map({"max_std": "largest std", "mean_std": "mean std"})
+        if "strategy" in long.columns:
+            long["statistic"] = long["strategy"] + ": " + long["statistic"]
+        figure = plotting.learning_curve(long, x="experiments", y="value", hue="statistic")
+        ax = figure.axes[0]
+        unit = f" [{task.unit}]" if task.unit else ""
+        ax.set_ylabel(f"predictive std of {task.name}{unit}")
+        if task.transform in ("log", "log10"):
+            ax.set_yscale("log")
+        ax.set_title(f"{task.name}: latent predictive std, {REPORT_POINTS} Sobol points", fontsize="medium")
+        figures[f"{prefix}_{task.name}.png"] = figure
+    return figures
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """The ``report`` sub-command (see ``mtgp-kinetics report --help``)."""
+    from mtgp_kinetics import plotting
+    from mtgp_kinetics.campaign import Campaign
+    from mtgp_kinetics.campaign.history import learning_history
+
+    out: Path = args.out
+    campaign = Campaign.open(args.db)
+    try:
+        if not campaign.can_fit():
+            raise InputDataError(
+                "report: too few observations to fit a model (each task needs 2, and 3 in all); "
+                "observe more results first"
+            )
+        print(f"Fitting the model on {len(campaign.observations())} observations...")
+        model = campaign.model
+        space, tasks = campaign.store.space, campaign.store.tasks
+        points = space.sample(REPORT_POINTS, seed=int(campaign.settings["seed"]), method="sobol")
+        history = learning_history(model, campaign.observations(), points)
+    finally:
+        campaign.close()
+    _make_out(out)
+    figures = uncertainty_figures(history, tasks)
+    rate_tasks = [t for t in tasks if t.kind == "rate"]
+    try:
+        plotting.temperature_variable(space)
+        has_temperature = True
+    except InputDataError:
+        has_temperature = False
+    if rate_tasks and has_temperature:
+        for task in rate_tasks:
+            figures[f"arrhenius_{task.name}.png"] = plotting.arrhenius_plot(model, task.name)
+    else:
+        print("No Arrhenius plot: it needs a rate task and one temperature (transform 'inverse').")
+    parity = loo_parity_frame(model)
+    for task in tasks:
+        figures[f"parity_{task.name}.png"] = plotting.parity_plot(
+            parity, task=task, observed_label="observed (leave-one-out)"
+        )
+    figures["task_correlation.png"] = plotting.task_correlation_heatmap(model.task_correlation())
+    written = []
+    for name, figure in figures.items():
+        figure.savefig(out / name, dpi=120)
+        written.append(name)
+    history.to_csv(out / "learning_curve.csv", index=False)
+    written.append("learning_curve.csv")
+    last = history[history["experiments"] == history["experiments"].max()]
+    print(f"Predictive std after {int(last['experiments'].iloc[0])} experiments (latent, physical units):")
+    for row in last.itertuples():
+        print(f"  {row.task}: largest {row.max_std:.4g}, mean {row.mean_std:.4g}")
+    print(f"Wrote {len(written)} files to {out}:")
+    for name in written:
+        print(f"  {name}")
+    return 0
+
+
 # -- entry point -----------------------------------------------------------------------------------
 #: Sub-command registrars, in the order ``--help`` lists them.
 COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
@@ -504,6 +688,7 @@ COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
     _add_suggest,
     _add_observe,
     _add_status,
+    _add_report,
 )
 
 

@@ -1,7 +1,8 @@
-"""Tests of the campaign sub-commands of the command line: init, suggest, observe, status."""
+"""Tests of the campaign sub-commands of the command line: init, suggest, observe, status, report."""
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 
 from mtgp_kinetics.campaign import Campaign
 from mtgp_kinetics.campaign.config import load_campaign_config
-from mtgp_kinetics.cli import main
+from mtgp_kinetics.cli import build_parser, main
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.problems import AnalyticKinetics
 
@@ -197,13 +198,58 @@ def test_bad_toml_names_the_key(tmp_path, capsys, toml, key):
     assert not db.exists()
 
 
-@pytest.mark.parametrize("command", ["init", "suggest", "observe", "status"])
+def _commands() -> list[str]:
+    """Every sub-command the parser knows."""
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(subparsers.choices)
+
+
+def test_every_command_is_covered():
+    assert set(_commands()) >= {"demo", "init", "suggest", "observe", "status", "report"}
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "Example" in out or "example" in out
+    # What it does (a description line) and a runnable example of this very command.
+    assert re.search(rf"example:\n  mtgp-kinetics {command} ", out), out
+
+
+def test_report_writes_every_figure(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    campaign = Campaign.create(
+        db, PROBLEM.space, PROBLEM.tasks, initial=PROBLEM.sample(8, seed=1), kernel="independent", restarts=1
+    )
+    campaign.close()
+    out = tmp_path / "report"
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    names = [
+        "learning_curve_log_k.png",
+        "learning_curve_f_a.png",
+        "arrhenius_log_k.png",
+        "parity_log_k.png",
+        "parity_f_a.png",
+        "task_correlation.png",
+        "learning_curve.csv",
+    ]
+    for name in names:
+        assert (out / name).stat().st_size > 0, name
+        assert f"  {name}" in stdout
+    assert not (out / "arrhenius_f_a.png").exists()  # f_a is a mechanism task
+    curve = pd.read_csv(out / "learning_curve.csv")
+    assert curve["experiments"].tolist() == [k for k in range(1, 9) for _ in range(2)]
+
+
+def test_report_needs_observations(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    Campaign.create(db, PROBLEM.space, PROBLEM.tasks).close()
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "r")]) == 2
+    assert "too few observations" in capsys.readouterr().err
 
 
 def test_documented_example_toml_loads(tmp_path):

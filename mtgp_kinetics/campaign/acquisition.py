@@ -260,6 +260,8 @@ class RandomStrategy:
     """Uniform draws in the box, or distinct random rows of the pool."""
 
     name = "random"
+    #: Model-free: a campaign does not fit a model to suggest with it.
+    needs_model = False
 
     def suggest(
         self,
@@ -302,6 +304,8 @@ class SobolStrategy:
     """
 
     name = "sobol"
+    #: Model-free: a campaign does not fit a model to suggest with it.
+    needs_model = False
 
     def __init__(self, seed: int = 0, min_distance: float = 1e-3) -> None:
         self.seed = int(seed)

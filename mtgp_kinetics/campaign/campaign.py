@@ -272,9 +272,11 @@ class Campaign:
         if pool_X is not None and not per_task:
             domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance])
         if strategy is not None:
-            model: KineticsModel | None = self.model
+            # Model-free strategies (random, Sobol) need no fit; they avoid every used condition.
+            needs_model = bool(getattr(strategy, "needs_model", True))
+            model: KineticsModel | None = self.model if needs_model else None
             weights = torch.tensor([settings["task_weights"][t] for t in self.store.task_names])
-            pending: torch.Tensor = pending_X
+            pending: torch.Tensor = pending_X if needs_model else used_X
             options: dict[str, Any] = {}
             if per_task:
                 # Per-task strategies see the pending (condition, task) pairs and the task costs;
