@@ -13,6 +13,7 @@ from mtgp_kinetics.models.means import MEAN_NAMES
 from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
 
 if TYPE_CHECKING:
+    from mtgp_kinetics.bayes.model import BayesianKineticsModel
     from mtgp_kinetics.dataset import Dataset
 
 
@@ -26,7 +27,11 @@ def fit(
     max_iter: int = 300,
     seed: int = 0,
     check_transfer: bool = True,
-) -> KineticsModel:
+    num_warmup: int | None = None,
+    num_samples: int | None = None,
+    num_chains: int | None = None,
+    progress: bool = True,
+) -> KineticsModel | BayesianKineticsModel:
     """Fit a multi-task GP to a dataset.
 
     Parameters
@@ -41,8 +46,12 @@ def fit(
     mean : {"constant", "linear"}
         Per-task mean: a constant, or a constant plus a slope per continuous condition in the
         modelled coordinates (Arrhenius-aware: ``log k = a + b 1000/T + c ln P`` plus the GP).
-    method : {"map"}
-        Hyperparameter inference. ``"map"``: maximum a posteriori with restarts.
+    method : {"map", "nuts"}
+        Hyperparameter inference. ``"map"``: maximum a posteriori with restarts. ``"nuts"``: fully
+        Bayesian, NUTS over all hyperparameters started from the MAP fit (``kernel=None``: the
+        structure the default model chooses), returning a
+        :class:`~mtgp_kinetics.bayes.BayesianKineticsModel` whose predictions average over the
+        draws (see ``docs/bayesian.md``); ``check_transfer`` does not apply.
     restarts : int
         MAP starts (the default initialization plus ``restarts - 1`` random ones).
     max_iter : int
@@ -53,18 +62,40 @@ def fit(
         For a kernel that shares across tasks, also fit independent GPs and warn
         (:class:`~mtgp_kinetics.comparison.NegativeTransferWarning`) when sharing predicts some task
         worse by more than the noise of the comparison (leave-one-condition-out NLPD).
+    num_warmup, num_samples, num_chains : int, optional
+        NUTS only: warm-up steps and kept draws per chain, and chains (defaults of
+        :class:`~mtgp_kinetics.bayes.NutsSettings`).
+    progress : bool
+        NUTS only: show a progress bar per chain.
 
     Returns
     -------
     KineticsModel
         The fitted model (``model.fit_result_`` says what the fit did).
     """
-    if method != "map":
-        raise InputDataError(f"method must be 'map', got {method!r}")
+    if method not in ("map", "nuts"):
+        raise InputDataError(f"method must be 'map' or 'nuts', got {method!r}")
+    nuts_options = {"num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains}
+    nuts_options = {k: v for k, v in nuts_options.items() if v is not None}
+    if method == "map" and nuts_options:
+        raise InputDataError(f"{sorted(nuts_options)} apply to method='nuts' only")
     if not isinstance(restarts, int) or restarts < 1:
         raise InputDataError(f"restarts must be an integer >= 1, got {restarts!r}")
     if mean not in MEAN_NAMES:
         raise InputDataError(f"mean must be one of {list(MEAN_NAMES)}, got {mean!r}")
+    if method == "nuts":
+        from mtgp_kinetics.bayes import NutsSettings, fit_nuts
+
+        return fit_nuts(
+            data,
+            kernel,
+            mean=mean,
+            restarts=restarts,
+            max_iter=max_iter,
+            seed=seed,
+            settings=NutsSettings(**nuts_options),
+            progress=progress,
+        )
     if kernel is None:
         return fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed, mean=mean)
     spec = kernel_spec(kernel)

@@ -6,7 +6,12 @@ A ``.mtgp`` file is one ``torch.save`` archive holding only tensors, strings and
 * ``metadata``: a JSON string with the space, tasks, kernel structure, fit summary, the training
   observations (for reports) and the package versions that wrote it;
 * ``tensors``: the exact float64 training inputs, targets and known noise variances;
-* ``state_dict``: the hyperparameters and buffers of the GP.
+* ``state_dict``: the hyperparameters and buffers of the GP;
+* ``posterior`` (format version 2 only): the NUTS draws of a
+  :class:`~mtgp_kinetics.bayes.BayesianKineticsModel` (unconstrained coordinates, sampler statistics,
+  settings), from which its ``InferenceData`` is rebuilt exactly. Version 1 files (MAP models) are
+  still written for MAP models, so older readers keep reading them; a version-2 file is refused by
+  them with a clear message rather than loaded as a MAP model without its draws.
 
 Loading uses ``torch.load(weights_only=True)``, which refuses any pickled object other than tensors
 and plain containers, so a crafted file cannot run code; it is reported as a :class:`ModelFileError`.
@@ -35,10 +40,14 @@ from mtgp_kinetics.space import Space
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
+    from mtgp_kinetics.bayes.model import BayesianKineticsModel
     from mtgp_kinetics.model import KineticsModel
 
 FORMAT_NAME = "mtgp_kinetics-model"
 FORMAT_VERSION = 1
+#: Format of a file that also holds posterior draws (fully Bayesian models).
+POSTERIOR_FORMAT_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, POSTERIOR_FORMAT_VERSION)
 
 
 def _package_versions() -> dict[str, str]:
@@ -51,7 +60,9 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
-def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
+def save_model(
+    model: KineticsModel, path: str | os.PathLike[str], posterior: dict[str, Any] | None = None
+) -> None:
     """Write ``model`` to ``path`` (overwritten atomically: a crash never leaves half a file).
 
     Parameters
@@ -60,6 +71,9 @@ def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
         A fitted model.
     path : str or path-like
         Destination, conventionally ending in ``.mtgp``.
+    posterior : dict, optional
+        Posterior draws of a fully Bayesian model (tensors and plain data), stored as ``posterior``
+        with format version :data:`POSTERIOR_FORMAT_VERSION`.
     """
     model._check_fitted()
     fit = model.fit_result_
@@ -88,7 +102,7 @@ def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
     }
     archive = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if posterior is None else POSTERIOR_FORMAT_VERSION,
         "metadata": json.dumps(metadata),
         "tensors": {
             "train_inputs": model.train_inputs,
@@ -97,6 +111,8 @@ def save_model(model: KineticsModel, path: str | os.PathLike[str]) -> None:
         },
         "state_dict": model.gp.state_dict(),
     }
+    if posterior is not None:
+        archive["posterior"] = posterior
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(archive, tmp)
@@ -120,15 +136,15 @@ def _read_archive(path: Path) -> dict[str, Any]:
     if not isinstance(archive, dict) or archive.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{str(path)!r} is not an mtgp_kinetics model file")
     found = archive.get("format_version")
-    if found != FORMAT_VERSION:
+    if found not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"{str(path)!r} has model format version {found!r}; this mtgp_kinetics reads version "
-            f"{FORMAT_VERSION}. Load it with the version that wrote it and refit, or upgrade."
+            f"{str(path)!r} has model format version {found!r}; this mtgp_kinetics reads versions "
+            f"{list(READABLE_VERSIONS)}. Load it with the version that wrote it and refit, or upgrade."
         )
     return archive
 
 
-def load(path: str | os.PathLike[str]) -> KineticsModel:
+def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
     """Load a model written by :meth:`KineticsModel.save`.
 
     Parameters
@@ -138,8 +154,9 @@ def load(path: str | os.PathLike[str]) -> KineticsModel:
 
     Returns
     -------
-    KineticsModel
-        A fitted model whose predictions equal the saved model's.
+    KineticsModel or BayesianKineticsModel
+        A fitted model whose predictions equal the saved model's (a Bayesian model, with its draws,
+        for a file written by :meth:`BayesianKineticsModel.save`).
 
     Raises
     ------
@@ -178,4 +195,11 @@ def load(path: str | os.PathLike[str]) -> KineticsModel:
     fit = metadata.get("fit")
     model.fit_result_ = FitResult(**fit) if fit is not None else None
     model.gp.eval()
+    if "posterior" in archive:
+        from mtgp_kinetics.bayes.model import BayesianKineticsModel
+
+        try:
+            return BayesianKineticsModel.from_archive(model, archive["posterior"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ModelFileError(f"{str(path)!r} has damaged posterior draws: {err}") from err
     return model

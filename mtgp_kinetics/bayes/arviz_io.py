@@ -1,0 +1,156 @@
+"""Every use of ArviZ in mtgp_kinetics, in one module (a move to ArviZ 1.x changes this file only).
+
+* :func:`to_inference_data` -- posterior quantities, sampler statistics and observed data as an
+  ``arviz.InferenceData``;
+* :func:`diagnostics` -- R-hat, bulk and tail ESS per scalar parameter, divergences and BFMI;
+* :func:`to_netcdf` / :func:`from_netcdf` -- files;
+* :func:`plot_trace`, :func:`plot_rank`, :func:`plot_task_correlation` -- figures.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+#: Quantities whose ``[i, j]`` and ``[j, i]`` entries are the same number (reported once).
+SYMMETRIC = ("task_covariance", "task_correlation")
+
+
+def to_inference_data(
+    posterior: dict[str, np.ndarray],
+    dims: dict[str, Sequence[str]],
+    coords: dict[str, Sequence[Any]],
+    sample_stats: dict[str, np.ndarray],
+    observed: dict[str, np.ndarray],
+    constant: dict[str, np.ndarray],
+    attrs: dict[str, Any] | None = None,
+) -> az.InferenceData:
+    """Build the ``InferenceData``.
+
+    Parameters
+    ----------
+    posterior : dict of str to ndarray
+        Quantity -> ``chains x draws x ...`` values.
+    dims : dict of str to sequence of str
+        Quantity (and observed variable) -> its dimension names after ``chain``, ``draw``.
+    coords : dict of str to sequence
+        Dimension -> labels.
+    sample_stats : dict of str to ndarray
+        ``diverging``, ``tree_depth``, ``n_steps``, ``energy``, ``lp``, ``step_size``: ``chains x draws``.
+    observed : dict of str to ndarray
+        E.g. ``y``: the ``n`` observations in transformed units (dimension ``observation``).
+    constant : dict of str to ndarray
+        E.g. the task of each observation.
+    attrs : dict, optional
+        Stored on every group (numbers and strings only, for netCDF).
+    """
+    used = {d for name in (*posterior, *observed, *constant) for d in dims.get(name, ())}
+    return az.from_dict(
+        posterior=posterior,
+        sample_stats=sample_stats,
+        observed_data=observed,
+        constant_data=constant,
+        coords={k: list(v) for k, v in coords.items() if k in used},
+        dims={k: list(v) for k, v in dims.items()},
+        attrs=attrs or {},
+    )
+
+
+def _entries(idata: az.InferenceData) -> list[tuple[str, str, dict[str, Any]]]:
+    """Scalar parameters worth diagnosing: (variable, display name, selection).
+
+    Constant entries (a correlation's diagonal, structural zeros, a fixed noise level) have no
+    R-hat and are left out, as is the lower triangle of symmetric matrices.
+    """
+    out = []
+    posterior = idata.posterior
+    for var in posterior.data_vars:
+        values = posterior[var]
+        extra = [d for d in values.dims if d not in ("chain", "draw")]
+        labels = [values.coords[d].values.tolist() for d in extra]
+        for combo in itertools.product(*(range(len(lab)) for lab in labels)):
+            if var in SYMMETRIC and combo[0] > combo[1]:
+                continue
+            selection = dict(zip(extra, combo, strict=True))
+            entry = values.isel(selection).values
+            if np.ptp(entry) <= 1e-12 * max(1.0, float(np.abs(entry).max())):
+                continue
+            label = ", ".join(str(lab[i]) for lab, i in zip(labels, combo, strict=True))
+            out.append((var, f"{var}[{label}]" if label else var, selection))
+    return out
+
+
+def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
+    """Convergence summary, one row per scalar parameter.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``parameter``, ``mean``, ``sd``, ``r_hat`` (rank-normalized split R-hat),
+        ``ess_bulk``, ``ess_tail``; ``attrs`` hold ``divergences`` (post-warm-up, all chains),
+        ``bfmi`` (per chain) and ``draws`` (chains x draws).
+    """
+    # Constant entries (left out below) make ArviZ divide 0 by 0; those results are not used.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(idata)
+        ess_bulk = az.ess(idata, method="bulk")
+        ess_tail = az.ess(idata, method="tail")
+    rows = []
+    for var, name, selection in _entries(idata):
+        values = idata.posterior[var].isel(selection).values
+        rows.append(
+            {
+                "parameter": name,
+                "mean": float(values.mean()),
+                "sd": float(values.std()),
+                "r_hat": float(rhat[var].isel(selection)),
+                "ess_bulk": float(ess_bulk[var].isel(selection)),
+                "ess_tail": float(ess_tail[var].isel(selection)),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["parameter", "mean", "sd", "r_hat", "ess_bulk", "ess_tail"])
+    stats = idata.sample_stats
+    frame.attrs["divergences"] = int(stats["diverging"].values.sum())
+    frame.attrs["bfmi"] = [float(b) for b in np.atleast_1d(az.bfmi(idata))]
+    frame.attrs["draws"] = (int(stats.sizes["chain"]), int(stats.sizes["draw"]))
+    return frame
+
+
+def to_netcdf(idata: az.InferenceData, path: str | os.PathLike[str]) -> None:
+    """Write ``idata`` to a netCDF file."""
+    idata.to_netcdf(str(path))
+
+
+def from_netcdf(path: str | os.PathLike[str]) -> az.InferenceData:
+    """Read an ``InferenceData`` written by :func:`to_netcdf` (loaded into memory, file closed)."""
+    idata = az.from_netcdf(str(path))
+    idata.load()
+    return idata
+
+
+def plot_trace(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Any:
+    """Trace plot (per-chain densities and traces); returns the ``matplotlib`` axes."""
+    return az.plot_trace(idata, var_names=None if var_names is None else list(var_names), compact=True)
+
+
+def plot_rank(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Any:
+    """Rank plot (uniform ranks per chain mean mixed chains); returns the axes."""
+    return az.plot_rank(idata, var_names=None if var_names is None else list(var_names))
+
+
+def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
+    """Posterior densities of each pair's task correlation with a ``level`` credible interval."""
+    tasks = idata.posterior["task_correlation"].coords["task"].values.tolist()
+    pairs = [(a, b) for i, a in enumerate(tasks) for b in tasks[i + 1 :]]
+    if not pairs:
+        raise ValueError("the task correlation needs at least two tasks")
+    stacked = {
+        f"{a} ~ {b}": idata.posterior["task_correlation"].sel(task=a, task_=b).values for a, b in pairs
+    }
+    return az.plot_posterior(stacked, hdi_prob=level, ref_val=0.0, point_estimate="median")
