@@ -1,0 +1,238 @@
+"""Derived quantities: activation energy, exponents, level crossings and pathway probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from scipy.stats import norm
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.derived import R_KJ_PER_MOL_K as R
+from mtgp_kinetics.derived import derivative_posterior
+
+EA, ORDER, LN_A = 150.0, 0.7, float(np.log(1e13))  # kJ/mol, pressure exponent, ln(1/s)
+
+
+def arrhenius_data(t_transform: str = "inverse", y_transform: str = "log10", n: int = 25) -> mk.Dataset:
+    """Noisy ``k = A exp(-Ea / R T) P^n`` (5 % lognormal scatter) on a seeded Sobol design."""
+    space = mk.Space(
+        [
+            mk.Continuous("T", 700.0, 1400.0, unit="K", transform=t_transform),
+            mk.Continuous("P", 0.1, 10.0, unit="bar", transform="log"),
+        ]
+    )
+    frame = space.sample(n, seed=0)
+    ln_k = LN_A - EA / (R * frame["T"]) + ORDER * np.log(frame["P"])
+    frame["k"] = np.exp(ln_k + 0.05 * np.random.default_rng(0).standard_normal(n))
+    return mk.Dataset.from_frame(frame, space, [mk.Task("k", unit="1/s", transform=y_transform, kind="rate")])
+
+
+@pytest.fixture(scope="module")
+def arrhenius_model() -> mk.KineticsModel:
+    return mk.fit(arrhenius_data(), restarts=1)
+
+
+@pytest.fixture(scope="module")
+def test_conditions() -> pd.DataFrame:
+    """Sobol points plus the four corners, where the stencil is one-sided."""
+    space = arrhenius_data().space
+    corners = pd.DataFrame({"T": [700.0, 700.0, 1400.0, 1400.0], "P": [0.1, 10.0, 0.1, 10.0]})
+    return pd.concat([space.sample(16, seed=3), corners], ignore_index=True)
+
+
+def transformed_mean(model: mk.KineticsModel, frame: pd.DataFrame) -> np.ndarray:
+    return model.predict(frame)["transformed_mean"].to_numpy()
+
+
+def finite_difference(model: mk.KineticsModel, frame: pd.DataFrame, column: str, coordinate, inverse):
+    """d(posterior mean of ln k)/d(coordinate) by second-order differences in physical coordinates,
+    one-sided where a central step would leave the space (independent of the stencil in derived.py)."""
+    var = model.space[column]
+    c = coordinate(frame[column].to_numpy())
+    h = 1e-5 * abs(coordinate(np.array([var.upper]))[0] - coordinate(np.array([var.lower]))[0])
+    lo_c, hi_c = sorted(coordinate(np.array([var.lower, var.upper])))
+    offsets = np.tile([-1.0, 0.0, 1.0], (len(frame), 1))
+    weights = np.tile([-0.5, 0.0, 0.5], (len(frame), 1))
+    low, high = c - h < lo_c, c + h > hi_c
+    offsets[low], weights[low] = [0.0, 1.0, 2.0], [-1.5, 2.0, -0.5]
+    offsets[high], weights[high] = [-2.0, -1.0, 0.0], [0.5, -2.0, 1.5]
+    rows = frame.iloc[np.repeat(np.arange(len(frame)), 3)].copy()
+    rows[column] = np.clip(inverse((c[:, None] + h * offsets).ravel()), var.lower, var.upper)
+    result = (weights * transformed_mean(model, rows).reshape(-1, 3)).sum(axis=1) / h
+    return result * np.log(10.0)  # log10 task -> ln
+
+
+def test_activation_energy_is_the_derivative_of_the_posterior_mean(arrhenius_model, test_conditions):
+    ea = mk.activation_energy(arrhenius_model, test_conditions, "k")
+    fd = -R * finite_difference(arrhenius_model, test_conditions, "T", lambda t: 1.0 / t, lambda v: 1.0 / v)
+    # Both are second-order differences of the same smooth mean (steps 1e-3 and 1e-5 of the range):
+    # they agree to ~1e-6 relative; 1e-4 leaves room for rounding at the one-sided corners.
+    np.testing.assert_allclose(ea["mean"], fd, rtol=1e-4)
+    assert list(ea.columns) == ["T", "P", "task", "mean", "std", "lower", "upper"]
+    assert (ea["std"] > 0).all() and (ea["lower"] < ea["mean"]).all() and (ea["mean"] < ea["upper"]).all()
+
+
+def test_exponent_is_the_derivative_of_the_posterior_mean(arrhenius_model, test_conditions):
+    order = mk.exponent(arrhenius_model, test_conditions, "k", "P")
+    fd = finite_difference(arrhenius_model, test_conditions, "P", np.log, np.exp)
+    np.testing.assert_allclose(order["mean"], fd, rtol=1e-4, atol=1e-6)
+
+
+def test_gaussian_interval_is_mean_plus_minus_z_std(arrhenius_model, test_conditions):
+    ea = mk.activation_energy(arrhenius_model, test_conditions, "k", level=0.9)
+    z = norm.ppf(0.95)
+    np.testing.assert_allclose(ea["upper"] - ea["mean"], z * ea["std"], rtol=1e-12)
+    np.testing.assert_allclose(ea["mean"] - ea["lower"], z * ea["std"], rtol=1e-12)
+
+
+def test_sampled_interval_agrees_with_the_gaussian_one(arrhenius_model, test_conditions):
+    exact = mk.activation_energy(arrhenius_model, test_conditions, "k")
+    sampled = mk.activation_energy(arrhenius_model, test_conditions, "k", method="samples", n_samples=4000)
+    np.testing.assert_allclose(sampled["mean"], exact["mean"], rtol=1e-12)  # moments from predict_joint
+    # 2.5 % quantile of 4000 draws: Monte Carlo std about 0.04 std of the quantity; allow 0.2.
+    assert np.all(np.abs(sampled["lower"] - exact["lower"]) < 0.2 * exact["std"])
+    assert np.all(np.abs(sampled["upper"] - exact["upper"]) < 0.2 * exact["std"])
+
+
+def test_derivative_draws_have_the_posterior_moments(arrhenius_model, test_conditions):
+    post = derivative_posterior(arrhenius_model, test_conditions, "k", "T", n_samples=4000, seed=1)
+    se = post.dz_std / np.sqrt(4000)
+    assert np.all(np.abs(post.dz_draws.mean(0) - post.dz_mean) < 5 * se)
+    np.testing.assert_allclose(post.dz_draws.std(0), post.dz_std, rtol=0.1)
+    np.testing.assert_allclose(post.z_mean, transformed_mean(arrhenius_model, test_conditions), rtol=1e-10)
+
+
+def test_delay_sign_convention(arrhenius_model, test_conditions):
+    rate = mk.activation_energy(arrhenius_model, test_conditions, "k")
+    delay = mk.activation_energy(arrhenius_model, test_conditions, "k", kind="delay")
+    np.testing.assert_allclose(delay["mean"], -rate["mean"])
+    np.testing.assert_allclose(delay["lower"], -rate["upper"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("t_transform", ["inverse", "log", "none"])
+@pytest.mark.parametrize("y_transform", ["log10", "log"])
+def test_known_activation_energy_and_order_lie_in_their_intervals(t_transform, y_transform):
+    model = mk.fit(arrhenius_data(t_transform, y_transform), restarts=1)
+    test = model.space.sample(20, seed=7)
+    ea = mk.activation_energy(model, test, "k")
+    order = mk.exponent(model, test, "k", "P")
+    assert ((ea["lower"] <= EA) & (EA <= ea["upper"])).mean() >= 0.9
+    assert ((order["lower"] <= ORDER) & (ORDER <= order["upper"])).mean() >= 0.9
+    # ... and informative: the typical 95 % interval is narrower than +-15 % of Ea.
+    assert (ea["upper"] - ea["lower"]).median() < 0.3 * EA
+
+
+def logistic_switch_data(n: int = 40) -> tuple[mk.Dataset, float, float, float]:
+    """A fraction ``f = expit(b (1000/T - c0 - s ln P))``: switch at ``1000/T = c0 + s ln P``."""
+    b, c0, s = 6.0, 1.1, 0.08
+    space = mk.Space(
+        [
+            mk.Continuous("T", 700.0, 1400.0, unit="K", transform="inverse"),
+            mk.Continuous("P", 0.1, 10.0, unit="bar", transform="log"),
+        ]
+    )
+    frame = space.sample(n, seed=2)
+    z = b * (1000.0 / frame["T"] - c0 - s * np.log(frame["P"]))
+    frame["f"] = expit(z + 0.02 * np.random.default_rng(2).standard_normal(n))
+    data = mk.Dataset.from_frame(frame, space, [mk.Task("f", transform="logit", kind="mechanism")])
+    return data, b, c0, s
+
+
+@pytest.fixture(scope="module")
+def switch():
+    data, b, c0, s = logistic_switch_data()
+    return mk.fit(data, restarts=1), b, c0, s
+
+
+@pytest.mark.slow
+def test_activation_energy_of_a_logit_task_by_draws(switch):
+    model, b, c0, s = switch
+    test = model.space.sample(20, seed=4)
+    f = expit(b * (1000.0 / test["T"] - c0 - s * np.log(test["P"])))
+    truth = -R * 1000.0 * b * (1.0 - f)  # -R d ln f / d(1/T), f = expit(b (1000/T - c))
+    ea = mk.activation_energy(model, test, "f", n_samples=2000)
+    assert ((ea["lower"] <= truth) & (truth <= ea["upper"])).mean() >= 0.9
+    assert np.all(ea["std"] > 0)
+
+
+def test_level_crossing_finds_the_mechanism_switch(switch):
+    model, _, c0, s = switch
+    at = pd.DataFrame({"P": [0.3, 1.0, 3.0]})
+    cross = mk.level_crossing(model, "f", 0.5, along="T", at=at, n_samples=300)
+    truth = 1000.0 / (c0 + s * np.log(at["P"]))
+    assert list(cross.columns) == ["P", "task", "mean", "median", "lower", "upper", "probability"]
+    assert ((cross["lower"] <= truth) & (truth <= cross["upper"])).all()
+    np.testing.assert_allclose(cross["mean"], truth, rtol=0.01)
+    assert (cross["lower"] < cross["upper"]).all() and (cross["probability"] > 0.99).all()
+    # A level the fraction never reaches inside the space is never crossed.
+    never = mk.level_crossing(model, "f", 0.999999, along="T", at=at.iloc[:1], n_samples=50)
+    assert never["probability"].iloc[0] == 0.0 and np.isnan(never["mean"].iloc[0])
+
+
+def test_probability_above_is_exact_and_matches_draws(switch):
+    model, *_ = switch
+    test = model.space.sample(12, seed=5)
+    exact = mk.probability_above(model, test, "f", 0.5)
+    pred = model.predict(test)
+    np.testing.assert_allclose(
+        exact["probability"], norm.sf(-pred["transformed_mean"] / pred["transformed_std"])
+    )
+    sampled = mk.probability_above(model, test, "f", 0.5, method="samples", n_samples=4000)
+    assert np.all(np.abs(sampled["probability"] - exact["probability"]) < 0.04)  # 5 MC std at p = 0.5
+
+
+def test_errors_name_the_culprit(arrhenius_model, test_conditions):
+    with pytest.raises(mk.InputDataError, match="unknown task 'x'"):
+        mk.activation_energy(arrhenius_model, test_conditions, "x")
+    with pytest.raises(mk.InputDataError, match="unknown condition 'Temp'"):
+        mk.activation_energy(arrhenius_model, test_conditions, "k", temperature="Temp")
+    with pytest.raises(mk.InputDataError, match="column 'T'"):
+        mk.activation_energy(arrhenius_model, test_conditions.assign(T=2000.0), "k")
+    with pytest.raises(mk.InputDataError, match="level must be a probability"):
+        mk.exponent(arrhenius_model, test_conditions, "k", level=95)
+    with pytest.raises(mk.InputDataError, match="kind must be"):
+        mk.activation_energy(arrhenius_model, test_conditions, "k", kind="fast")
+    with pytest.raises(mk.InputDataError, match="method must be"):
+        mk.activation_energy(arrhenius_model, test_conditions, "k", method="mcmc")
+    with pytest.raises(mk.InputDataError, match="outside the domain"):
+        mk.probability_above(arrhenius_model, test_conditions, "k", -1.0)
+    with pytest.raises(mk.InputDataError, match=r"at lacks condition column\(s\) \['P'\]"):
+        mk.level_crossing(arrhenius_model, "k", 1.0, along="T", at=pd.DataFrame({"Q": [1.0]}))
+
+
+@pytest.mark.slow
+def test_h2o2_global_activation_energy_agrees_with_cantera():
+    """The benchmark's protocol (benchmarks/derived.py, docs/derived.md) at one seed and 2 restarts.
+
+    The benchmark's figure is 0.91 coverage of the 95 % intervals at 40 training rows (3 seeds); the
+    misses sit where ln tau bends sharply in 1000/T (Ea rising from ~100 to ~900 kJ/mol near the second
+    explosion limit), which a stationary kernel smooths. The threshold here guards against
+    regressions (a wrong sign or a missing ln 10 gives a coverage near 0), not the 0.9 goal itself.
+    """
+    from mtgp_kinetics.problems import H2O2Ignition
+
+    problem = H2O2Ignition()
+    frame = problem.sample(40, seed=0, observed_fraction={"f_branch": 0.3})
+    model = mk.fit(mk.Dataset.from_frame(frame, problem.space, problem.tasks), restarts=2)
+    # Test conditions one difference step inside the bounds; the half-step 0.004 in 1000/T is small
+    # for the curvature of ln tau and large against the integrator's rounding of tau.
+    step = 0.004
+    inner = mk.Space(
+        [
+            mk.Continuous(
+                "T", 1000.0 / (1000.0 / 900.0 - 0.005), 1000.0 / (1000.0 / 1500.0 + 0.005), "K", "inverse"
+            ),
+            problem.space["P"],
+            problem.space["phi"],
+        ]
+    )
+    test = inner.sample(24, seed=1000)
+    inv = 1000.0 / test["T"].to_numpy()
+    up, down = test.assign(T=1000.0 / (inv + step)), test.assign(T=1000.0 / (inv - step))
+    ln_tau = [np.log(problem.evaluate(f, progress=False)["tau_ign"].to_numpy()) for f in (up, down)]
+    truth = R * 1000.0 * (ln_tau[0] - ln_tau[1]) / (2 * step)
+    ea = mk.activation_energy(model, test, "tau_ign")
+    assert ((ea["lower"] <= truth) & (truth <= ea["upper"])).mean() >= 0.85
