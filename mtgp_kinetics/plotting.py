@@ -510,3 +510,90 @@ def learning_curve(
     if hue is not None:
         ax.legend(title=hue, fontsize="small")
     return fig
+
+
+def activation_energy_plot(
+    model: KineticsModel,
+    task: str,
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    level: float = 0.95,
+    n_points: int = 60,
+    kind: str = "auto",
+    temperature: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Apparent activation energy of a task against temperature, with its credible band.
+
+    Computed by :func:`mtgp_kinetics.derived.activation_energy` on a grid evenly spaced in
+    ``1000 / T``, at fixed values of the other conditions.
+
+    Parameters
+    ----------
+    model : KineticsModel
+        A fitted model whose space has a temperature (a Continuous with ``transform="inverse"``).
+    task : str
+        Task name.
+    fixed : mapping of str to value, optional
+        Values [physical units] of the other conditions; unnamed ones default to
+        :func:`default_conditions`.
+    level : float
+        Probability of the central credible band, in (0, 1).
+    n_points : int
+        Grid points (>= 2).
+    kind : {"auto", "rate", "delay"}
+        Sign convention (see :func:`~mtgp_kinetics.derived.activation_energy`).
+    temperature : str, optional
+        Name of the temperature variable when the space has several inverse-transformed ones.
+    ax : Axes, optional
+        Where to draw; default a new figure.
+
+    Returns
+    -------
+    Figure
+        Posterior mean of ``Ea`` [kJ/mol] as a line and its band as a filled polygon against ``T``.
+
+    Raises
+    ------
+    InputDataError
+        For an unknown task, a space without temperature, unknown or out-of-bounds ``fixed``
+        values, or a bad ``n_points``/``level``/``kind``.
+    """
+    from mtgp_kinetics.derived import activation_energy
+
+    where = "activation_energy_plot"
+    task_obj = _model_task(model, task, where)
+    space = model.space
+    t_var = temperature_variable(space, temperature, where)
+    if isinstance(n_points, bool) or not isinstance(n_points, int | np.integer) or n_points < 2:
+        raise InputDataError(f"{where}: n_points must be an integer >= 2, got {n_points!r}")
+    fixed = dict(fixed or {})
+    unknown = sorted(set(fixed) - set(space.names) | ({t_var.name} & set(fixed)))
+    if unknown:
+        raise InputDataError(
+            f"{where}: fixed names {unknown}, which are not conditions other than the temperature "
+            f"{t_var.name!r}; the space has {space.names}"
+        )
+    values = {k: v for k, v in default_conditions(space).items() if k != t_var.name}
+    values.update(fixed)
+    temperatures = t_var.from_unit_interval(np.linspace(0.0, 1.0, int(n_points)))
+    grid = pd.DataFrame({name: [values[name]] * len(temperatures) for name in values})
+    grid[t_var.name] = temperatures
+    ea = activation_energy(model, grid[space.names], task, t_var.name, level, kind=kind)
+
+    fig, ax = _figure_and_axes(ax, (6.0, 4.5))
+    ax.fill_between(
+        temperatures,
+        ea["lower"].to_numpy(),
+        ea["upper"].to_numpy(),
+        color=MODEL_COLOR,
+        alpha=0.25,
+        linewidth=0,
+        label=f"{level:.0%} credible band",
+    )
+    ax.plot(temperatures, ea["mean"].to_numpy(), color=MODEL_COLOR, label="posterior mean")
+    ax.set_xlabel(t_var.label)
+    ax.set_ylabel(f"Ea of {task_obj.name} [kJ/mol]")
+    ax.set_title(_describe(values, space) if values else task_obj.label, fontsize="medium")
+    ax.legend(loc="best", fontsize="small")
+    return fig

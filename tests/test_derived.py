@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -236,3 +238,28 @@ def test_h2o2_global_activation_energy_agrees_with_cantera():
     truth = R * 1000.0 * (ln_tau[0] - ln_tau[1]) / (2 * step)
     ea = mk.activation_energy(model, test, "tau_ign")
     assert ((ea["lower"] <= truth) & (truth <= ea["upper"])).mean() >= 0.8  # 0.875 when written
+
+
+@pytest.mark.slow
+def test_bayesian_model_gets_intervals_from_its_mixture_draws():
+    from mtgp_kinetics.bayes import NutsSettings, fit_nuts
+
+    data = arrhenius_data()
+    # A short single chain: enough for a mixture of 16 hyperparameter draws; its diagnostics may warn.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.ConvergenceWarning)
+        model = fit_nuts(
+            data,
+            restarts=1,
+            settings=NutsSettings(num_warmup=30, num_samples=30, num_chains=1),
+            progress=False,
+            max_predictive_draws=16,
+        )
+    test = model.space.sample(10, seed=7)
+    ea = mk.activation_energy(model, test, "k", n_samples=1000)  # method="auto": mixture draws
+    fd = -R * finite_difference(model, test, "T", lambda t: 1.0 / t, lambda v: 1.0 / v)
+    np.testing.assert_allclose(ea["mean"], fd, rtol=1e-4)  # the mixture mean's derivative
+    assert ((ea["lower"] <= EA) & (EA <= ea["upper"])).mean() >= 0.9
+    # The mixture's interval is not the Gaussian one built from its first two moments.
+    gaussian = mk.activation_energy(model, test, "k", method="gaussian")
+    assert not np.allclose(ea["lower"], gaussian["lower"], rtol=1e-3)
