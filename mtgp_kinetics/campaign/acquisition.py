@@ -16,7 +16,8 @@ Every strategy is a small class with one method,
   none).
 
 Strategies: ``"random"``, ``"sobol"``, ``"max_variance"``, ``"integrated_variance"`` (the default of
-a campaign), ``"integrated_variance_per_cost"``; ``"bald"`` is reserved for the Bayesian (MCMC) fit.
+a campaign), ``"integrated_variance_per_cost"``; ``"bald"`` (mutual information with the hyperparameters,
+for a model fitted with ``method="nuts"``).
 See :data:`STRATEGIES`.
 
 Per-task strategies (``per_task = True``, so far ``"integrated_variance_per_cost"``) choose
@@ -41,7 +42,7 @@ from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 
 from mtgp_kinetics.campaign.variance_reduction import integrated_variance_reduction
-from mtgp_kinetics.errors import InputDataError, MtgpError
+from mtgp_kinetics.errors import InputDataError
 
 if TYPE_CHECKING:
     from mtgp_kinetics.model import KineticsModel
@@ -627,20 +628,126 @@ def _pending_pairs(pending_X: torch.Tensor | None, model: KineticsModel) -> torc
 
 
 class BaldStrategy:
-    """Reserved: BALD (mutual information between an observation and the hyperparameters).
+    """Mutual information with the hyperparameters (BALD) plus posterior-averaged variance reduction.
 
-    BALD needs posterior samples of the hyperparameters, which come with the Bayesian (MCMC) fit;
-    with the MAP fit it is not available yet.
+    Needs a model fitted with ``method="nuts"`` (:class:`~mtgp_kinetics.bayes.BayesianKineticsModel`).
+    For each candidate ``x`` the score is
+
+        ``sum_t w_t I(y_t; theta | x) + variance_weight * mean_k [IV_k - IV_k(x)] / mean_k IV_k``
+
+    with ``I`` the mutual information between a measurement of task ``t`` at ``x`` and the
+    hyperparameters (:func:`mtgp_kinetics.bayes.bald.mutual_information`, nats) over ``n_draws``
+    posterior draws, and ``IV_k`` the integrated variance of the task-weighted sum of outputs
+    under draw ``k`` (as ``"integrated_variance"``) before and after measuring every task at ``x``:
+    the first term prefers experiments that discriminate between hyperparameter draws (where
+    lengthscales or the task correlation disagree), the second, relative, term the ones that
+    reduce the predictive uncertainty on average over the draws. Pool mode scores every row; bounds
+    mode scores ``n_candidates`` Sobol points. Batches are greedy, each draw's GP conditioned on a
+    fantasy at every pick (and first on the pending points).
+
+    Parameters
+    ----------
+    n_draws : int
+        Posterior draws used (evenly spaced among the model's predictive draws).
+    variance_weight : float
+        Weight of the relative variance-reduction term (0: pure BALD).
+    n_mc_points : int
+        Sobol points over which the variance is integrated.
+    n_candidates : int
+        Sobol candidates in bounds mode.
     """
 
     name = "bald"
 
-    def suggest(self, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raise :class:`~mtgp_kinetics.MtgpError`: not available with the MAP fit."""
-        raise MtgpError(
-            "strategy 'bald' comes with the Bayesian (MCMC) fit, which is not available yet; use "
-            "'integrated_variance' or 'max_variance'"
-        )
+    def __init__(
+        self,
+        n_draws: int = 16,
+        variance_weight: float = 1.0,
+        n_mc_points: int = 64,
+        n_candidates: int = 256,
+    ) -> None:
+        self.n_draws = int(n_draws)
+        self.variance_weight = float(variance_weight)
+        self.n_mc_points = int(n_mc_points)
+        self.n_candidates = int(n_candidates)
+
+    def suggest(
+        self,
+        model: KineticsModel | None,
+        domain: Domain,
+        q: int,
+        pending_X: torch.Tensor | None = None,
+        task_weights: torch.Tensor | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :class:`Strategy`; values are the scores of the picks."""
+        import copy
+
+        from mtgp_kinetics.bayes.bald import mutual_information
+        from mtgp_kinetics.fitting import single_threaded
+
+        model = _require_model(model, self.name)
+        if not hasattr(model, "predictive_draws"):
+            raise InputDataError(
+                "strategy 'bald' needs posterior draws of the hyperparameters: fit the campaign's model "
+                "with method='nuts' (Campaign.create(..., fit_options={'method': 'nuts'}))"
+            )
+        _check_q(q, domain)
+        weights = _weights(model, task_weights)
+        transform = ScalarizedPosteriorTransform(weights)
+        seed = 0 if rng is None else int(rng.integers(2**31))
+        mc_points = IntegratedVarianceStrategy.mc_points(model, seed, self.n_mc_points)
+        candidates = domain.X if isinstance(domain, Pool) else domain.sobol(self.n_candidates, seed)
+        all_draws = model.predictive_draws()
+        index = np.unique(np.linspace(0, len(all_draws) - 1, min(self.n_draws, len(all_draws))).round())
+        pending = _pending(pending_X, model)
+        gps = []
+        for u in all_draws[index.astype(int)]:
+            with model.at_draw(u) as base:
+                gps.append(_fantasize(copy.deepcopy(base.gp), pending))
+        used = torch.zeros(candidates.shape[0], dtype=torch.bool)
+        picks, values = [], []
+        with single_threaded():
+            for _ in range(q):
+                scores = self._scores(gps, candidates, weights, transform, mc_points, mutual_information)
+                scores = scores.masked_fill(used, float("-inf"))
+                best = int(torch.argmax(scores))
+                used[best] = True
+                picks.append(candidates[best])
+                values.append(scores[best])
+                gps = [_fantasize(gp, candidates[best : best + 1]) for gp in gps]
+        return torch.stack(picks), torch.stack(values)
+
+    def _scores(
+        self,
+        gps: list[Model],
+        candidates: torch.Tensor,
+        weights: torch.Tensor,
+        transform: ScalarizedPosteriorTransform,
+        mc_points: torch.Tensor,
+        mutual_information: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ) -> torch.Tensor:
+        """``n`` scores of the candidates (``n x d``) under the draws' GPs."""
+        means, stds = [], []
+        with torch.no_grad():
+            for gp in gps:
+                posterior = gp.posterior(candidates.unsqueeze(-2), observation_noise=True)
+                means.append(posterior.mean.squeeze(-2))  # n x t
+                stds.append(posterior.variance.squeeze(-2).clamp_min(0.0).sqrt())
+        mu = torch.stack(means).numpy()  # K x n x t
+        sd = torch.stack(stds).numpy()
+        K, n, t = mu.shape
+        info = mutual_information(mu.reshape(K, n * t), sd.reshape(K, n * t)).reshape(n, t)
+        score = torch.as_tensor(info, dtype=torch.float64) @ weights
+        if self.variance_weight:
+            now = torch.stack([_integrated_variance(gp, mc_points, transform) for gp in gps])
+            groups = gps[0].all_tasks_inputs(candidates.unsqueeze(-2))  # n x t x (d + 1)
+            reductions = torch.stack(
+                [integrated_variance_reduction(gp, groups, mc_points, weights) for gp in gps]
+            )  # K x n
+            reduction = reductions.mean(0) / now.mean().clamp_min(1e-300)
+            score = score + self.variance_weight * reduction
+        return score
 
 
 def _pending(pending_X: torch.Tensor | None, model: KineticsModel) -> torch.Tensor:

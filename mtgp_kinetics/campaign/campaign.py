@@ -97,6 +97,7 @@ class Campaign:
         min_distance: float = MIN_DISTANCE,
         restarts: int = 4,
         strategy_options: dict[str, Any] | None = None,
+        fit_options: dict[str, Any] | None = None,
     ) -> Campaign:
         """Start a campaign in a new store at ``path``.
 
@@ -129,6 +130,9 @@ class Campaign:
             MAP starts per fit.
         strategy_options : dict, optional
             Passed to the strategy's constructor (e.g. ``{"raw_samples": 64}``).
+        fit_options : dict, optional
+            Extra keywords of :func:`mtgp_kinetics.fit`, e.g. ``{"method": "nuts"}`` (needed by
+            strategy ``"bald"``) with ``num_warmup``/``num_samples``/``num_chains``.
 
         Returns
         -------
@@ -151,6 +155,7 @@ class Campaign:
         settings: dict[str, Any] = {
             "strategy": strategy,
             "strategy_options": strategy_options,
+            "fit_options": dict(fit_options or {}),
             "kernel": kernel,
             "seed": int(seed),
             "restarts": int(restarts),
@@ -221,6 +226,7 @@ class Campaign:
                 kernel=settings["kernel"],
                 restarts=settings["restarts"],
                 seed=settings["seed"],
+                **settings.get("fit_options", {}),
             )
             self._model_key = key
         return self._model

@@ -1,0 +1,64 @@
+"""The sampler's coordinates: the MAP objective, its Jacobians, exact gradients, and a lossless round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.bayes.coordinates import Coordinates
+from mtgp_kinetics.bayes.fit import sampling_model
+from mtgp_kinetics.fitting import neg_log_posterior
+
+
+def _coords(model: mk.KineticsModel) -> tuple[mk.KineticsModel, Coordinates]:
+    base = sampling_model(model)
+    return base, Coordinates(base.gp)
+
+
+def test_sampling_model_keeps_the_map_point(fitted: dict[str, mk.KineticsModel]) -> None:
+    for name in ("icm", "lmc"):
+        base, _ = _coords(fitted[name])
+        # B is rebuilt as chol(B - 1e-6 I) L^T + 1e-6 I: equal up to rounding (float64).
+        np.testing.assert_allclose(
+            base.task_covariance().to_numpy(), fitted[name].task_covariance().to_numpy(), rtol=1e-7, atol=1e-8
+        )
+        with torch.no_grad():
+            assert abs(float(neg_log_posterior(base.gp)) - float(neg_log_posterior(fitted[name].gp))) < 1e-7
+
+
+def test_round_trip_and_potential(fitted: dict[str, mk.KineticsModel]) -> None:
+    base, coords = _coords(fitted["icm"])
+    u = coords.current()
+    coords.assign(u + 0.1)
+    coords.assign(u)
+    torch.testing.assert_close(coords.current(), u, rtol=0, atol=1e-12)
+    value, _ = coords.value_and_grad(u)
+    n = base.gp.train_targets.shape[-1]
+    with torch.no_grad():
+        expected = n * float(neg_log_posterior(base.gp)) - float(coords.log_jacobian(u))
+    assert abs(value - expected) < 1e-9
+
+
+def test_gradient_matches_finite_differences(fitted: dict[str, mk.KineticsModel]) -> None:
+    for name in ("icm", "lmc"):
+        _, coords = _coords(fitted[name])
+        u = coords.current() + 0.05 * torch.randn(coords.dim, dtype=torch.float64)
+        _, grad = coords.value_and_grad(u)
+        eps = 1e-6
+        numeric = torch.tensor(
+            [
+                (coords.value_and_grad(u + eps * e)[0] - coords.value_and_grad(u - eps * e)[0]) / (2 * eps)
+                for e in torch.eye(coords.dim, dtype=torch.float64)
+            ],
+            dtype=torch.float64,
+        )
+        # Central differences of a float64 objective of size ~10-100: error ~1e-6 relative.
+        torch.testing.assert_close(grad, numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_potential_is_differentiable_by_autograd(fitted: dict[str, mk.KineticsModel]) -> None:
+    _, coords = _coords(fitted["icm"])
+    u = coords.current().requires_grad_(True)
+    (grad,) = torch.autograd.grad(coords.potential(u), u)
+    torch.testing.assert_close(grad, coords.value_and_grad(u.detach())[1])

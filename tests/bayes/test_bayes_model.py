@@ -1,0 +1,146 @@
+"""The Bayesian model: mixture predictions, ArviZ data, diagnostics, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.bayes import BayesianKineticsModel, arviz_io
+from mtgp_kinetics.bayes.mixture import mixture_cdf
+from mtgp_kinetics.bayes.model import convergence_problems
+
+
+@pytest.fixture(scope="module")
+def conditions(analytic_problem) -> pd.DataFrame:
+    return analytic_problem.space.sample(6, seed=3)
+
+
+def test_predictions_are_the_average_over_draws(nuts_model: BayesianKineticsModel, conditions) -> None:
+    pred = nuts_model.predict(conditions, level=0.9)
+    per_draw = []
+    for u in nuts_model.predictive_draws():
+        with nuts_model.at_draw(u) as model:
+            per_draw.append(model.predict(conditions))
+    mu = np.stack([f["transformed_mean"].to_numpy() for f in per_draw])
+    s = np.stack([f["transformed_std"].to_numpy() for f in per_draw])
+    assert len(per_draw) == 16 and mu.std(0).max() > 0  # the draws differ
+    np.testing.assert_allclose(pred["transformed_mean"], mu.mean(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        pred["transformed_std"] ** 2, (s**2 + mu**2).mean(0) - mu.mean(0) ** 2, rtol=1e-10
+    )
+    # Interval ends are the mixture's 5 % and 95 % quantiles, mapped to physical units.
+    for task in nuts_model.tasks:
+        rows = (pred["task"] == task.name).to_numpy()
+        low = task.output_transform.forward(pred.loc[rows, "lower"].to_numpy())
+        high = task.output_transform.forward(pred.loc[rows, "upper"].to_numpy())
+        np.testing.assert_allclose(mixture_cdf(low, mu[:, rows], s[:, rows]), 0.05, atol=1e-7)
+        np.testing.assert_allclose(mixture_cdf(high, mu[:, rows], s[:, rows]), 0.95, atol=1e-7)
+    # The model is left at the MAP point after predicting.
+    np.testing.assert_array_equal(nuts_model.coords.current().numpy(), nuts_model._map_u.numpy())
+
+
+def test_mixture_is_wider_than_one_draw_where_draws_disagree(nuts_model, conditions) -> None:
+    pred = nuts_model.predict(conditions)
+    _, _, s = nuts_model.predict_draws(conditions)
+    assert np.all(pred["transformed_std"].to_numpy() >= np.sqrt((s**2).mean(0)) - 1e-12)
+
+
+def test_joint_samples(nuts_model: BayesianKineticsModel, conditions) -> None:
+    a = nuts_model.sample(conditions, n_samples=400, seed=1, physical=False)
+    b = nuts_model.sample(conditions, n_samples=400, seed=1, physical=False)
+    assert a.shape == (400, len(conditions), nuts_model.num_tasks)
+    np.testing.assert_array_equal(a, b)
+    _, mean, cov = nuts_model.predict_joint(conditions)
+    # Sample mean within 5 standard errors of the mixture mean (400 samples).
+    se = np.sqrt(np.diag(cov)) / np.sqrt(400)
+    assert np.all(np.abs(a.reshape(400, -1).mean(0) - mean) < 5 * se)
+
+
+def test_task_correlation_posterior(nuts_model: BayesianKineticsModel) -> None:
+    corr = nuts_model.task_correlation()
+    assert corr.shape == (2, 2) and np.allclose(np.diag(corr), 1.0)
+    summary = nuts_model.task_correlation_summary(level=0.9)
+    row = summary.iloc[0]
+    assert (row["task"], row["task_"]) == tuple(nuts_model.task_names)
+    assert -1 <= row["lower"] <= row["median"] <= row["upper"] <= 1
+    assert row["mean"] == pytest.approx(corr.iloc[0, 1])
+
+
+def test_inference_data(nuts_model: BayesianKineticsModel) -> None:
+    idata = nuts_model.inference_data
+    assert {"posterior", "sample_stats", "observed_data", "constant_data"} <= set(idata.groups())
+    corr = idata.posterior["task_correlation"]
+    assert corr.dims == ("chain", "draw", "task", "task_")
+    assert corr.shape == (2, 30, 2, 2)
+    assert list(corr.coords["task"].values) == nuts_model.task_names
+    assert idata.posterior["lengthscale"].dims == ("chain", "draw", "latent", "dim")
+    assert idata.posterior["noise_std"].dims == ("chain", "draw", "task")
+    for stat in ("diverging", "tree_depth", "energy", "lp"):
+        assert idata.sample_stats[stat].shape == (2, 30)
+    assert idata.observed_data["y"].shape == (nuts_model.train_inputs.shape[0],)
+
+
+def test_diagnostics_table(nuts_model: BayesianKineticsModel) -> None:
+    table = nuts_model.diagnostics(warn=False)
+    assert list(table.columns[:1]) == ["parameter"]
+    assert {"r_hat", "ess_bulk", "ess_tail"} <= set(table.columns)
+    assert "task_correlation[log_k, f_a]" in set(table["parameter"])
+    assert "task_correlation[log_k, log_k]" not in set(table["parameter"])  # constant diagonal
+    assert isinstance(table.attrs["divergences"], int) and len(table.attrs["bfmi"]) == 2
+
+
+def test_convergence_rules() -> None:
+    good = pd.DataFrame(
+        {"parameter": ["a", "b"], "r_hat": [1.001, 1.0], "ess_bulk": [900.0, 800], "ess_tail": [700.0, 900]}
+    )
+    good.attrs.update(divergences=0, bfmi=[0.9, 1.0], draws=(4, 500))
+    assert convergence_problems(good) == []
+    bad = good.copy()
+    bad.attrs.update(divergences=3, bfmi=[0.9, 0.1], draws=(4, 500))
+    bad.loc[1, "r_hat"] = 1.05
+    bad.loc[0, "ess_tail"] = 50.0
+    problems = "; ".join(convergence_problems(bad))
+    assert "R-hat > 1.01 for b" in problems and "ESS < 400 for a" in problems
+    assert "3 divergent" in problems and "BFMI < 0.3 in 1 chain" in problems
+
+
+def test_netcdf_round_trip(nuts_model: BayesianKineticsModel, tmp_path) -> None:
+    path = tmp_path / "posterior.nc"
+    arviz_io.to_netcdf(nuts_model.inference_data, path)
+    back = arviz_io.from_netcdf(path)
+    for group in ("posterior", "sample_stats", "observed_data"):
+        assert getattr(back, group).equals(getattr(nuts_model.inference_data, group))
+
+
+def test_save_load_keeps_the_draws(nuts_model: BayesianKineticsModel, conditions, tmp_path) -> None:
+    path = tmp_path / "bayes.mtgp"
+    nuts_model.save(path)
+    loaded = mk.load(path)
+    assert isinstance(loaded, BayesianKineticsModel)
+    np.testing.assert_array_equal(loaded.draws.z, nuts_model.draws.z)
+    assert loaded.inference_data.posterior.equals(nuts_model.inference_data.posterior)
+    assert loaded.inference_data.sample_stats.equals(nuts_model.inference_data.sample_stats)
+    loaded.max_predictive_draws = nuts_model.max_predictive_draws
+    pd.testing.assert_frame_equal(loaded.predict(conditions), nuts_model.predict(conditions))
+
+
+def test_loo_of_the_mixture(nuts_model: BayesianKineticsModel) -> None:
+    table = nuts_model.loo()
+    assert list(table["task"]) == nuts_model.task_names
+    assert np.all(np.isfinite(table["nlpd"])) and np.all((table["coverage"] >= 0) & (table["coverage"] <= 1))
+
+
+def test_bad_settings_name_the_setting(analytic_data: mk.Dataset) -> None:
+    with pytest.raises(mk.InputDataError, match="num_chains"):
+        mk.fit(analytic_data, "icm", method="nuts", num_chains=0)
+    with pytest.raises(mk.InputDataError, match="method='nuts' only"):
+        mk.fit(analytic_data, "icm", num_samples=10)
+    with pytest.raises(mk.InputDataError, match="'map' or 'nuts'"):
+        mk.fit(analytic_data, "icm", method="hmc")
+
+
+def test_level_is_checked(nuts_model, conditions) -> None:
+    with pytest.raises(mk.InputDataError, match="level"):
+        nuts_model.predict(conditions, level=1.5)
