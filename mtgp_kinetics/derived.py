@@ -83,7 +83,12 @@ class PosteriorModel(Protocol):
         ...
 
     def sample(
-        self, conditions: pd.DataFrame, n_samples: int = ..., seed: int | None = ..., *, physical: bool = ...
+        self,
+        conditions: pd.DataFrame,
+        n_samples: int = ...,
+        seed: int | None = ...,
+        observation_noise: bool = ...,
+        physical: bool = ...,
     ) -> np.ndarray:
         """``s x n x t`` joint posterior draws."""
         ...
@@ -390,6 +395,48 @@ def _summary(
     return out
 
 
+#: Conditions per block in :func:`activation_energy` and :func:`exponent`: the joint covariance of a
+#: block's stencil is ``(3 b t) x (3 b t)``, so blocks bound memory on large grids.
+BLOCK = 200
+
+
+def _blockwise(
+    model: PosteriorModel,
+    frame: pd.DataFrame,
+    task: Task,
+    variable: Continuous,
+    factor: Callable[[np.ndarray], np.ndarray],
+    level: float,
+    method: str,
+    n_samples: int,
+    seed: int | None,
+    step: float,
+) -> pd.DataFrame:
+    """``factor(x) * d ln y / du`` summarized per condition, ``BLOCK`` conditions at a time.
+
+    ``method`` is already resolved (``"gaussian"`` or ``"samples"``).
+
+    Draws are joint within a block; block ``b`` uses seed ``seed + b``. Every summary is per
+    condition, so blocks change nothing but memory.
+    """
+    parts = []
+    for b, start in enumerate(range(0, len(frame), BLOCK)):
+        block = frame.iloc[start : start + BLOCK].reset_index(drop=True)
+        post = derivative_posterior(
+            model,
+            block,
+            task.name,
+            variable.name,
+            method=method,
+            n_samples=n_samples,
+            seed=None if seed is None else seed + b,
+            step=step,
+        )
+        x = block[variable.name].to_numpy(dtype=float)
+        parts.append(_summary(block, task, factor(x), post, level, method == "gaussian"))
+    return pd.concat(parts, ignore_index=True)
+
+
 # -- public quantities ----------------------------------------------------------------------------
 def _delay_sign(task: Task, kind: str, where: str) -> float:
     if kind == "auto":
@@ -464,13 +511,13 @@ def activation_energy(
     sign = _delay_sign(task_, kind, where)
     variable = _continuous(model.space, temperature, where)
     method = _method(model, method, where)
-    post = derivative_posterior(
-        model, conditions, task_.name, temperature, method=method, n_samples=n_samples, seed=seed, step=step
-    )
-    T = post.conditions[temperature].to_numpy(dtype=float)
-    # d/d(1/T) = dT/d(1/T) d/dT = -T^2 d/dT, and d/dT = du/dT d/du.
-    factor = sign * R_KJ_PER_MOL_K * (-(T**2)) * du_dx(variable, T)
-    return _summary(post.conditions, task_, factor, post, level, method == "gaussian")
+    frame = _frame(conditions, model.space, where)
+
+    def factor(T: np.ndarray) -> np.ndarray:
+        # d/d(1/T) = dT/d(1/T) d/dT = -T^2 d/dT, and d/dT = du/dT d/du.
+        return sign * R_KJ_PER_MOL_K * (-(T**2)) * du_dx(variable, T)
+
+    return _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
 
 
 def exponent(
@@ -531,12 +578,12 @@ def exponent(
             f"{where}: condition {condition!r} has lower bound {variable.lower} <= 0; ln x is undefined"
         )
     method = _method(model, method, where)
-    post = derivative_posterior(
-        model, conditions, task_.name, condition, method=method, n_samples=n_samples, seed=seed, step=step
-    )
-    x = post.conditions[condition].to_numpy(dtype=float)
-    factor = x * du_dx(variable, x)  # d/d ln x = x d/dx
-    return _summary(post.conditions, task_, factor, post, level, method == "gaussian")
+    frame = _frame(conditions, model.space, where)
+
+    def factor(x: np.ndarray) -> np.ndarray:
+        return x * du_dx(variable, x)  # d/d ln x = x d/dx
+
+    return _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
 
 
 def probability_above(
