@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn.utils.stateless import _reparametrize_module
 
 from mtgp_kinetics.fitting import _optimizer_coordinates, neg_log_posterior
 from mtgp_kinetics.models.gp import CoregionalGP
@@ -87,6 +88,8 @@ class Coordinates:
                 rows, cols = torch.tril_indices(members.numel(), members.numel())
                 blocks[id(module.W)] = _CholeskyBlock(module.W, members, rows, cols, rows == cols)
         self.params = params
+        name_of = {id(p): name for name, p in gp.named_parameters()}
+        self.names = [name_of[id(p)] for p in params]
         self.segments: list[tuple[torch.nn.Parameter, _CholeskyBlock | None, slice]] = []
         plain_lower, plain_log = [], []
         offset, element = 0, 0
@@ -169,33 +172,19 @@ class Coordinates:
         """
         self.evaluations += 1
         u = u.detach().to(torch.float64).requires_grad_(True)
-        values = self._values(u)
-        with torch.no_grad():
-            for (p, _, _), value in zip(self.segments, values, strict=True):
-                p.copy_(value)
-        for p in self.params:
-            p.grad = None
-        n = self.gp.train_targets.shape[-1]
         failed = math.inf, torch.zeros(self.dim, dtype=torch.float64)
-        try:
-            loss = n * neg_log_posterior(self.gp)
-        except (torch.linalg.LinAlgError, ValueError):
+        n = self.gp.train_targets.shape[-1]
+        values = self._values(u)
+        # The GP reads its parameters as functions of u for this evaluation: one backward pass.
+        with _reparametrize_module(self.gp, dict(zip(self.names, values, strict=True))):
+            try:
+                energy = n * neg_log_posterior(self.gp) - self.log_jacobian(u)
+            except (torch.linalg.LinAlgError, ValueError):
+                return failed
+        if not torch.isfinite(energy):
             return failed
-        if not torch.isfinite(loss):
-            return failed
-        loss.backward()
-        # Chain rule from the parameters to u, plus the Jacobian terms, by autograd over _values.
-        surrogate = sum(
-            (value * p.grad).sum() for (p, _, _), value in zip(self.segments, values, strict=True)
-        )
-        energy_extra = -self.log_jacobian(u)
-        (grad,) = torch.autograd.grad(surrogate + energy_extra, u)
-        for p in self.params:
-            p.grad = None
-        value = float(loss.detach()) + float(energy_extra.detach())
-        if not math.isfinite(value):
-            return failed
-        return value, torch.nan_to_num(grad)
+        (grad,) = torch.autograd.grad(energy, u)
+        return float(energy.detach()), torch.nan_to_num(grad)
 
     def potential(self, u: torch.Tensor) -> torch.Tensor:
         """Differentiable ``U(u)`` (scalar) for samplers that call ``torch.autograd.grad``."""

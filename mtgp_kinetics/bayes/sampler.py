@@ -53,7 +53,7 @@ class NutsSettings:
     """
 
     num_warmup: int = 300
-    num_samples: int = 300
+    num_samples: int = 500
     num_chains: int = 4
     thin: int = 1
     target_accept_prob: float = 0.8
