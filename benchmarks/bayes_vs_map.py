@@ -14,7 +14,7 @@ the worst R-hat, the smallest bulk ESS and the wall time (the convergence figure
 Usage::
 
     python benchmarks/bayes_vs_map.py                                  # 10/20/40, 5 seeds, defaults
-    python benchmarks/bayes_vs_map.py --warmup 150 --samples 150 --chains 2   # quicker chains
+    python benchmarks/bayes_vs_map.py --warmup 100 --samples 100 --chains 2 --max-tree-depth 6  # quicker
     python benchmarks/bayes_vs_map.py --diagnostics                    # n = 30, default settings
 """
 
@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 
 import mtgp_kinetics as mk
+from mtgp_kinetics.bayes import NutsSettings, fit_nuts
 from mtgp_kinetics.model_checking import held_out_scores
 from mtgp_kinetics.problems import H2O2Ignition
 
@@ -48,15 +49,15 @@ def compare(sizes: list[int], seeds: int, kernel: str, n_test: int, nuts: dict[s
         for seed in range(seeds):
             data = _data(problem, n, seed)
             for method in ("map", "nuts"):
-                options = (
-                    {"check_transfer": False}
-                    if method == "map"
-                    else {"method": "nuts", "progress": False, **nuts}
-                )
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # convergence is reported below, not warned
-                    model = mk.fit(data, kernel, seed=seed, **options)
+                    if method == "map":
+                        model = mk.fit(data, kernel, seed=seed, check_transfer=False)
+                    else:  # what mk.fit(data, kernel, method="nuts") does, with every NUTS setting exposed
+                        model = fit_nuts(
+                            data, kernel, seed=seed, settings=NutsSettings(**nuts), progress=False
+                        )
                 seconds = time.perf_counter() - start
                 scores = held_out_scores(model.predict(test, level=0.95), truth, problem.tasks, level=0.95)
                 row = [*scores.loc[names, "nlpd"], *scores.loc[names, "coverage"], seconds]
@@ -97,7 +98,7 @@ def diagnostics(kernel: str, nuts: dict[str, int]) -> None:
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = mk.fit(data, kernel, method="nuts", progress=False, **nuts)
+        model = fit_nuts(data, kernel, settings=NutsSettings(**nuts), progress=False)
     seconds = time.perf_counter() - start
     table = model.diagnostics(warn=False)
     print(model)
@@ -119,9 +120,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="NUTS warm-up per chain (default: library)")
     parser.add_argument("--samples", type=int, default=None, help="NUTS draws per chain (default: library)")
     parser.add_argument("--chains", type=int, default=None, help="NUTS chains (default: library)")
+    parser.add_argument(
+        "--max-tree-depth", type=int, default=None, help="NUTS tree depth cap (default: library)"
+    )
     parser.add_argument("--diagnostics", action="store_true", help="the n = 30 convergence figure instead")
     args = parser.parse_args()
-    nuts = {"num_warmup": args.warmup, "num_samples": args.samples, "num_chains": args.chains}
+    nuts = {
+        "num_warmup": args.warmup,
+        "num_samples": args.samples,
+        "num_chains": args.chains,
+        "max_tree_depth": args.max_tree_depth,
+    }
     nuts = {k: v for k, v in nuts.items() if v is not None}
     if args.diagnostics:
         diagnostics(args.kernel, nuts)

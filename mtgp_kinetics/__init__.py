@@ -23,7 +23,21 @@ from mtgp_kinetics.tasks import Task
 
 __version__ = "0.1.0"
 
+#: Names resolved on first use, so that ``import mtgp_kinetics`` does not import pyro and ArviZ.
+_LAZY = {"BayesianKineticsModel": "mtgp_kinetics.bayes", "NutsSettings": "mtgp_kinetics.bayes"}
+
+
+def __getattr__(name: str) -> object:
+    """The fully Bayesian model's classes (``mk.BayesianKineticsModel``, ``mk.NutsSettings``), lazily."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mtgp_kinetics' has no attribute {name!r}")
+
+
 __all__ = [
+    "BayesianKineticsModel",
     "Categorical",
     "Continuous",
     "ConvergenceWarning",
@@ -40,6 +54,7 @@ __all__ = [
     "NotFittedError",
     "NumericsError",
     "NumericsWarning",
+    "NutsSettings",
     "Space",
     "Task",
     "__version__",

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import arviz as az
 import numpy as np
 import pandas as pd
+from matplotlib import MatplotlibDeprecationWarning
 
 #: Quantities whose ``[i, j]`` and ``[j, i]`` entries are the same number (reported once).
 SYMMETRIC = ("task_covariance", "task_correlation")
@@ -134,14 +137,34 @@ def from_netcdf(path: str | os.PathLike[str]) -> az.InferenceData:
     return idata
 
 
+def _scalars(idata: az.InferenceData, var_names: Sequence[str] | None) -> dict[str, np.ndarray]:
+    """Non-constant scalar entries of the chosen quantities, ``chains x draws`` each, by display name."""
+    chosen = None if var_names is None else set(var_names)
+    return {
+        name: idata.posterior[var].isel(selection).values
+        for var, name, selection in _entries(idata)
+        if chosen is None or var in chosen
+    }
+
+
+@contextmanager
+def _quiet_matplotlib() -> Iterator[None]:
+    """ArviZ 0.23 calls a matplotlib API deprecated in 3.11; that warning is not ours to act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
+        yield
+
+
 def plot_trace(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Any:
-    """Trace plot (per-chain densities and traces); returns the ``matplotlib`` axes."""
-    return az.plot_trace(idata, var_names=None if var_names is None else list(var_names), compact=True)
+    """Trace plot (per-chain densities and traces) of each non-constant entry; returns the axes."""
+    with _quiet_matplotlib():
+        return az.plot_trace(_scalars(idata, var_names), compact=False)
 
 
 def plot_rank(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Any:
-    """Rank plot (uniform ranks per chain mean mixed chains); returns the axes."""
-    return az.plot_rank(idata, var_names=None if var_names is None else list(var_names))
+    """Rank plot (uniform ranks per chain mean mixed chains) of each non-constant entry; returns the axes."""
+    with _quiet_matplotlib():
+        return az.plot_rank(_scalars(idata, var_names))
 
 
 def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
@@ -153,4 +176,5 @@ def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
     stacked = {
         f"{a} ~ {b}": idata.posterior["task_correlation"].sel(task=a, task_=b).values for a, b in pairs
     }
-    return az.plot_posterior(stacked, hdi_prob=level, ref_val=0.0, point_estimate="median")
+    with _quiet_matplotlib():
+        return az.plot_posterior(stacked, hdi_prob=level, ref_val=0.0, point_estimate="median")

@@ -383,7 +383,7 @@ class BayesianKineticsModel:
             if problems:
                 warnings.warn(
                     "NUTS may not have converged: " + "; ".join(problems) + ". Run longer chains "
-                    "(num_warmup, num_samples), or use fewer hyperparameters (kernel='icm').",
+                    "(num_warmup, num_samples), or a structure with fewer hyperparameters (kernel='icm').",
                     ConvergenceWarning,
                     stacklevel=2,
                 )
