@@ -93,7 +93,7 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--fraction", type=float, default=0.25, help="share of rows with the mechanism task")
-    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="analytic n=30, 2 seeds")
     args = parser.parse_args()
     configs = args.configs.split(",")

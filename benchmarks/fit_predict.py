@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/fit_predict.py [--problems h2o2,analytic] [--n 30,60,120] [--seeds 3]
-                                     [--restarts 4] [--n-test 300] [--scaling-n 100,200,400,800]
+                                     [--restarts 4] [--n-test 1000] [--scaling-n 100,200,400,800]
                                      [--quick]
 
 Every model of one setting is fitted to the same training data and scored on the same test
@@ -336,7 +336,7 @@ def main() -> None:
     parser.add_argument("--n", default="30,60,120", help="training rows per setting, comma-separated")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 (median reported)")
     parser.add_argument("--restarts", type=int, default=4, help="MAP starts of our fits")
-    parser.add_argument("--n-test", type=int, default=300, help="held-out conditions per seed")
+    parser.add_argument("--n-test", type=int, default=1000, help="held-out conditions per seed")
     parser.add_argument(
         "--scaling-n", default="100,200,400,800", help="rows of the fit-time scaling section ('' to skip)"
     )
