@@ -27,6 +27,7 @@ CSV = Path(__file__).resolve().parent / "data" / "h2o2_experiments.csv"
 
 def _save(axes: object, path: Path) -> None:
     figure = np.ravel(axes)[0].figure
+    figure.tight_layout()
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
 
