@@ -11,6 +11,9 @@ trajectory diverged, its tree depth and number of leapfrog steps, and the Hamilt
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -50,6 +53,11 @@ class NutsSettings:
     init_scale : float
         Std of the Gaussian perturbation of the MAP coordinates each chain starts from
         (over-dispersed starts make R-hat meaningful).
+    workers : int or None
+        Processes the chains run in: 1 runs them one after another in this process; more forks
+        that many worker processes (one torch thread each; POSIX ``fork`` only). ``None``: one
+        per chain up to the number of CPU cores on Linux, 1 elsewhere. The draws do not depend on
+        it: chain ``c`` always uses seed ``seed + c``.
     """
 
     num_warmup: int = 300
@@ -60,11 +68,14 @@ class NutsSettings:
     max_tree_depth: int = 8
     full_mass: bool = True
     init_scale: float = 0.1
+    workers: int | None = None
 
     def validate(self) -> NutsSettings:
         """Return self, or raise :class:`InputDataError` naming the bad setting."""
-        for name in ("num_warmup", "num_samples", "num_chains", "thin", "max_tree_depth"):
+        for name in ("num_warmup", "num_samples", "num_chains", "thin", "max_tree_depth", "workers"):
             value = getattr(self, name)
+            if name == "workers" and value is None:
+                continue
             minimum = 0 if name == "num_warmup" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise InputDataError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -136,13 +147,19 @@ def run_nuts(coords: Coordinates, settings: NutsSettings, seed: int = 0, progres
     z_map = coords.current()
     chains, stats, messages = [], {name: [] for name in STAT_NAMES}, []
     try:
-        with single_threaded():
-            for chain in range(settings.num_chains):
-                z, chain_stats, message = _run_chain(coords, z_map, settings, seed + chain, chain, progress)
-                chains.append(z)
-                for name in STAT_NAMES:
-                    stats[name].append(chain_stats[name])
-                messages.append(message)
+        if resolved_workers(settings) > 1:
+            results = _run_forked(coords, z_map, settings, seed, progress)
+        else:
+            with single_threaded():
+                results = [
+                    _run_chain(coords, z_map, settings, seed + chain, chain, progress)
+                    for chain in range(settings.num_chains)
+                ]
+        for z, chain_stats, message in results:
+            chains.append(z)
+            for name in STAT_NAMES:
+                stats[name].append(chain_stats[name])
+            messages.append(message)
     finally:
         coords.assign(z_map)
     return NutsDraws(
@@ -153,6 +170,43 @@ def run_nuts(coords: Coordinates, settings: NutsSettings, seed: int = 0, progres
         seed=seed,
         messages=messages,
     )
+
+
+def resolved_workers(settings: NutsSettings) -> int:
+    """Worker processes for ``settings`` (``workers=None``: one per chain up to the cores, on Linux)."""
+    if settings.workers is not None:
+        return min(settings.workers, settings.num_chains)
+    if sys.platform.startswith("linux"):
+        return max(1, min(settings.num_chains, os.cpu_count() or 1))
+    return 1
+
+
+#: What forked workers run (set just before forking: the GP and its closures are not picklable).
+_FORK_JOB: tuple | None = None
+
+
+def _forked_chain(chain: int) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
+    """One chain in a forked worker (reads :data:`_FORK_JOB`)."""
+    assert _FORK_JOB is not None
+    coords, z_map, settings, seed, progress = _FORK_JOB
+    torch.set_num_threads(1)
+    return _run_chain(coords, z_map, settings, seed + chain, chain, progress)
+
+
+def _run_forked(
+    coords: Coordinates, z_map: torch.Tensor, settings: NutsSettings, seed: int, progress: bool
+) -> list[tuple[np.ndarray, dict[str, np.ndarray], str]]:
+    """The chains in ``settings.workers`` forked processes, results in chain order."""
+    global _FORK_JOB
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise InputDataError("workers > 1 needs the POSIX 'fork' start method; use workers=1 here")
+    _FORK_JOB = (coords, z_map, settings, seed, progress)
+    try:
+        context = multiprocessing.get_context("fork")
+        with single_threaded(), context.Pool(resolved_workers(settings)) as pool:
+            return pool.map(_forked_chain, range(settings.num_chains), chunksize=1)
+    finally:
+        _FORK_JOB = None
 
 
 def _run_chain(
@@ -177,7 +231,12 @@ def _run_chain(
         params = kernel.initial_params
         total = settings.num_warmup + settings.num_samples
         kept, rows = [], {name: [] for name in STAT_NAMES}
-        bar = tqdm(total=total, desc=f"NUTS chain {chain + 1}/{settings.num_chains}", disable=not progress)
+        bar = tqdm(
+            total=total,
+            desc=f"NUTS chain {chain + 1}/{settings.num_chains}",
+            disable=not progress,
+            position=chain if resolved_workers(settings) > 1 else None,
+        )
         try:
             for step in range(total):
                 _, potential_before, _ = kernel._fetch_from_cache()

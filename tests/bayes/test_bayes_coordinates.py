@@ -62,3 +62,20 @@ def test_potential_is_differentiable_by_autograd(fitted: dict[str, mk.KineticsMo
     u = coords.current().requires_grad_(True)
     (grad,) = torch.autograd.grad(coords.potential(u), u)
     torch.testing.assert_close(grad, coords.value_and_grad(u.detach())[1])
+
+
+def test_chains_in_processes_equal_chains_in_sequence(analytic_data: mk.Dataset) -> None:
+    import warnings
+
+    from mtgp_kinetics.bayes import NutsSettings, fit_nuts
+
+    draws = {}
+    for workers in (1, 2):
+        settings = NutsSettings(num_warmup=8, num_samples=8, num_chains=2, max_tree_depth=4, workers=workers)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mk.ConvergenceWarning)  # 8 draws: not the point here
+            draws[workers] = fit_nuts(
+                analytic_data, "icm", restarts=1, settings=settings, progress=False
+            ).draws
+    np.testing.assert_array_equal(draws[1].z, draws[2].z)
+    np.testing.assert_array_equal(draws[1].stats["energy"], draws[2].stats["energy"])
