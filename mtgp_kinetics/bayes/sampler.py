@@ -4,8 +4,11 @@ Each chain runs pyro's :class:`~pyro.infer.mcmc.NUTS` kernel on the potential of
 :mod:`mtgp_kinetics.bayes.coordinates` (float64, step size and a dense mass matrix adapted during
 warm-up), driven step by step here so that every draw's sampler statistics are kept: whether the
 trajectory diverged, its tree depth and number of leapfrog steps, and the Hamiltonian at its start
-(``energy``, for the BFMI). Chains run one after the other in this process, each under its own seed
-(``seed + chain``) without touching the global random state.
+(``energy``, for the BFMI). This reads a few of pyro 1.9's kernel internals (``_divergences``,
+``_fetch_from_cache``, ``_sample_r``), since pyro's ``MCMC`` driver keeps none of these per draw.
+Chains run in forked worker processes or one after the other (``NutsSettings.workers``), each
+under its own seed (``seed + chain``) without touching the global random state, so the draws do not
+depend on how they were scheduled.
 """
 
 from __future__ import annotations
