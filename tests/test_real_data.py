@@ -105,8 +105,10 @@ def test_baumgartner_output_tasks():
 def test_bad_arguments_name_the_problem(tmp_path: Path):
     with pytest.raises(mk.InputDataError, match="no data file"):
         load_butanol(tmp_path)
-    with pytest.raises(mk.InputDataError, match="tasks must be 'case' or 'output'"), pytest.warns(mk.DataWarning):
+    with pytest.raises(mk.InputDataError, match="tasks must be 'case' or 'output'"):
         load_reizman(REIZMAN, tasks="catalyst")
+    with pytest.raises(mk.InputDataError, match="tasks must be 'nucleophile' or 'output'"):
+        load_baumgartner(BAUMGARTNER, tasks="base")
     broken = pd.read_csv(REIZMAN / "data.csv").drop(columns=["temperature_C"])
     broken.to_csv(tmp_path / "data.csv", index=False)
     with pytest.raises(mk.InputDataError, match="temperature_C"):

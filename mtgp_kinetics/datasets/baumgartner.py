@@ -97,6 +97,8 @@ def load_baumgartner(
     DataWarning
         For the censored rows left out and for clipped values.
     """
+    if tasks not in ("nucleophile", "output"):
+        raise InputDataError(f"tasks must be 'nucleophile' or 'output', got {tasks!r}")
     raw = read_raw(
         folder, ["id", "campaign", "nucleophile", *_CONDITIONS, "yield_frac", "conversion_frac", "censored"]
     )
@@ -124,7 +126,7 @@ def load_baumgartner(
             frame[name] = yield_frac.where(frame["nucleophile"] == nucleophile)
             task_list.append(Task(name, transform="logit", kind="mechanism"))
         space = baumgartner_space()
-    elif tasks == "output":
+    else:
         frame["yield"] = yield_frac
         frame["conversion"] = clip_fraction(
             kept["conversion_frac"], "conversion_frac", fraction_bounds, notes
@@ -134,8 +136,6 @@ def load_baumgartner(
             Task("conversion", transform="logit", kind="mechanism"),
         ]
         space = baumgartner_space(nucleophiles)
-    else:
-        raise InputDataError(f"tasks must be 'nucleophile' or 'output', got {tasks!r}")
     frame = frame.dropna(subset=[t.name for t in task_list], how="all").reset_index(drop=True)
     data = Dataset.from_frame(pd.DataFrame(frame), space, task_list, form="wide")
     return LoadedData(data, frame, raw, notes)

@@ -84,6 +84,8 @@ def load_reizman(
         When yields are clipped (the shipped file: the 0.1 % and 0.6 % floor values) or TON = 0
         values raised.
     """
+    if tasks not in ("case", "output"):
+        raise InputDataError(f"tasks must be 'case' or 'output', got {tasks!r}")
     raw = read_raw(folder, ["id", "case", *_CONDITIONS, "yield_pct", "ton"])
     notes: list[str] = []
     frame = raw[["id", *_CONDITIONS]].copy()
@@ -99,7 +101,7 @@ def load_reizman(
             frame[name] = fraction.where(frame["case"] == case)
             task_list.append(Task(name, unit="", transform="logit", kind="mechanism"))
         space = reizman_space()
-    elif tasks == "output":
+    else:
         ton = pd.to_numeric(raw["ton"], errors="coerce").astype(float)
         zero = ton <= 0
         if zero.any():
@@ -118,8 +120,6 @@ def load_reizman(
             Task("ton", transform="log10", kind="rate"),
         ]
         space = reizman_space(cases)
-    else:
-        raise InputDataError(f"tasks must be 'case' or 'output', got {tasks!r}")
     data = Dataset.from_frame(frame, space, task_list, form="wide")
     return LoadedData(data, frame, raw, notes)
 
