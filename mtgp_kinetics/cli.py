@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,13 +37,10 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics import __version__
-from mtgp_kinetics.api import fit
 from mtgp_kinetics.campaign.config import EXAMPLE_TOML
-from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.model_checking import held_out_scores
-from mtgp_kinetics.models.structure import KERNEL_NAMES
 from mtgp_kinetics.space import Categorical
 from mtgp_kinetics.tasks import Task
 
@@ -70,28 +66,44 @@ def _positive_int(text: str) -> int:
 # -- demo ------------------------------------------------------------------------------------------
 _DEMO_EPILOG = """\
 example:
-  mtgp-kinetics demo --n 30 --kernel default --out outputs/demo
+  mtgp-kinetics demo --steps 20 --seed 0 --out outputs/demo
 
-Draws N shock-tube experiments from the Cantera H2/O2 ignition problem, with the ignition delay
-tau_ign measured in every experiment and the branching fraction f_branch in 25% of them; fits the
-chosen multi-task kernel and independent GPs; prints held-out RMSE, NLPD and 95% coverage per task
-and the learned task correlation; writes model.mtgp and PNG figures to --out. Cantera results are
-cached on disk ($MTGP_KINETICS_CACHE, else ~/.cache/mtgp_kinetics), so a second run is fast.
+A simulated active-learning campaign on the built-in Cantera H2/O2 shock-tube problem (ignition
+delay tau_ign and branching fraction f_branch, both measured in every experiment, with 10%
+measurement noise). From the same initial Sobol design, one campaign chooses each next experiment
+with the default strategy (largest reduction of the integrated predictive variance of both
+outputs) and one picks at random. At the end it prints, for both, the held-out RMSE and NLPD per
+task on noise-free conditions, how many experiments the default needed to match random's final
+accuracy, the learned task correlation and why the campaign stopped; it writes the learning
+curves (default vs random), an Arrhenius plot, a parity plot, the task-correlation heat map and
+both campaign databases to --out. Cantera results are cached on disk ($MTGP_KINETICS_CACHE, else
+~/.cache/mtgp_kinetics), so a second run is faster.
 """
+
+#: Demo arms: label -> campaign strategy (``None``: the campaign default).
+DEMO_ARMS: dict[str, str | None] = {"default": None, "random": "random"}
 
 
 def _add_demo(subparsers: _SubParsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="fit multi-task vs independent GPs to simulated H2/O2 ignition data and compare them",
+        help="simulated active-learning campaign on H2/O2 ignition: default strategy vs random",
         description=(
-            "Fit a multi-task GP and independent GPs to simulated H2/O2 shock-tube data (Cantera) "
-            "and compare them on held-out conditions."
+            "Run a simulated active-learning campaign against the Cantera H2/O2 shock-tube problem "
+            "with the default strategy and with random sampling, and compare them."
         ),
         epilog=_DEMO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--n", type=_positive_int, default=None, help="training experiments (default 30)")
+    parser.add_argument(
+        "--steps", type=_positive_int, default=None, help="experiments to choose (default 20)"
+    )
+    parser.add_argument(
+        "--initial",
+        type=_positive_int,
+        default=8,
+        help="initial Sobol experiments shared by both arms (default 8)",
+    )
     parser.add_argument(
         "--test", type=_positive_int, default=None, help="held-out noise-free conditions (default 200)"
     )
@@ -102,20 +114,9 @@ def _add_demo(subparsers: _SubParsers) -> None:
         help=f"seed of the design, noise and fits; test conditions use seed + {TEST_SEED_OFFSET}",
     )
     parser.add_argument(
-        "--kernel",
-        choices=("default", *KERNEL_NAMES),
-        default="default",
-        help="model to compare with independent GPs: 'default' (mk.fit's robust default) or a named kernel",
-    )
-    parser.add_argument(
-        "--restarts", type=_positive_int, default=None, help="MAP restarts per fit (default 2)"
-    )
-    parser.add_argument(
         "--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)"
     )
-    parser.add_argument(
-        "--fast", action="store_true", help="small run for CI: n=15, test=40, restarts=1 unless given"
-    )
+    parser.add_argument("--fast", action="store_true", help="small run for CI: steps=3, test=40 unless given")
     parser.set_defaults(handler=run_demo)
 
 
@@ -125,96 +126,113 @@ def modelled_unit(task: Task) -> str:
     return inner if task.transform == "none" else f"{task.transform}({inner})"
 
 
-def _demo_table(
-    scores: dict[str, pd.DataFrame], seconds: dict[str, float], data: Dataset, level: float
-) -> list[str]:
-    """Text lines of one table per task, one row per kernel."""
-    counts = data.counts()
-    cov = f"{level:.0%} cov."
-    lines = []
-    for task in data.tasks:
-        lines.append(
-            f"{task.name}: modelled as {modelled_unit(task)}; {counts[task.name]} training observations"
-        )
-        lines.append(f"  {'kernel':<12} {'RMSE':>8} {'NLPD':>8} {cov:>9} {'fit [s]':>8}")
-        for kernel, frame in scores.items():
-            row = frame.loc[task.name]
-            lines.append(
-                f"  {kernel:<12} {row['rmse']:>8.4f} {row['nlpd']:>8.3f} {row['coverage']:>9.3f} "
-                f"{seconds[kernel]:>8.1f}"
-            )
-        lines.append("")
-    return lines
+def experiments_to_reach(history: pd.DataFrame, target: dict[str, float]) -> int | None:
+    """First number of experiments at which every task's ``rmse`` in ``history`` is <= its target."""
+    wide = history.pivot_table(index="experiments", columns="task", values="rmse")
+    ok = np.all([wide[task] <= value for task, value in target.items()], axis=0)
+    return int(wide.index[ok][0]) if ok.any() else None
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """The ``demo`` sub-command (see ``mtgp-kinetics demo --help``)."""
     # Imported here: Cantera and matplotlib are only needed by this command.
     from mtgp_kinetics import plotting
+    from mtgp_kinetics.campaign import Campaign, Stalled
+    from mtgp_kinetics.campaign.history import learning_history
+    from mtgp_kinetics.campaign.oracle import NoisyOracle
     from mtgp_kinetics.problems import H2O2Ignition
 
-    n = args.n if args.n is not None else (15 if args.fast else 30)
+    steps = args.steps if args.steps is not None else (3 if args.fast else 20)
     n_test = args.test if args.test is not None else (40 if args.fast else 200)
-    restarts = args.restarts if args.restarts is not None else (1 if args.fast else 2)
     level = 0.95
     out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputDataError(f"--out: cannot create the output folder {str(out)!r}: {err.strerror}") from None
-
+    _make_out(out)
     problem = H2O2Ignition()
-    mechanism_task = "f_branch"
-    print(f"Simulating {n} training and {n_test} held-out shock-tube experiments (Cantera, cached)...")
-    train = problem.sample(n, seed=args.seed, observed_fraction={mechanism_task: 0.25})
-    test = problem.sample(n_test, seed=args.seed + TEST_SEED_OFFSET, noise=False)
-    data = Dataset.from_frame(train, problem.space, problem.tasks)
+    space, tasks = problem.space, problem.tasks
+    print(
+        f"Simulated campaign on the Cantera H2/O2 shock-tube problem: {args.initial} initial Sobol "
+        f"experiments, then {steps} chosen by each strategy (both tasks measured, 10% noise)."
+    )
+    initial = problem.sample(args.initial, seed=args.seed)
+    test = problem.evaluate(space.sample(n_test, seed=args.seed + TEST_SEED_OFFSET), progress=False)
+    oracle = NoisyOracle(problem, seed=args.seed)
 
-    kernels = [args.kernel] if args.kernel == "independent" else [args.kernel, "independent"]
-    models: dict[str, KineticsModel] = {}
-    seconds: dict[str, float] = {}
+    campaigns: dict[str, Any] = {}
+    reports: dict[str, Any] = {}
+    budget = steps
+    for label, strategy in DEMO_ARMS.items():
+        path = out / f"campaign_{label}.db"
+        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            stale.unlink(missing_ok=True)  # the demo's own database from an earlier run
+        options = {} if strategy is None else {"strategy": strategy}
+        campaign = Campaign.create(path, space, tasks, initial=initial, seed=args.seed, **options)
+        print(f"{label}: strategy {campaign.settings['strategy']}")
+        stop = [Stalled(patience=8, rel_tol=0.01)] if strategy is None else []
+        reports[label] = campaign.run(oracle, budget=budget, stop=stop)
+        # The random arm gets as many experiments as the default actually ran.
+        budget = reports[label].experiments
+        campaigns[label] = campaign
+
     scores: dict[str, pd.DataFrame] = {}
+    histories = []
     predictions: dict[str, pd.DataFrame] = {}
-    for kernel in kernels:
-        print(f"Fitting {kernel} ({restarts} restart(s))...")
-        start = time.perf_counter()
-        models[kernel] = fit(
-            data, kernel=None if kernel == "default" else kernel, restarts=restarts, seed=args.seed
+    for label, campaign in campaigns.items():
+        model = campaign.model
+        predictions[label] = model.predict(test[space.names], level=level)
+        scores[label] = held_out_scores(predictions[label], test, tasks, level)
+        history = learning_history(
+            model, campaign.observations(), test[space.names], truth=test, start=args.initial
         )
-        seconds[kernel] = time.perf_counter() - start
-        predictions[kernel] = models[kernel].predict(test, level=level, observation_noise=False)
-        scores[kernel] = held_out_scores(predictions[kernel], test, problem.tasks, level)
+        histories.append(history.assign(strategy=label))
+    history = pd.concat(histories, ignore_index=True)
 
-    model = models[args.kernel]
+    random_final = history[(history["strategy"] == "random")]
+    random_final = random_final[random_final["experiments"] == random_final["experiments"].max()]
+    target = dict(zip(random_final["task"], random_final["rmse"], strict=True))
+    needed = experiments_to_reach(history[history["strategy"] == "default"], target)
+    total = campaigns["default"].n_experiments
+
     print()
     print(
-        f"Held-out scores on {n_test} noise-free conditions (Cantera truth). RMSE and NLPD are in "
-        "modelled units;\nNLPD is the Gaussian negative log predictive density of the latent "
-        "predictive (observation_noise=False)\nat the noise-free truth, averaged; lower is better."
+        f"Held-out scores on {n_test} noise-free conditions (Cantera truth), {total} experiments each. "
+        "RMSE and NLPD\nare in modelled units; NLPD is the Gaussian negative log predictive density "
+        "of the latent predictive\n(observation_noise=False) at the truth, averaged; lower is better."
     )
+    for task in tasks:
+        print(f"{task.name} (modelled as {modelled_unit(task)}):")
+        print(f"  {'strategy':<10} {'RMSE':>8} {'NLPD':>8} {f'{level:.0%} cov.':>9}")
+        for label, frame in scores.items():
+            row = frame.loc[task.name]
+            print(f"  {label:<10} {row['rmse']:>8.4f} {row['nlpd']:>8.3f} {row['coverage']:>9.3f}")
     print()
-    print("\n".join(_demo_table(scores, seconds, data, level)))
-    selection = getattr(model, "selection_", None)
-    if selection is not None and selection.rounds:
-        opted = ", ".join(selection.opted_out) or "none"
-        print(f"Default model kept structure {selection.kernel.name!r}; tasks opted out of sharing: {opted}")
-        print("(leave-one-condition-out NLPD of the shared candidate minus independent GPs, per task:")
-        for report in selection.rounds:
-            cells = ", ".join(
-                f"{row.task} {row.nlpd_vs_independent:+.3f} ± {row.se:.3f}" for row in report.itertuples()
-            )
-            print(f"  {cells})")
-        print()
-    print(f"Task correlation learned by {args.kernel}:")
-    print(model.task_correlation().rename_axis(index=None, columns=None).round(3).to_string())
-    print()
+    reached = "did not reach it" if needed is None else f"reached it after {needed}"
+    print(
+        f"Random sampling's final accuracy ({total} experiments: "
+        + ", ".join(f"{k} RMSE {v:.4f}" for k, v in target.items())
+        + f"): the default strategy {reached} experiments (same hyperparameters for every prefix)."
+    )
+    print("Task correlation learned by the default campaign:")
+    print(
+        campaigns["default"]
+        .model.task_correlation()
+        .rename_axis(index=None, columns=None)
+        .round(3)
+        .to_string()
+    )
+    print(f"Why the default campaign stopped: {reports['default'].message}")
 
-    written = [out / "model.mtgp"]
-    model.save(str(written[0]))
     figures = {}
-    for task in problem.tasks:
-        figures[f"arrhenius_{task.name}.png"] = plotting.arrhenius_plot(model, task.name, level=level)
-        frame = predictions[args.kernel]
+    for task in tasks:
+        rows = history[history["task"] == task.name]
+        figure = plotting.learning_curve(rows, x="experiments", y="rmse", hue="strategy")
+        figure.axes[0].set_ylabel(f"held-out RMSE of {modelled_unit(task)}")
+        figure.axes[0].set_title(f"{task.name}: default strategy vs random", fontsize="medium")
+        figures[f"learning_curve_{task.name}.png"] = figure
+    figures.update(uncertainty_figures(history, tasks, prefix="uncertainty"))
+    model = campaigns["default"].model
+    figures["arrhenius_tau_ign.png"] = plotting.arrhenius_plot(model, "tau_ign", level=level)
+    for task in tasks:
+        frame = predictions["default"]
         frame = frame[frame["task"] == task.name].copy()
         frame["observed"] = test[task.name].to_numpy()
         figures[f"parity_{task.name}.png"] = plotting.parity_plot(
@@ -223,10 +241,13 @@ def run_demo(args: argparse.Namespace) -> int:
     figures["task_correlation.png"] = plotting.task_correlation_heatmap(model.task_correlation())
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=120)
-        written.append(out / name)
+    history.to_csv(out / "learning_curve.csv", index=False)
+    for campaign in campaigns.values():
+        campaign.close()
+    written = [*figures, "learning_curve.csv", *(f"campaign_{label}.db" for label in campaigns)]
     print(f"Wrote {len(written)} files to {out}:")
-    for path in written:
-        print(f"  {path.name}")
+    for name in written:
+        print(f"  {name}")
     return 0
 
 

@@ -1,0 +1,318 @@
+"""Active learning on the H2/O2 problem: how many experiments each strategy needs to reach a target.
+
+Setup (per seed): a pool of ``--pool`` Sobol conditions of the H2/O2 space, ``--initial`` Sobol
+experiments (both tasks measured, with the problem's measurement noise), then ``--steps``
+sequential experiments chosen from the pool by each strategy; a held-out set of ``--n-test``
+noise-free conditions (Cantera truth, another Sobol draw) scores the model after every
+``--eval-every`` experiments: RMSE and NLPD per task in modelled units (log10 s, logit).
+
+Strategies:
+
+* ``random``, ``sobol`` and the campaign default (``Campaign.create``'s default strategy and model
+  settings): mtgp_kinetics campaigns over the same pool, scored with the campaign's model;
+* ``hand-written max-variance``: plain botorch, written out below: one ``SingleTaskGP`` per task
+  (inputs in [0, 1], each task's transformed output standardized), ``fit_gpytorch_mll``, next
+  point = the pool row with the largest sum of standardized posterior variances.
+
+Target: per task, the RMSE that ``random`` reaches after all ``initial + steps`` experiments (median
+over seeds). Printed: per strategy the experiments needed to reach the target on every task
+(median over seeds; a seed that never reaches it counts as infinite) and the ratio to random.
+
+Per-task-cost mode (``--cost``): ``tau_ign`` costs 1, ``f_branch`` costs 5;
+``integrated_variance_per_cost`` (one (condition, task) pair per step) against the default
+strategy measuring both tasks every time (cost 6 per experiment); total cost to reach the target.
+
+    python benchmarks/active_learning.py                 # 5 seeds, 8 + 40 experiments
+    python benchmarks/active_learning.py --quick         # 2 seeds, 8 + 16, every 4th step scored
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from scipy.stats import norm
+
+from mtgp_kinetics.campaign import Campaign
+from mtgp_kinetics.model_checking import held_out_scores
+from mtgp_kinetics.problems import H2O2Ignition
+
+DEFAULT = "default"
+HAND = "hand-written max-variance"
+PER_COST = "integrated_variance_per_cost"
+
+
+@dataclasses.dataclass
+class Setup:
+    """One seed's pool, initial design, held-out set and noisy oracle."""
+
+    problem: H2O2Ignition
+    seed: int
+    pool: pd.DataFrame
+    initial: pd.DataFrame
+    test: pd.DataFrame  # conditions and noise-free truth
+
+    def oracle(self, conditions: pd.DataFrame) -> pd.DataFrame:
+        """Noisy measurements (the problem's noise in modelled units), both tasks."""
+        out = self.problem.evaluate(conditions, progress=False)
+        key = int(1e6 * float(np.sum(conditions.to_numpy(dtype=float)))) % (2**31)
+        rng = np.random.default_rng([self.seed, key])
+        for task in self.problem.tasks:
+            tf = task.output_transform
+            z = tf.forward(out[task.name].to_numpy(dtype=float))
+            out[task.name] = tf.inverse(z + self.problem.noise_std[task.name] * rng.standard_normal(len(z)))
+        return out
+
+
+def make_setup(problem: H2O2Ignition, seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
+    space = problem.space
+    pool = space.sample(n_pool, seed=1000 + seed)
+    initial = problem.sample(n_initial, seed=seed)
+    test_conditions = space.sample(n_test, seed=5000 + seed)
+    test = problem.evaluate(test_conditions, progress=False)
+    return Setup(problem, seed, pool, initial, test)
+
+
+def _scores_row(strategy: str, seed: int, n: int, cost: float, scores: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "strategy": strategy,
+            "seed": seed,
+            "experiments": n,
+            "cost": cost,
+            "task": task,
+            "rmse": float(row["rmse"]),
+            "nlpd": float(row["nlpd"]),
+        }
+        for task, row in scores.iterrows()
+    ]
+
+
+def _reached(rows: list[dict], target: dict[str, float] | None) -> bool:
+    if target is None or not rows:
+        return False
+    last = {r["task"]: r["rmse"] for r in rows if r["experiments"] == rows[-1]["experiments"]}
+    return all(last[t] <= target[t] for t in target)
+
+
+def run_campaign(
+    setup: Setup,
+    strategy: str | None,
+    steps: int,
+    eval_every: int,
+    target: dict[str, float] | None,
+    label: str,
+    costs: dict[str, float] | None = None,
+    max_cost: float | None = None,
+) -> list[dict]:
+    """A campaign over the pool; scored every ``eval_every`` experiments; stops at the target."""
+    problem = setup.problem
+    tasks = problem.tasks
+    if costs is not None:
+        tasks = [dataclasses.replace(t, cost=costs[t.name]) for t in tasks]
+    kwargs = {} if strategy is None else {"strategy": strategy}
+    with tempfile.TemporaryDirectory() as folder:
+        campaign = Campaign.create(
+            Path(folder) / "c.db",
+            problem.space,
+            tasks,
+            pool=setup.pool,
+            initial=setup.initial,
+            seed=setup.seed,
+            **kwargs,
+        )
+        cost_of = {t.name: t.cost for t in tasks}
+        rows: list[dict] = []
+        n0 = campaign.n_experiments
+        spent = float(n0 * sum(cost_of.values()))
+        step = 0
+        while True:
+            if step % eval_every == 0 or step == steps:
+                prediction = campaign.model.predict(setup.test[problem.space.names])
+                scores = held_out_scores(prediction, setup.test, problem.tasks, 0.95)
+                rows += _scores_row(label, setup.seed, campaign.n_experiments, spent, scores)
+                if _reached(rows, target):
+                    break
+            if step == steps or (max_cost is not None and spent >= max_cost):
+                break
+            before = len(campaign.observations())
+            campaign.run(setup.oracle, budget=1, progress=False)
+            new = campaign.observations().iloc[before:]
+            spent += float(sum(cost_of[t] for t in new["task"]))
+            step += 1
+        campaign.close()
+    return rows
+
+
+# -- the hand-written botorch loop -----------------------------------------------------------------
+def _fit_single_task_gps(X: torch.Tensor, Z: torch.Tensor) -> list[tuple[SingleTaskGP, float, float]]:
+    models = []
+    for j in range(Z.shape[1]):
+        mean, std = float(Z[:, j].mean()), float(Z[:, j].std())
+        gp = SingleTaskGP(X, ((Z[:, j] - mean) / std).unsqueeze(-1), outcome_transform=None)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+        models.append((gp, mean, std))
+    return models
+
+
+def run_hand_written(
+    setup: Setup, steps: int, eval_every: int, target: dict[str, float] | None
+) -> list[dict]:
+    """Max-variance active learning with independent botorch SingleTaskGPs, written out."""
+    problem = setup.problem
+    space, tasks = problem.space, problem.tasks
+    names = space.names
+    pool_X = space.to_model(setup.pool)
+    used = torch.zeros(len(pool_X), dtype=torch.bool)
+    X = space.to_model(setup.initial)
+    Z = torch.tensor(
+        np.stack([t.output_transform.forward(setup.initial[t.name].to_numpy(dtype=float)) for t in tasks], -1)
+    )
+    test_X = space.to_model(setup.test)
+    z_true = np.stack(
+        [t.output_transform.forward(setup.test[t.name].to_numpy(dtype=float)) for t in tasks], -1
+    )
+    rows: list[dict] = []
+    for step in range(steps + 1):
+        models = _fit_single_task_gps(X, Z)
+        if step % eval_every == 0 or step == steps:
+            scores = {}
+            for j, (gp, mean, std) in enumerate(models):
+                with torch.no_grad():
+                    post = gp.posterior(test_X)
+                mu = post.mean.squeeze(-1).numpy() * std + mean
+                s = post.variance.clamp_min(1e-12).sqrt().squeeze(-1).numpy() * std
+                scores[tasks[j].name] = {
+                    "rmse": float(np.sqrt(np.mean((mu - z_true[:, j]) ** 2))),
+                    "nlpd": float(-np.mean(norm.logpdf(z_true[:, j], mu, s))),
+                }
+            rows += _scores_row(HAND, setup.seed, X.shape[0], np.nan, pd.DataFrame(scores).T)
+            if _reached(rows, target):
+                break
+        if step == steps:
+            break
+        with torch.no_grad():
+            # Standardized variances: each GP is fitted to its standardized output already.
+            variance = sum(gp.posterior(pool_X).variance.squeeze(-1) for gp, _, _ in models)
+        best = int(torch.argmax(variance.masked_fill(used, float("-inf"))))
+        used[best] = True
+        measured = setup.oracle(setup.pool.iloc[[best]][names].reset_index(drop=True))
+        X = torch.cat([X, pool_X[best : best + 1]])
+        z_new = [t.output_transform.forward(measured[t.name].to_numpy(dtype=float)) for t in tasks]
+        Z = torch.cat([Z, torch.tensor(np.stack(z_new, -1))])
+    return rows
+
+
+# -- summaries ---------------------------------------------------------------------------------------
+def needed(rows: pd.DataFrame, target: dict[str, float], column: str = "experiments") -> pd.Series:
+    """Per (strategy, seed): the first ``column`` value at which every task's RMSE <= target (inf if none)."""
+    out = {}
+    for (strategy, seed), group in rows.groupby(["strategy", "seed"], sort=False):
+        wide = group.pivot_table(index=column, columns="task", values="rmse")
+        ok = np.all([wide[t] <= target[t] for t in target], axis=0)
+        out[(strategy, seed)] = float(wide.index[ok][0]) if ok.any() else float("inf")
+    return pd.Series(out)
+
+
+def summary_table(rows: pd.DataFrame, target: dict[str, float], column: str, reference: str) -> pd.DataFrame:
+    per_seed = needed(rows, target, column).unstack()
+    table = pd.DataFrame({"median": per_seed.median(axis=1)})
+    table["per seed"] = per_seed.apply(lambda r: " ".join(f"{v:g}" for v in r), axis=1)
+    table[f"ratio to {reference}"] = table["median"] / table.loc[reference, "median"]
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--initial", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--pool", type=int, default=512)
+    parser.add_argument("--n-test", type=int, default=500)
+    parser.add_argument("--eval-every", type=int, default=1)
+    parser.add_argument("--strategies", default=f"random,sobol,{DEFAULT},{HAND}")
+    parser.add_argument("--cost", action="store_true", help="also run the per-task-cost comparison")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 16 steps, every 4th step scored")
+    parser.add_argument("--csv", type=Path, default=None, help="write every score row to this CSV")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.steps, args.eval_every, args.n_test = 2, 16, 4, 200
+    warnings.simplefilter("ignore")  # botorch's numerical warnings on tiny data sets
+    problem = H2O2Ignition()
+    setups = [make_setup(problem, s, args.pool, args.initial, args.n_test) for s in range(args.seeds)]
+    strategies = [s.strip() for s in args.strategies.split(",")]
+    total = args.initial + args.steps
+    start = time.perf_counter()
+
+    rows: list[dict] = []
+    for setup in setups:  # random first: it defines the target
+        rows += run_campaign(setup, "random", args.steps, args.eval_every, None, "random")
+    frame = pd.DataFrame(rows)
+    final = frame[(frame["strategy"] == "random") & (frame["experiments"] == total)]
+    target = final.groupby("task")["rmse"].median().to_dict()
+    print(
+        f"Target (median RMSE of random after {total} experiments, modelled units): "
+        + ", ".join(f"{k} {v:.4f}" for k, v in target.items()),
+        flush=True,
+    )
+    for name in strategies:
+        if name == "random":
+            continue
+        for setup in setups:
+            if name == HAND:
+                rows += run_hand_written(setup, args.steps, args.eval_every, target)
+            else:
+                strategy = None if name == DEFAULT else name
+                rows += run_campaign(setup, strategy, args.steps, args.eval_every, target, name)
+            print(f"  {name} seed {setup.seed} done ({time.perf_counter() - start:.0f} s)", flush=True)
+    frame = pd.DataFrame(rows)
+    print()
+    print(
+        f"Experiments to reach the target on every task ({args.seeds} seeds, {args.initial} initial, "
+        f"scored every {args.eval_every}):"
+    )
+    print(summary_table(frame, target, "experiments", "random").to_string())
+
+    if args.cost:
+        costs = {"tau_ign": 1.0, "f_branch": 5.0}
+        max_cost = 6.0 * total
+        cost_rows: list[dict] = []
+        for setup in setups:
+            cost_rows += run_campaign(
+                setup, None, args.steps, args.eval_every, target, "both tasks (default)", costs=costs
+            )
+            cost_rows += run_campaign(
+                setup,
+                PER_COST,
+                10 * args.steps,
+                args.eval_every,
+                target,
+                PER_COST,
+                costs=costs,
+                max_cost=max_cost,
+            )
+            print(f"  cost mode seed {setup.seed} done ({time.perf_counter() - start:.0f} s)", flush=True)
+        cost_frame = pd.DataFrame(cost_rows)
+        print()
+        print("Total cost to reach the target (tau_ign 1, f_branch 5; initial design included):")
+        print(summary_table(cost_frame, target, "cost", "both tasks (default)").to_string())
+        frame = pd.concat([frame, cost_frame], ignore_index=True)
+    if args.csv is not None:
+        frame.to_csv(args.csv, index=False)
+    print(f"\n{time.perf_counter() - start:.0f} s in all (wall clock, shared machine)")
+
+
+if __name__ == "__main__":
+    main()
