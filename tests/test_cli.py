@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mtgp_kinetics as mk
+from mtgp_kinetics.campaign import Campaign
 from mtgp_kinetics.cli import main, modelled_unit
 from mtgp_kinetics.model_checking import held_out_scores
 from mtgp_kinetics.tasks import Task
 
-# A table row: kernel, RMSE, NLPD, coverage, fit seconds.
-ROW = re.compile(r"^  (default|independent)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$")
+# A table row: strategy, RMSE, NLPD, coverage.
+ROW = re.compile(r"^  (default|random)\s+(\S+)\s+(\S+)\s+(\S+)$")
 
 
 @pytest.fixture(autouse=True)
@@ -27,46 +27,54 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MTGP_KINETICS_CACHE", str(tmp_path / "cache"))
 
 
-def test_demo_fast_prints_scores_and_writes_files(tmp_path, capsys):
+def test_demo_fast_runs_both_campaigns_and_writes_files(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["demo", "--fast", "--out", str(out)]) == 0
+    assert main(["demo", "--fast", "--initial", "6", "--test", "30", "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
 
     expected = [
-        "model.mtgp",
+        "learning_curve_tau_ign.png",
+        "learning_curve_f_branch.png",
+        "uncertainty_tau_ign.png",
         "arrhenius_tau_ign.png",
-        "arrhenius_f_branch.png",
         "parity_tau_ign.png",
         "parity_f_branch.png",
         "task_correlation.png",
+        "learning_curve.csv",
+        "campaign_default.db",
+        "campaign_random.db",
     ]
     for name in expected:
         assert (out / name).stat().st_size > 0, name
         assert f"  {name}" in stdout
     assert "noise-free" in stdout and "observation_noise=False" in stdout
 
-    # One table per task, one row per kernel, in that order.
-    blocks = stdout.split("modelled as ")[1:]
-    assert [b.split(";")[0] for b in blocks] == ["log10(tau_ign / s)", "logit(f_branch)"]
-    assert "15 training observations" in blocks[0]  # tau_ign measured in every experiment
-    assert "4 training observations" in blocks[1]  # f_branch in 25% of 15
+    # One table per task, one row per strategy, in that order.
+    blocks = stdout.split("(modelled as ")[1:]
+    assert [b.split(")")[0] for b in blocks] == ["log10(tau_ign / s", "logit(f_branch"]
     for block in blocks:
         rows = [ROW.match(line) for line in block.splitlines()]
         rows = [r for r in rows if r]
-        assert [r.group(1) for r in rows] == ["default", "independent"]
+        assert [r.group(1) for r in rows] == ["default", "random"]
         for r in rows:
-            rmse, nlpd, coverage, seconds = (float(r.group(i)) for i in range(2, 6))
-            assert rmse > 0 and np.isfinite(nlpd) and 0.0 <= coverage <= 1.0 and seconds > 0
+            rmse, nlpd, coverage = (float(r.group(i)) for i in range(2, 5))
+            assert rmse > 0 and np.isfinite(nlpd) and 0.0 <= coverage <= 1.0
 
-    assert "Task correlation learned by default" in stdout
-    assert "Default model kept structure" in stdout
-    model = mk.load(out / "model.mtgp")
-    assert model.kernel.name in ("independent", "shared+private") and model.task_names == [
-        "tau_ign",
-        "f_branch",
-    ]
-    printed = float(stdout.split("Task correlation learned by default:")[1].split()[4])  # tau_ign, f_branch
-    assert printed == pytest.approx(model.task_correlation().iloc[0, 1], abs=5e-4)  # printed to 3 decimals
+    assert "Why the default campaign stopped: budget: the campaign has 9 experiments" in stdout
+    assert "Task correlation learned by the default campaign" in stdout
+    # Both campaigns ran 6 + 3 experiments from the same initial design, and resume from disk.
+    for label in ("default", "random"):
+        campaign = Campaign.open(out / f"campaign_{label}.db")
+        try:
+            assert campaign.n_experiments == 9
+            initial = campaign.observations()
+            initial = initial[initial["source"] == "initial"]
+            assert len(initial) == 12
+        finally:
+            campaign.close()
+    curve = pd.read_csv(out / "learning_curve.csv")
+    assert set(curve["strategy"]) == {"default", "random"}
+    assert sorted(set(curve["experiments"])) == [6, 7, 8, 9]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])
@@ -82,7 +90,7 @@ def test_demo_help_lists_its_options(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     text = capsys.readouterr().out
-    for option in ("--n", "--test", "--seed", "--kernel", "--out", "--fast", "--restarts"):
+    for option in ("--steps", "--initial", "--test", "--seed", "--out", "--fast"):
         assert option in text
 
 
@@ -98,8 +106,8 @@ def test_toolkit_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["demo", "--n", "0"], "expected a positive integer, got '0'"),
-        (["demo", "--kernel", "rbf"], "invalid choice: 'rbf'"),
+        (["demo", "--steps", "0"], "expected a positive integer, got '0'"),
+        (["demo", "--initial", "x"], "expected a positive integer, got 'x'"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
