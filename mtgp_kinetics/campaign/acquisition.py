@@ -41,8 +41,13 @@ from botorch.acquisition.objective import ScalarizedPosteriorTransform
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 
-from mtgp_kinetics.campaign.variance_reduction import integrated_variance_reduction
+from mtgp_kinetics.campaign.variance_reduction import (
+    integrated_variance,
+    integrated_variance_reduction,
+    posterior_variances,
+)
 from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.models.gp import CoregionalGP
 
 if TYPE_CHECKING:
     from mtgp_kinetics.model import KineticsModel
@@ -201,9 +206,13 @@ def _greedy(
         acqf = score(gp)
         if isinstance(domain, Pool):
             with torch.no_grad():
-                scores = torch.cat(
-                    [acqf(block.unsqueeze(-2)) for block in domain.X.split(POOL_CHUNK)]
-                ).reshape(-1)
+                if isinstance(acqf, _WeightedVariance) and isinstance(gp, CoregionalGP):
+                    # Closed form for all rows at once: no batch of posteriors.
+                    scores = posterior_variances(gp, domain.X) @ acqf.weights.to(torch.float64)
+                else:
+                    scores = torch.cat(
+                        [acqf(block.unsqueeze(-2)) for block in domain.X.split(POOL_CHUNK)]
+                    ).reshape(-1)
             scores = scores.masked_fill(used, float("-inf"))
             best = int(torch.argmax(scores))
             used[best] = True
@@ -584,12 +593,11 @@ def _greedy_pool_iv(
     no fantasy model per candidate), takes the best unused row and conditions ``gp`` on it.
     Values are the negative integrated variance after the pick, as ``qNegIntegratedPosteriorVariance``.
     """
-    transform = ScalarizedPosteriorTransform(weights)
     groups = gp.all_tasks_inputs(X.to(torch.float64).unsqueeze(-2))  # n x t x (d + 1)
     used = torch.zeros(X.shape[0], dtype=torch.bool)
     picks, values = [], []
     for _ in range(q):
-        iv_now = _integrated_variance(gp, mc_points, transform)
+        iv_now = integrated_variance(gp, mc_points, weights)
         reduction = integrated_variance_reduction(gp, groups, mc_points, weights)
         scores = (reduction - iv_now).masked_fill(used, float("-inf"))
         best = int(torch.argmax(scores))

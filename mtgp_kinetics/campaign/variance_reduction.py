@@ -90,3 +90,40 @@ def integrated_variance_reduction(
             solved = torch.cholesky_solve(C, S_chol)  # b x k x m
             out.append((C * solved).sum(1).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+
+def posterior_variances(gp: CoregionalGP, X: torch.Tensor) -> torch.Tensor:
+    """Latent posterior variance of every task at each of ``n`` conditions (``n x d``) -> ``n x t``.
+
+    ``k(x, x) - ||L^{-1} k(X, x)||^2`` (R&W eq. 2.24) for all (condition, task) pairs at once, in
+    blocks: no joint covariance over the candidates and no batch of posteriors.
+    """
+    t = gp.num_tasks
+    with torch.no_grad():
+        X_train, L = _cholesky_of_training_system(gp)
+        out = []
+        for block in X.to(torch.float64).split(BLOCK):
+            pairs = gp.all_tasks_inputs(block)  # (t b) x (d + 1), task-major
+            prior = gp.covar_module.forward(pairs, pairs, diag=True)
+            V = torch.linalg.solve_triangular(L, gp.covar_module.forward(X_train, pairs), upper=False)
+            out.append((prior - (V**2).sum(0)).clamp_min(0.0).reshape(t, -1).T)
+        return torch.cat(out) if out else torch.zeros(0, t, dtype=torch.float64)
+
+
+def integrated_variance(gp: CoregionalGP, mc_points: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over ``mc_points`` (``m x d``) of ``Var[sum_j w_j f(z, j)]`` (scalar, standardized units).
+
+    ``w^T K_zz w - ||L^{-1} sum_j w_j k(X, (z, j))||^2`` per point (R&W eq. 2.24), all points at once.
+    """
+    t, m = gp.num_tasks, mc_points.shape[0]
+    with torch.no_grad():
+        X, L = _cholesky_of_training_system(gp)
+        A = gp.all_tasks_inputs(mc_points)  # (t m) x (d + 1), task-major
+        w = weights.to(A).repeat_interleave(m).view(t, m, 1)
+        V_A = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, A), upper=False)
+        V_Aw = (V_A.T.reshape(t, m, -1) * w).sum(0)  # m x N
+        K_zz = gp.covar_module.forward(
+            gp.all_tasks_inputs(mc_points.unsqueeze(-2)), gp.all_tasks_inputs(mc_points.unsqueeze(-2))
+        )  # m x t x t
+        prior = torch.einsum("i,mij,j->m", weights.to(A), K_zz, weights.to(A))
+        return (prior - (V_Aw**2).sum(-1)).mean()
