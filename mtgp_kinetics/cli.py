@@ -228,7 +228,7 @@ def run_demo(args: argparse.Namespace) -> int:
         figure.axes[0].set_ylabel(f"held-out RMSE of {modelled_unit(task)}")
         figure.axes[0].set_title(f"{task.name}: default strategy vs random", fontsize="medium")
         figures[f"learning_curve_{task.name}.png"] = figure
-    figures.update(uncertainty_figures(history, tasks, prefix="uncertainty"))
+    figures.update(uncertainty_figures(history, tasks, prefix="uncertainty", n_points=n_test))
     model = campaigns["default"].model
     figures["arrhenius_tau_ign.png"] = plotting.arrhenius_plot(model, "tau_ign", level=level)
     for task in tasks:
@@ -603,7 +603,12 @@ def loo_parity_frame(model: KineticsModel, level: float = 0.95) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def uncertainty_figures(history: pd.DataFrame, tasks: Sequence[Task], prefix: str = "learning_curve") -> dict:
+def uncertainty_figures(
+    history: pd.DataFrame,
+    tasks: Sequence[Task],
+    prefix: str = "learning_curve",
+    n_points: int = REPORT_POINTS,
+) -> dict:
     """Per task, a figure of the largest and mean predictive std against the number of experiments.
 
     Parameters
@@ -615,6 +620,8 @@ def uncertainty_figures(history: pd.DataFrame, tasks: Sequence[Task], prefix: st
         The tasks to draw.
     prefix : str
         File-name prefix of the figures.
+    n_points : int
+        Number of conditions the history summarizes (for the title).
 
     Returns
     -------
@@ -640,7 +647,7 @@ def uncertainty_figures(history: pd.DataFrame, tasks: Sequence[Task], prefix: st
         ax.set_ylabel(f"predictive std of {task.name}{unit}")
         if task.transform in ("log", "log10"):
             ax.set_yscale("log")
-        ax.set_title(f"{task.name}: latent predictive std, {REPORT_POINTS} Sobol points", fontsize="medium")
+        ax.set_title(f"{task.name}: latent predictive std over {n_points} conditions", fontsize="medium")
         figures[f"{prefix}_{task.name}.png"] = figure
     return figures
 
