@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.out / "campaign_cli"
     work.mkdir(parents=True, exist_ok=True)
-    batches, q, restarts = (2, 3, 1) if args.fast else (5, 4, 2)
+    batches, q, restarts = (1, 3, 1) if args.fast else (5, 4, 2)
     problem = AnalyticKinetics(n_tasks=2)
 
     config, db = work / "campaign.toml", work / "campaign.db"
