@@ -51,6 +51,8 @@ DEFAULT = "default"
 HAND = "hand-written max-variance"
 PER_COST = "integrated_variance_per_cost"
 BOTH = "both tasks (default)"
+#: integrated_variance scoring each task's relative reduction (strategy option relative=True).
+RELATIVE = "integrated_variance relative"
 
 
 @dataclasses.dataclass
@@ -121,7 +123,9 @@ def run_campaign(
     tasks = problem.tasks
     if costs is not None:
         tasks = [dataclasses.replace(t, cost=costs[t.name]) for t in tasks]
-    kwargs = {} if strategy is None else {"strategy": strategy}
+    kwargs: dict = {} if strategy is None else {"strategy": strategy}
+    if strategy == RELATIVE:
+        kwargs = {"strategy": "integrated_variance", "strategy_options": {"relative": True}}
     with tempfile.TemporaryDirectory() as folder:
         campaign = Campaign.create(
             Path(folder) / "c.db",

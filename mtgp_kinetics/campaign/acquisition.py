@@ -420,6 +420,9 @@ class IntegratedVarianceStrategy:
         How bounds mode searches the box.
     n_candidates : int
         Size of the Sobol candidate set of ``search="candidates"``.
+    relative : bool
+        Score the task-weighted sum of each task's *relative* integrated-variance reduction
+        instead of the reduction of the weighted sum (pool and candidate search only).
     """
 
     name = "integrated_variance"
@@ -432,6 +435,7 @@ class IntegratedVarianceStrategy:
         n_mc_points: int = MC_POINTS,
         search: str = "candidates",
         n_candidates: int = SOBOL_CANDIDATES,
+        relative: bool = False,
     ) -> None:
         if search not in ("candidates", "gradient"):
             raise InputDataError(f"search must be 'candidates' or 'gradient', got {search!r}")
@@ -439,6 +443,7 @@ class IntegratedVarianceStrategy:
         self.n_mc_points = int(n_mc_points)
         self.search = search
         self.n_candidates = int(n_candidates)
+        self.relative = bool(relative)
 
     def suggest(
         self,
@@ -460,7 +465,9 @@ class IntegratedVarianceStrategy:
             # optimize_acqf would treat level codes as continuous: search a Sobol set instead.
             domain = Pool(domain.sobol(self.n_candidates, seed))
         if isinstance(domain, Pool):
-            return _greedy_pool_iv(gp, domain.X, q, mc_points, transform.weights)
+            return _greedy_pool_iv(gp, domain.X, q, mc_points, transform.weights, self.relative)
+        if self.relative:
+            raise InputDataError("relative=True needs search='candidates' or a pool")
 
         def score(g: Model) -> AcquisitionFunction:
             return qNegIntegratedPosteriorVariance(g, mc_points=mc_points, posterior_transform=transform)
@@ -585,21 +592,41 @@ class IntegratedVariancePerCostStrategy:
 
 
 def _greedy_pool_iv(
-    gp: Model, X: torch.Tensor, q: int, mc_points: torch.Tensor, weights: torch.Tensor
+    gp: Model,
+    X: torch.Tensor,
+    q: int,
+    mc_points: torch.Tensor,
+    weights: torch.Tensor,
+    relative: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy integrated-variance picks from the ``n x d`` pool ``X``, every task measured at each.
 
     Each step scores every row in closed form (:mod:`~mtgp_kinetics.campaign.variance_reduction`;
     no fantasy model per candidate), takes the best unused row and conditions ``gp`` on it.
-    Values are the negative integrated variance after the pick, as ``qNegIntegratedPosteriorVariance``.
+    Values are the negative integrated variance after the pick, as ``qNegIntegratedPosteriorVariance``;
+    with ``relative``, the weighted sum over tasks of each task's relative reduction of its own
+    integrated variance (``sum_j w_j r_j / IV_j``), so a task the model already knows well in
+    standardized units is not crowded out by a poorly known one.
     """
     groups = gp.all_tasks_inputs(X.to(torch.float64).unsqueeze(-2))  # n x t x (d + 1)
     used = torch.zeros(X.shape[0], dtype=torch.bool)
     picks, values = [], []
     for _ in range(q):
-        iv_now = integrated_variance(gp, mc_points, weights)
-        reduction = integrated_variance_reduction(gp, groups, mc_points, weights)
-        scores = (reduction - iv_now).masked_fill(used, float("-inf"))
+        if relative:
+            scores = torch.zeros(X.shape[0], dtype=torch.float64)
+            for j in range(weights.shape[0]):
+                if float(weights[j]) == 0.0:
+                    continue
+                unit = torch.zeros_like(weights, dtype=torch.float64)
+                unit[j] = 1.0
+                now_j = integrated_variance(gp, mc_points, unit)
+                scores = (
+                    scores + weights[j] * integrated_variance_reduction(gp, groups, mc_points, unit) / now_j
+                )
+        else:
+            iv_now = integrated_variance(gp, mc_points, weights)
+            scores = integrated_variance_reduction(gp, groups, mc_points, weights) - iv_now
+        scores = scores.masked_fill(used, float("-inf"))
         best = int(torch.argmax(scores))
         used[best] = True
         picks.append(X[best : best + 1])

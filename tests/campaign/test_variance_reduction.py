@@ -8,6 +8,7 @@ from botorch.acquisition.active_learning import qNegIntegratedPosteriorVariance
 from botorch.acquisition.objective import ScalarizedPosteriorTransform
 
 import mtgp_kinetics as mk
+from mtgp_kinetics.campaign.acquisition import IntegratedVarianceStrategy
 from mtgp_kinetics.campaign.variance_reduction import (
     integrated_variance,
     integrated_variance_reduction,
@@ -66,3 +67,30 @@ def test_reduction_of_single_pairs(setting):
     torch.testing.assert_close(
         integrated_variance_reduction(gp, pairs, mc, weights), torch.stack(reference), **TOL
     )
+
+
+def test_relative_option_picks_the_largest_sum_of_relative_reductions(setting):
+    gp, X, mc, _ = setting
+    from mtgp_kinetics.campaign.acquisition import _greedy_pool_iv
+
+    weights = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    expected = torch.zeros(len(X), dtype=torch.float64)
+    for j in range(2):
+        unit = torch.zeros(2, dtype=torch.float64)
+        unit[j] = 1.0
+        transform = ScalarizedPosteriorTransform(unit)
+        with torch.no_grad():
+            now = gp.posterior(mc.unsqueeze(-2), posterior_transform=transform).variance.mean()
+            after = -qNegIntegratedPosteriorVariance(gp, mc_points=mc, posterior_transform=transform)(
+                X.unsqueeze(-2)
+            )
+        expected += (now - after) / now
+    picks, values = _greedy_pool_iv(gp, X, 1, mc, weights, relative=True)
+    best = int(torch.argmax(expected))
+    torch.testing.assert_close(picks[0], X[best])
+    torch.testing.assert_close(values[0], expected[best], **TOL)
+
+
+def test_unknown_search_is_named():
+    with pytest.raises(mk.InputDataError, match="search must be"):
+        IntegratedVarianceStrategy(search="lbfgs")
