@@ -53,7 +53,6 @@ import torch
 from _baselines import BotorchMultiTaskGP, BotorchSingleTaskGPs
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.api import DEFAULT_KERNEL
 from mtgp_kinetics.problems import Problem, get_problem
 
 OURS = ("icm", "lmc", "independent")
@@ -385,7 +384,8 @@ def main() -> None:
         scaling, scaling_failures = scaling_runs(scaling_ns, args.restarts, log)
         failures += scaling_failures
         print(
-            f"ours default = kernel=None ({DEFAULT_KERNEL}); ours always fits on 1 thread. "
+            "ours default = kernel=None (independent + shared+private, leave-one-condition-out opt-out); "
+            "ours always fits on 1 thread. "
             f"MTGP = botorch MultiTaskGP at torch's {torch.get_num_threads()} thread(s); "
             f"MTGP 1thr under torch.set_num_threads(1). ours icm: {args.restarts} MAP starts, "
             "ours icm 1start: one (per-start cost). "
