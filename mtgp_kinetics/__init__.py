@@ -24,11 +24,15 @@ from mtgp_kinetics.tasks import Task
 __version__ = "0.1.0"
 
 #: Names resolved on first use, so that ``import mtgp_kinetics`` does not import pyro and ArviZ.
-_LAZY = {"BayesianKineticsModel": "mtgp_kinetics.bayes", "NutsSettings": "mtgp_kinetics.bayes"}
+_LAZY = {
+    "BayesianKineticsModel": "mtgp_kinetics.bayes",
+    "NutsSettings": "mtgp_kinetics.bayes",
+    "Campaign": "mtgp_kinetics.campaign",
+}
 
 
 def __getattr__(name: str) -> object:
-    """The fully Bayesian model's classes (``mk.BayesianKineticsModel``, ``mk.NutsSettings``), lazily."""
+    """The fully Bayesian model's classes and ``mk.Campaign``, imported on first use."""
     if name in _LAZY:
         import importlib
 
@@ -38,6 +42,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "BayesianKineticsModel",
+    "Campaign",
     "Categorical",
     "Continuous",
     "ConvergenceWarning",

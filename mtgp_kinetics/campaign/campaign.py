@@ -131,8 +131,9 @@ class Campaign:
         strategy_options : dict, optional
             Passed to the strategy's constructor (e.g. ``{"raw_samples": 64}``).
         fit_options : dict, optional
-            Extra keywords of :func:`mtgp_kinetics.fit`, e.g. ``{"method": "nuts"}`` (needed by
-            strategy ``"bald"``) with ``num_warmup``/``num_samples``/``num_chains``.
+            Extra keywords of :func:`mtgp_kinetics.fit`, e.g. ``{"method": "nuts"}`` with
+            ``num_warmup``/``num_samples``/``num_chains``. Strategy ``"bald"`` needs posterior draws:
+            without a ``method`` it fits by NUTS (``method="nuts"``, the default sampler settings).
 
         Returns
         -------
@@ -155,7 +156,7 @@ class Campaign:
         settings: dict[str, Any] = {
             "strategy": strategy,
             "strategy_options": strategy_options,
-            "fit_options": dict(fit_options or {}),
+            "fit_options": _fit_options(strategy, fit_options),
             "kernel": kernel,
             "seed": int(seed),
             "restarts": int(restarts),
@@ -497,6 +498,14 @@ class Campaign:
         if len(frame) == 0:
             return torch.zeros(0, space.dim, dtype=torch.float64)
         return torch.unique(space.to_model(frame, validate=False), dim=0)
+
+
+def _fit_options(strategy: str, fit_options: dict[str, Any] | None) -> dict[str, Any]:
+    """The campaign's keywords of :func:`mtgp_kinetics.fit`; BALD fits by NUTS unless told otherwise."""
+    options = dict(fit_options or {})
+    if strategy == "bald":
+        options.setdefault("method", "nuts")
+    return options
 
 
 def _too_close(X: torch.Tensor, used_X: torch.Tensor, min_distance: float) -> bool:

@@ -9,7 +9,6 @@ import torch
 import mtgp_kinetics as mk
 from mtgp_kinetics.bayes import BayesianKineticsModel
 from mtgp_kinetics.bayes.bald import mutual_information
-from mtgp_kinetics.campaign import Campaign
 from mtgp_kinetics.campaign.acquisition import Pool, get_strategy
 
 
@@ -47,7 +46,8 @@ def test_bald_needs_posterior_draws(fitted: dict[str, mk.KineticsModel], analyti
 
 def test_campaign_with_bald(analytic_problem, tmp_path) -> None:
     initial = analytic_problem.sample(12, seed=2)
-    campaign = Campaign.create(
+    # mk.Campaign is the campaign class; without a method, strategy "bald" fits by NUTS.
+    campaign = mk.Campaign.create(
         tmp_path / "c.db",
         analytic_problem.space,
         analytic_problem.tasks[:2],
@@ -57,7 +57,6 @@ def test_campaign_with_bald(analytic_problem, tmp_path) -> None:
         restarts=1,
         strategy_options={"n_draws": 4, "n_candidates": 32},
         fit_options={
-            "method": "nuts",
             "num_warmup": 15,
             "num_samples": 15,
             "num_chains": 2,
@@ -66,6 +65,7 @@ def test_campaign_with_bald(analytic_problem, tmp_path) -> None:
     )
     with pytest.warns(mk.ConvergenceWarning):
         suggestions = campaign.suggest(q=2)
+    assert campaign.settings["fit_options"]["method"] == "nuts"
     assert isinstance(campaign.model, BayesianKineticsModel)
     assert len(suggestions) == 2 and (suggestions["strategy"] == "bald").all()
     campaign.close()
