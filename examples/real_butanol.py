@@ -18,6 +18,7 @@ import numpy as np
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.datasets import load_butanol, replay
+from mtgp_kinetics.model_checking import held_out_physical
 from mtgp_kinetics.plotting import arrhenius_plot, learning_curve, parity_plot, task_correlation_heatmap
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "chemked_butanol_ignition"
@@ -52,16 +53,8 @@ def main() -> None:
 
     # 3. Calibration by experiment: 5 folds of whole experiments, hyperparameters fixed.
     print("5-fold cross-validation (log10 us):\n" + model.cross_validate(folds=5).round(3).to_string())
-    held = model.held_out_predictions(by="condition", folds=5)
+    frame = held_out_physical(model, by="condition", folds=5)  # physical units, 95 % intervals
     task = model.tasks[0]
-    rows = held[held["task"] == task.name]
-    tf = task.output_transform
-    frame = rows.assign(
-        observed=tf.inverse(rows["observed"].to_numpy()),
-        lower=tf.inverse((rows["mean"] - 1.96 * rows["std"]).to_numpy()),
-        upper=tf.inverse((rows["mean"] + 1.96 * rows["std"]).to_numpy()),
-        mean=tf.inverse(rows["mean"].to_numpy()),
-    )
     parity_plot(frame, task=task, observed_label="measured").savefig(
         args.out / "butanol_cv_parity.png", dpi=120
     )

@@ -39,8 +39,7 @@ import pandas as pd
 from mtgp_kinetics import __version__
 from mtgp_kinetics.campaign.config import EXAMPLE_TOML
 from mtgp_kinetics.errors import InputDataError, MtgpError
-from mtgp_kinetics.model import KineticsModel
-from mtgp_kinetics.model_checking import held_out_scores
+from mtgp_kinetics.model_checking import held_out_physical, held_out_scores
 from mtgp_kinetics.space import Categorical
 from mtgp_kinetics.tasks import Task
 
@@ -564,45 +563,6 @@ def _make_out(out: Path) -> None:
         raise InputDataError(f"--out: cannot create the output folder {str(out)!r}: {err.strerror}") from None
 
 
-def loo_parity_frame(model: KineticsModel, level: float = 0.95) -> pd.DataFrame:
-    """Leave-one-out predictions of every observation in physical units, for :func:`plotting.parity_plot`.
-
-    Parameters
-    ----------
-    model : KineticsModel
-        A fitted model.
-    level : float
-        Probability of the ``[lower, upper]`` intervals.
-
-    Returns
-    -------
-    DataFrame
-        One row per observation: ``task``, ``observed``, ``mean``, ``lower``, ``upper`` (physical
-        units; the predictive of a new measurement given every other observation).
-    """
-    from mtgp_kinetics.back_transform import central_interval
-
-    points = model.held_out_predictions(level=level)
-    out = []
-    for task in model.tasks:
-        rows = points[points["task"] == task.name]
-        tf = task.output_transform
-        mu, s = rows["mean"].to_numpy(dtype=float), rows["std"].to_numpy(dtype=float)
-        lower, upper = central_interval(tf, mu, s, level)
-        out.append(
-            pd.DataFrame(
-                {
-                    "task": task.name,
-                    "observed": tf.inverse(rows["observed"].to_numpy(dtype=float)),
-                    "mean": tf.inverse(mu),
-                    "lower": lower,
-                    "upper": upper,
-                }
-            )
-        )
-    return pd.concat(out, ignore_index=True)
-
-
 def uncertainty_figures(
     history: pd.DataFrame,
     tasks: Sequence[Task],
@@ -686,7 +646,7 @@ def run_report(args: argparse.Namespace) -> int:
             figures[f"arrhenius_{task.name}.png"] = plotting.arrhenius_plot(model, task.name)
     else:
         print("No Arrhenius plot: it needs a rate task and one temperature (transform 'inverse').")
-    parity = loo_parity_frame(model)
+    parity = held_out_physical(model)
     for task in tasks:
         figures[f"parity_{task.name}.png"] = plotting.parity_plot(
             parity, task=task, observed_label="observed (leave-one-out)"

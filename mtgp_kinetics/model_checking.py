@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from scipy.stats import norm
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.tasks import Task
+
+if TYPE_CHECKING:
+    from mtgp_kinetics.model import KineticsModel
 
 
 @dataclass(frozen=True)
@@ -211,3 +215,49 @@ def held_out_scores(
             }
         )
     return pd.DataFrame(rows).set_index("task")
+
+
+def held_out_physical(
+    model: KineticsModel, by: str = "observation", folds: int | None = None, level: float = 0.95
+) -> pd.DataFrame:
+    """Cross-validated predictions of every observation in physical units (for a parity plot).
+
+    Parameters
+    ----------
+    model : KineticsModel
+        A fitted model.
+    by, folds
+        As :meth:`mtgp_kinetics.model.KineticsModel.held_out_predictions`: one observation at a
+        time, or by condition (one experiment at a time, or ``folds`` folds of experiments).
+    level : float
+        Probability of the ``[lower, upper]`` intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per observation: ``task``, ``observed``, ``mean``, ``lower``, ``upper`` in physical
+        units (the predictive of a new measurement given the observations not held out; ``mean`` is
+        the back-transformed median for log and logit tasks), ready for
+        :func:`mtgp_kinetics.plotting.parity_plot`.
+    """
+    from mtgp_kinetics.back_transform import central_interval
+
+    points = model.held_out_predictions(by=by, folds=folds, level=level)
+    frames = []
+    for task in model.tasks:
+        rows = points[points["task"] == task.name]
+        transform = task.output_transform
+        mu, s = rows["mean"].to_numpy(dtype=float), rows["std"].to_numpy(dtype=float)
+        lower, upper = central_interval(transform, mu, s, level)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": task.name,
+                    "observed": transform.inverse(rows["observed"].to_numpy(dtype=float)),
+                    "mean": transform.inverse(mu),
+                    "lower": lower,
+                    "upper": upper,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

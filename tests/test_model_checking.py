@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.model_checking import condition_groups
+from mtgp_kinetics.model_checking import condition_groups, held_out_physical
 
 
 def brute_force(model: mk.KineticsModel, held_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,3 +78,20 @@ def test_loo_table_summarizes_pointwise_scores(fitted):
     pd.testing.assert_frame_equal(ind.loo(by="observation"), ind.loo(by="condition"), atol=1e-9)
     with pytest.raises(mk.InputDataError, match="by"):
         model.loo(by="row")
+
+
+def test_held_out_physical_back_transforms_the_cross_validated_predictive(fitted):
+    model = fitted["icm"]
+    points = model.held_out_predictions(by="condition", folds=4)
+    frame = held_out_physical(model, by="condition", folds=4)
+    assert len(frame) == len(points)
+    for task in model.tasks:
+        rows, ours = points[points["task"] == task.name], frame[frame["task"] == task.name]
+        transform = task.output_transform
+        for column in ("observed", "mean"):
+            back = transform.forward(ours[column].to_numpy())
+            np.testing.assert_allclose(back, rows[column], rtol=1e-10)
+        # The 95 % interval is mean -/+ 1.96 std in the modelled space, mapped back monotonically.
+        upper = transform.forward(ours["upper"].to_numpy())
+        np.testing.assert_allclose(upper, rows["mean"] + 1.959964 * rows["std"], rtol=1e-6)
+        assert (ours["lower"] < ours["mean"]).all() and (ours["mean"] < ours["upper"]).all()
