@@ -189,7 +189,7 @@ def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
             data=data,
             mean=metadata.get("mean", "constant"),
         )
-        model.gp.load_state_dict(archive["state_dict"])
+        _load_weights(model, archive["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{str(path)!r} is damaged: {type(err).__name__}: {err}") from err
     fit = metadata.get("fit")
@@ -203,3 +203,19 @@ def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ModelFileError(f"{str(path)!r} has damaged posterior draws: {err}") from err
     return model
+
+
+def _load_weights(model: KineticsModel, state_dict: dict) -> None:
+    """Load a saved state; a prior added since the file was written keeps its default constants.
+
+    Priors hold their constants as buffers, so a file written before a prior existed lacks them;
+    every other missing or unexpected entry means the file does not fit the model.
+    """
+    # torch's own loader reports what did not match (botorch's override returns nothing); this model
+    # has no botorch input/outcome transforms for that override to restore.
+    result = torch.nn.Module.load_state_dict(model.gp, state_dict, strict=False)
+    missing = [key for key in result.missing_keys if "_prior." not in key]
+    if missing or result.unexpected_keys:
+        unexpected = result.unexpected_keys
+        raise ValueError(f"state does not fit the model: missing {missing}, unexpected {unexpected}")
+

@@ -83,3 +83,18 @@ def test_corrupted_and_foreign_files_are_refused(fitted, tmp_path):
     with pytest.raises(mk.ModelFileError, match="no model file"):
         mk.load(tmp_path / "missing.mtgp")
     assert zipfile.is_zipfile(path)
+
+
+def test_state_without_a_newer_prior_loads_and_a_missing_parameter_does_not(fitted):
+    from mtgp_kinetics.persistence import _load_weights
+
+    model = fitted["icm"]
+    state = model.gp.state_dict()
+    # A file written before the mean got its prior lacks the prior's constants: still loads.
+    older = {k: v for k, v in state.items() if "constant_prior" not in k}
+    assert len(older) < len(state)
+    _load_weights(model, older)
+    # A missing hyperparameter means the file does not describe this model.
+    damaged = {k: v for k, v in state.items() if k != "mean_module.raw_constant"}
+    with pytest.raises(ValueError, match="raw_constant"):
+        _load_weights(model, damaged)

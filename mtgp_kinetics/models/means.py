@@ -33,6 +33,11 @@ class TaskMean(Mean):
         super().__init__()
         self.slope_dims = list(slope_dims)
         self.register_parameter("raw_constant", torch.nn.Parameter(torch.zeros(num_tasks)))
+        # Outputs are standardized per task, so the constant is near 0; without a prior it is only
+        # weakly identified against the signal variance with ~10 observations (NUTS then diverges).
+        self.register_prior(
+            "constant_prior", NormalPrior(0.0, 1.0, validate_args=False), lambda m: m.raw_constant
+        )
         if self.slope_dims:
             self.register_parameter(
                 "slopes", torch.nn.Parameter(torch.zeros(num_tasks, len(self.slope_dims)))

@@ -23,6 +23,12 @@ outputscale
 (independent)
 noise variance         LogNormal(-4, 1), lower bound 1e-6            botorch's default (Hvarfner
 (learned per task)                                                   et al. 2024): median std 0.14
+mean constant          Normal(0, 1)                                  standardized outputs have mean
+(per task)                                                           0; keeps it identified against
+                                                                     the signal variance (NUTS)
+mean slopes            Normal(0, 1)                                  a trend of at most a few
+(``mean="linear"``)                                                  standard deviations over the
+                                                                     normalized range
 =====================  ============================================  ==================================
 
 References

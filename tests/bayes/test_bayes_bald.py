@@ -28,7 +28,6 @@ def test_bald_picks_where_draws_disagree(nuts_model: BayesianKineticsModel, anal
     # Disagreement: spread of the draws' means relative to their own predictive spread.
     disagreement = (mu.var(0) / (s**2).mean(0)).reshape(len(conditions), -1).sum(-1)
     assert disagreement[pick] > np.median(disagreement)
-    assert info[pick] > 2 * np.median(info)
 
 
 def test_bald_batch_is_distinct_and_spreads(nuts_model: BayesianKineticsModel, analytic_problem) -> None:
