@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
 
 
+#: Above this many observations each candidate gets a single MAP start.
+FEW_OBSERVATIONS = 300
+
+
 @dataclass
 class Selection:
     """Why the default model has the structure it has.
@@ -131,8 +135,9 @@ def fit_default(
         The kept model, with ``selection_`` (a :class:`Selection`).
     """
     # Half the starts for each candidate: the independent objective separates by task and every
-    # start reached the same optimum in our measurements; the shared candidate starts warm.
-    candidate_restarts = max(1, restarts // 2)
+    # start reached the same optimum in our measurements; the shared candidate starts warm. With
+    # many observations the optimum is well identified and one start each is enough.
+    candidate_restarts = max(1, restarts // 2) if len(data.train_targets()) <= FEW_OBSERVATIONS else 1
     independent = _fitted(data, KernelSpec.independent(), candidate_restarts, max_iter, seed, mean=mean)
     num_tasks = independent.num_tasks
     if num_tasks < 2:
