@@ -386,7 +386,7 @@ def main() -> None:
         failures += scaling_failures
         print(
             "ours default = kernel=None (independent + shared+private, leave-one-condition-out opt-out); "
-            "ours always fits on 1 thread. "
+            "ours fits on 1 thread below 500 observations. "
             f"MTGP = botorch MultiTaskGP at torch's {torch.get_num_threads()} thread(s); "
             f"MTGP 1thr under torch.set_num_threads(1). ours icm: {args.restarts} MAP starts, "
             "ours icm 1start: one (per-start cost). "
