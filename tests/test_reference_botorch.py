@@ -10,7 +10,9 @@ from botorch.models import SingleTaskGP
 from gpytorch.constraints import GreaterThan, Positive
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import NormalPrior
 
 from mtgp_kinetics.models import priors
 
@@ -37,7 +39,10 @@ def reference_gp(X: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
             priors.MIN_NOISE_VARIANCE, transform=None, initial_value=noise_prior.mode
         ),
     )
-    return SingleTaskGP(X, y.unsqueeze(-1), likelihood=likelihood, covar_module=covar, outcome_transform=None)
+    mean = ConstantMean(constant_prior=NormalPrior(0.0, 1.0))  # Normal(0, 1) on the standardized constant
+    return SingleTaskGP(
+        X, y.unsqueeze(-1), likelihood, covar_module=covar, mean_module=mean, outcome_transform=None
+    )
 
 
 def per_task_training_data(model, task: int) -> tuple[torch.Tensor, torch.Tensor]:
