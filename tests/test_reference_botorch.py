@@ -40,9 +40,8 @@ def reference_gp(X: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
         ),
     )
     mean = ConstantMean(constant_prior=NormalPrior(0.0, 1.0))  # Normal(0, 1) on the standardized constant
-    return SingleTaskGP(
-        X, y.unsqueeze(-1), likelihood, covar_module=covar, mean_module=mean, outcome_transform=None
-    )
+    model_parts = {"likelihood": likelihood, "covar_module": covar, "mean_module": mean}
+    return SingleTaskGP(X, y.unsqueeze(-1), **model_parts, outcome_transform=None)
 
 
 def per_task_training_data(model, task: int) -> tuple[torch.Tensor, torch.Tensor]:
