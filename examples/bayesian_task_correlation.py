@@ -2,8 +2,8 @@
 
 Usage: python examples/bayesian_task_correlation.py [--out outputs/examples] [--fast]
 
-Fits the 25 simulated H2/O2 shock-tube experiments of ``examples/data/h2o2_experiments.csv``
-(ignition delay everywhere, the H + O2 branching fraction at 40 % of them) twice with the same ICM
+Fits 25 simulated H2/O2 shock-tube experiments (the built-in Cantera problem with its measurement
+noise: ignition delay everywhere, the H + O2 branching fraction at 40 % of them) twice with the same ICM
 kernel: by MAP (one number for the task correlation) and fully Bayesian by NUTS (a posterior over
 it, with a credible interval). Writes ``trace.png`` and ``rank.png`` (did the chains mix?),
 ``task_correlation.png`` (the posterior of the correlation) and prints the convergence summary.
@@ -21,8 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import mtgp_kinetics as mk
-
-CSV = Path(__file__).resolve().parent / "data" / "h2o2_experiments.csv"
+from mtgp_kinetics.problems import H2O2Ignition
 
 
 def _save(axes: object, path: Path) -> None:
@@ -39,18 +38,9 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    space = mk.Space(
-        [
-            mk.Continuous("T", 900.0, 1500.0, unit="K", transform="inverse"),
-            mk.Continuous("P", 0.5, 20.0, unit="atm", transform="log"),
-            mk.Continuous("phi", 0.5, 2.0),
-        ]
-    )
-    tasks = [
-        mk.Task("tau_ign", unit="s", transform="log10", kind="rate"),
-        mk.Task("f_branch", transform="logit", kind="mechanism"),
-    ]
-    data = mk.Dataset.from_csv(CSV, space, tasks)
+    problem = H2O2Ignition()  # T, P, phi; tau_ign (log10) and f_branch (logit)
+    frame = problem.sample(25, seed=0, observed_fraction={"f_branch": 0.4})
+    data = mk.Dataset.from_frame(frame, problem.space, problem.tasks)
 
     # 1. MAP: one value of the correlation, however little data supports it.
     point = mk.fit(data, "icm", check_transfer=False)

@@ -3,10 +3,11 @@
 Usage: python examples/fit_and_predict.py [--csv FILE] [--out outputs/examples] [--fast]
 
 The CSV has one column per condition (``T`` in K, ``P`` in atm, ``phi``) and one per measured
-output (``tau_ign`` in s; ``f_branch``, a fraction), empty where not measured. The default file,
-``examples/data/h2o2_experiments.csv``, holds 25 simulated H2/O2 experiments (Cantera, with the
-measurement noise of ``mtgp_kinetics.problems.H2O2Ignition``; the branching fraction at 40 % of
-them). To use your own data, pass ``--csv`` and change the space and tasks below to your columns.
+output (``tau_ign`` in s; ``f_branch``, a fraction), empty where not measured. Without ``--csv``
+the script first writes such a file, ``<out>/h2o2_experiments.csv``: 25 simulated H2/O2
+experiments (Cantera, with the measurement noise of ``mtgp_kinetics.problems.H2O2Ignition``; the
+branching fraction at 40 % of them). To use your own data, pass ``--csv`` and change the space and
+tasks below to your columns.
 """
 
 import argparse
@@ -17,12 +18,19 @@ import pandas as pd
 import mtgp_kinetics as mk
 from mtgp_kinetics.plotting import arrhenius_plot
 
-CSV = Path(__file__).resolve().parent / "data" / "h2o2_experiments.csv"
+
+def write_simulated_experiments(path: Path) -> Path:
+    """Write 25 simulated H2/O2 shock-tube experiments as a CSV (what a lab's file would look like)."""
+    from mtgp_kinetics.problems import H2O2Ignition
+
+    frame = H2O2Ignition().sample(25, seed=0, observed_fraction={"f_branch": 0.4})
+    frame.to_csv(path, index=False, float_format="%.6g")
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fit an ignition model from a CSV and predict.")
-    parser.add_argument("--csv", type=Path, default=CSV, help="the measurements (CSV)")
+    parser.add_argument("--csv", type=Path, default=None, help="the measurements (default: simulated)")
     parser.add_argument("--out", type=Path, default=Path("outputs/examples"), help="output folder")
     parser.add_argument("--fast", action="store_true", help="one optimizer restart instead of four (CI)")
     args = parser.parse_args()
@@ -43,7 +51,8 @@ def main() -> None:
     ]
 
     # 2. Read and validate the file (a bad cell raises InputDataError naming its column and row).
-    data = mk.Dataset.from_csv(args.csv, space, tasks)
+    csv = args.csv or write_simulated_experiments(args.out / "h2o2_experiments.csv")
+    data = mk.Dataset.from_csv(csv, space, tasks)
     print(data)
 
     # 3. Fit the default model: the tasks share what helps them and opt out of what would not.
