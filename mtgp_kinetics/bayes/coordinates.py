@@ -30,6 +30,7 @@ import torch
 from torch.nn.utils.stateless import _reparametrize_module
 
 from mtgp_kinetics.fitting import _optimizer_coordinates, neg_log_posterior
+from mtgp_kinetics.models.dense_covariance import TrainingCovariance
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.task_covariance import MIN_VARIANCE, LowRankTaskCovariance
 
@@ -80,6 +81,8 @@ class Coordinates:
 
     def __init__(self, gp: CoregionalGP) -> None:
         self.gp = gp
+        # The fit's fast K(X, X): it reads the (reparametrized) hyperparameters at every call.
+        self.covariance = TrainingCovariance(gp.covar_module, gp.train_inputs[0])
         params, lower, use_log = _optimizer_coordinates(gp)
         blocks: dict[int, _CholeskyBlock] = {}
         for module in gp.modules():
@@ -178,7 +181,7 @@ class Coordinates:
         # The GP reads its parameters as functions of u for this evaluation: one backward pass.
         with _reparametrize_module(self.gp, dict(zip(self.names, values, strict=True))):
             try:
-                energy = n * neg_log_posterior(self.gp) - self.log_jacobian(u)
+                energy = n * neg_log_posterior(self.gp, self.covariance) - self.log_jacobian(u)
             except (torch.linalg.LinAlgError, ValueError):
                 return failed
         if not torch.isfinite(energy):
