@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 from scipy.stats import norm
 
+from mtgp_kinetics.back_transform import central_interval
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.tasks import Task
@@ -240,8 +241,6 @@ def held_out_physical(
         the back-transformed median for log and logit tasks), ready for
         :func:`mtgp_kinetics.plotting.parity_plot`.
     """
-    from mtgp_kinetics.back_transform import central_interval
-
     points = model.held_out_predictions(by=by, folds=folds, level=level)
     frames = []
     for task in model.tasks:
