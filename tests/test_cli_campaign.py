@@ -182,6 +182,15 @@ def test_suggest_with_initial_data_is_model_based(tmp_path, capsys):
             '[[tasks]]\nname = "y"',
             "campaign.initial",
         ),
+        (
+            '[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n[[conditions]]\nname = "T"\nlower = 1\n'
+            'upper = 2\n[[tasks]]\nname = "y"',
+            "conditions[1] ('T').name: the condition 'T' appears twice",
+        ),
+        (
+            '[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n[[tasks]]\nname = "y"\n[[tasks]]\nname = "y"',
+            "tasks[1] ('y').name: the task 'y' appears twice",
+        ),
         ("[[conditions]\n", "not valid TOML"),
         ('pool = "p.csv"\n[[tasks]]\nname = "y"', "top-level key 'pool'"),
     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,24 +124,33 @@ def load_campaign_config(path: str | os.PathLike[str]) -> tuple[Space, list[Task
 
 
 # -- sections ----------------------------------------------------------------------------------------
-def _conditions(entries: Any, where: str) -> list[Variable]:
-    """The ``[[conditions]]`` array -> variables."""
+def _named_tables(
+    entries: Any, section: str, noun: str, example: str, where: str
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Walk an array of tables whose ``name`` keys must be unique: yields ``(key, name, entry)``.
+
+    ``key`` (e.g. ``"tasks[1] ('f_branch')"``) is how error messages name the entry.
+    """
     if entries is None:
-        raise InputDataError(
-            f"{where}: no [[conditions]]: give at least one, e.g. "
-            '[[conditions]] name = "T", lower = 900, upper = 1500, unit = "K"'
-        )
+        raise InputDataError(f"{where}: no [[{section}]]: give at least one, e.g. {example}")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise InputDataError(f"{where}: 'conditions' must be a non-empty array of tables ([[conditions]])")
-    variables: list[Variable] = []
+        raise InputDataError(f"{where}: '{section}' must be a non-empty array of tables ([[{section}]])")
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        key = f"conditions[{i}]"
+        key = f"{section}[{i}]"
         name = _name(entry, key, where)
         key = f"{key} ({name!r})"
         if name in seen:
-            raise InputDataError(f"{where}: {key}.name: the condition {name!r} appears twice")
+            raise InputDataError(f"{where}: {key}.name: the {noun} {name!r} appears twice")
         seen.add(name)
+        yield key, name, entry
+
+
+def _conditions(entries: Any, where: str) -> list[Variable]:
+    """The ``[[conditions]]`` array -> variables."""
+    example = '[[conditions]] name = "T", lower = 900, upper = 1500, unit = "K"'
+    variables: list[Variable] = []
+    for key, name, entry in _named_tables(entries, "conditions", "condition", example, where):
         has_levels = "levels" in entry
         has_bounds = "lower" in entry or "upper" in entry
         if has_levels and has_bounds:
@@ -182,22 +192,9 @@ def _conditions(entries: Any, where: str) -> list[Variable]:
 
 def _tasks(entries: Any, where: str) -> list[Task]:
     """The ``[[tasks]]`` array -> tasks."""
-    if entries is None:
-        raise InputDataError(
-            f"{where}: no [[tasks]]: give at least one, e.g. "
-            '[[tasks]] name = "tau_ign", unit = "s", transform = "log10"'
-        )
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise InputDataError(f"{where}: 'tasks' must be a non-empty array of tables ([[tasks]])")
+    example = '[[tasks]] name = "tau_ign", unit = "s", transform = "log10"'
     tasks: list[Task] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        key = f"tasks[{i}]"
-        name = _name(entry, key, where)
-        key = f"{key} ({name!r})"
-        if name in seen:
-            raise InputDataError(f"{where}: {key}.name: the task {name!r} appears twice")
-        seen.add(name)
+    for key, name, entry in _named_tables(entries, "tasks", "task", example, where):
         _no_unknown(entry, TASK_KEYS, where, f"key of {key}")
         kwargs: dict[str, Any] = {}
         for field in ("unit", "transform", "kind", "noise_column"):
