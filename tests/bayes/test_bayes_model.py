@@ -144,3 +144,22 @@ def test_bad_settings_name_the_setting(analytic_data: mk.Dataset) -> None:
 def test_level_is_checked(nuts_model, conditions) -> None:
     with pytest.raises(mk.InputDataError, match="level"):
         nuts_model.predict(conditions, level=1.5)
+
+
+def test_test_scores_use_the_mixture_density(nuts_model: BayesianKineticsModel, analytic_problem) -> None:
+    from mtgp_kinetics.bayes.mixture import mixture_logpdf
+    from mtgp_kinetics.model_checking import held_out_scores
+
+    test = analytic_problem.space.sample(12, seed=5)
+    truth = analytic_problem.evaluate(test)
+    scores = nuts_model.test_scores(test, truth, level=0.95)
+    index, mu, s = nuts_model.predict_draws(test)
+    moments = held_out_scores(nuts_model.predict(test, level=0.95), truth, nuts_model.tasks, 0.95)
+    for task in nuts_model.tasks:
+        rows = (index["task"] == task.name).to_numpy()
+        z = task.output_transform.forward(truth[task.name].to_numpy(dtype=float))
+        expected = -np.mean(mixture_logpdf(z, mu[:, rows], s[:, rows]))
+        np.testing.assert_allclose(scores.loc[task.name, "nlpd"], expected, rtol=1e-12)
+        # Same interval as predict() (monotone transforms: the same points fall inside).
+        assert scores.loc[task.name, "coverage"] == moments.loc[task.name, "coverage"]
+        np.testing.assert_allclose(scores.loc[task.name, "rmse"], moments.loc[task.name, "rmse"], rtol=1e-10)
