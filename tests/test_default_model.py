@@ -6,10 +6,16 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.default_model import shared_private_spec
-from mtgp_kinetics.problems import AnalyticKinetics
+from mtgp_kinetics.default_model import (
+    _copy_task_parameters,
+    independent_spec,
+    shared_private_spec,
+    task_log_marginal_likelihood,
+)
+from mtgp_kinetics.problems import AnalyticKinetics, H2O2Ignition
 
 
 def held_out_nlpd(model: mk.KineticsModel, truth_frame, tasks) -> dict[str, float]:
@@ -38,16 +44,20 @@ def test_default_on_unrelated_tasks_is_no_worse_than_independent(unrelated_data)
         # The default either is the independent model or kept sharing that did not hurt in
         # cross-validation; 0.02 nats is the issue's "no worse" tolerance.
         assert ours[task] <= theirs[task] + 0.02
-    assert default.selection_.rounds, "the default must record its comparison with independent GPs"
+    selection = default.selection_
+    assert selection.log_posterior_gains, "the default must record its comparison with independent GPs"
+    # Either the shared candidate was rejected by its log posterior, or it was cross-validated.
+    assert selection.log_posterior_gains[0] <= 0 or selection.rounds
 
 
 def test_default_records_its_selection_and_round_trips(tmp_path, analytic_data):
     model = mk.fit(analytic_data, restarts=2)
     selection = model.selection_
     assert selection.kernel == model.kernel
-    first = selection.rounds[0]
-    assert list(first["task"]) == ["log_k", "f_a"]
-    assert set(first.columns) >= {"nlpd_vs_independent", "se", "hurts", "member"}
+    assert len(selection.log_posterior_gains) >= 1
+    for first in selection.rounds[:1]:
+        assert list(first["task"]) == ["log_k", "f_a"]
+        assert set(first.columns) >= {"nlpd_vs_independent", "se", "hurts", "member"}
     model.save(tmp_path / "d.mtgp")
     assert mk.load(tmp_path / "d.mtgp").kernel == model.kernel
 
@@ -78,3 +88,56 @@ def test_default_is_never_worse_where_tasks_share():
     # Measured gains here: -0.003, 0.0, +0.25 nats; the conservative opt-out rule gives up most of
     # what sharing could gain (docs/default_model.md), which is the open part of the design.
     assert min(gains) > -0.02
+
+
+def test_task_log_marginal_likelihoods_sum_to_the_independent_models_evidence(fitted):
+    model = fitted["independent"]
+    gp = model.gp
+    X, y = gp.train_inputs[0], gp.train_targets
+    with torch.no_grad():
+        prior = gp.likelihood(gp.forward(X), X)
+        total = torch.distributions.MultivariateNormal(prior.mean, prior.covariance_matrix).log_prob(y)
+    per_task = task_log_marginal_likelihood(model)
+    assert per_task.shape == (2,)
+    # Block-diagonal covariance: the joint Gaussian density factorizes exactly (up to rounding).
+    assert float(per_task.sum()) == pytest.approx(float(total), abs=1e-8)
+
+
+def test_mixed_smoothness_model_keeps_each_tasks_fitted_parameters(analytic_data):
+    """Copying task k's private process, noise and mean reproduces that task's evidence exactly."""
+    sources = {
+        nu: mk.fit(analytic_data, kernel=independent_spec([nu, nu]), restarts=1, check_transfer=False)
+        for nu in (2.5, 1.5)
+    }
+    combined = mk.KineticsModel.from_dataset(analytic_data, independent_spec([1.5, 2.5]))
+    _copy_task_parameters(combined, {0: sources[1.5], 1: sources[2.5]})
+    evidence = task_log_marginal_likelihood(combined)
+    assert float(evidence[0]) == pytest.approx(float(task_log_marginal_likelihood(sources[1.5])[0]), abs=1e-9)
+    assert float(evidence[1]) == pytest.approx(float(task_log_marginal_likelihood(sources[2.5])[1]), abs=1e-9)
+
+
+def test_default_gives_each_task_the_smoothness_its_data_prefer(analytic_data):
+    model = mk.fit(analytic_data)
+    table = model.selection_.smoothness
+    assert list(table["task"]) == ["log_k", "f_a"]
+    better = np.where(table["nu=1.5"] > table["nu=2.5"], 1.5, 2.5)
+    assert list(table["chosen"]) == list(better)
+    private = [lat for lat in model.kernel.resolve(2) if lat.tasks != "shared"]
+    assert [lat.nu for lat in private] == list(table["chosen"])
+
+
+@pytest.mark.slow
+def test_ignition_delay_across_the_explosion_limit_is_rougher_than_matern_five_halves():
+    """H2/O2, 120 rows: the delay's apparent activation energy jumps near the second explosion limit.
+
+    Measured (5 seeds, 120 rows): the delay's log marginal likelihood is 0.8-5.3 nats higher under
+    Matern-3/2 in every seed, and its held-out NLPD 0.03-0.12 nats better; the branching fraction
+    prefers 5/2 in every seed. Seed 0 is checked here (5.3 and -3.0 nats).
+    """
+    problem = H2O2Ignition()
+    frame = problem.sample(120, seed=0, observed_fraction={"f_branch": 0.25})
+    data = mk.Dataset.from_frame(frame, problem.space, problem.tasks)
+    model = mk.fit(data)
+    table = model.selection_.smoothness
+    chosen = dict(zip(table["task"], table["chosen"], strict=True))
+    assert chosen == {"tau_ign": 1.5, "f_branch": 2.5}
