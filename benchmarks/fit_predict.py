@@ -301,7 +301,8 @@ def done_when_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """
     het = runs[runs["setting"] == "heterotopic"]
     wide = het.pivot_table(index=["problem", "n", "seed", "task"], columns="model", values="nlpd")
-    cover = het[het["model"] == "ours default"].set_index(["problem", "n", "seed", "task"])["cov95"]
+    default_rows = het[het["model"] == "ours default"]
+    cover = default_rows.set_index(["problem", "n", "seed", "task"])["cov95"].sort_index()
     rows = []
     for (problem, n), block in wide.groupby(level=["problem", "n"]):
         mech = block.index.get_level_values("task").isin(MECHANISM_TASKS)

@@ -207,17 +207,18 @@ def test_errors_name_the_culprit(arrhenius_model, test_conditions):
 
 @pytest.mark.slow
 def test_h2o2_global_activation_energy_agrees_with_cantera():
-    """The benchmark's protocol (benchmarks/derived.py, docs/derived.md) at one seed and 2 restarts.
+    """The benchmark's protocol (benchmarks/derived.py, docs/derived.md) at one seed, 80 rows.
 
-    The benchmark's figure is 0.91 coverage of the 95 % intervals at 40 training rows (3 seeds); the
-    misses sit where ln tau bends sharply in 1000/T (Ea rising from ~100 to ~900 kJ/mol near the second
-    explosion limit), which a stationary kernel smooths. The threshold here guards against
-    regressions (a wrong sign or a missing ln 10 gives a coverage near 0), not the 0.9 goal itself.
+    The benchmark's figures are 0.93 / 0.96 coverage of the 95 % intervals at 40 / 80 training rows
+    (3 seeds, 100 test conditions). The hard part is near the second explosion limit, where Ea rises
+    from ~100 to ~900 kJ/mol within 0.05 of 1000/T: with a Matern-5/2 delay (the default before it
+    chose smoothness per task) coverage at 80 rows fell to 0.85. The issue's goal, 0.9, is asserted
+    (0.925 measured here: 37 of 40 test conditions).
     """
     from mtgp_kinetics.problems import H2O2Ignition
 
     problem = H2O2Ignition()
-    frame = problem.sample(40, seed=0, observed_fraction={"f_branch": 0.3})
+    frame = problem.sample(80, seed=0, observed_fraction={"f_branch": 0.3})
     model = mk.fit(mk.Dataset.from_frame(frame, problem.space, problem.tasks), restarts=2)
     # Test conditions one difference step inside the bounds; the half-step 0.004 in 1000/T is small
     # for the curvature of ln tau and large against the integrator's rounding of tau.
@@ -231,13 +232,14 @@ def test_h2o2_global_activation_energy_agrees_with_cantera():
             problem.space["phi"],
         ]
     )
-    test = inner.sample(24, seed=1000)
+    test = inner.sample(40, seed=1000)
     inv = 1000.0 / test["T"].to_numpy()
     up, down = test.assign(T=1000.0 / (inv + step)), test.assign(T=1000.0 / (inv - step))
     ln_tau = [np.log(problem.evaluate(f, progress=False)["tau_ign"].to_numpy()) for f in (up, down)]
     truth = R * 1000.0 * (ln_tau[0] - ln_tau[1]) / (2 * step)
     ea = mk.activation_energy(model, test, "tau_ign")
-    assert ((ea["lower"] <= truth) & (truth <= ea["upper"])).mean() >= 0.8  # 0.875 when written
+    coverage = ((ea["lower"] <= truth) & (truth <= ea["upper"])).mean()
+    assert coverage >= 0.9, coverage
 
 
 @pytest.mark.slow
