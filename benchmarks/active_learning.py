@@ -24,15 +24,25 @@ strategy measuring both tasks every time (cost 6 per experiment); total cost to 
 
     python benchmarks/active_learning.py                 # 5 seeds, 8 + 40 experiments
     python benchmarks/active_learning.py --quick         # 2 seeds, 8 + 16, every 4th step scored
+    python benchmarks/active_learning.py --eval-every 4 --n-test 300 --jobs 2 \
+        --strategies "random,default,hand-written max-variance"     # the run in docs/campaign.md
+
+``--jobs`` runs the (strategy, seed) campaigns in worker processes (one torch thread each);
+``--target task=rmse,...`` reuses a target from an earlier run of random (random is then not run),
+e.g. ``--strategies "" --cost`` for the per-task-cost comparison alone. With the default strategy
+in the run, the cost comparison reuses its campaigns (it ignores task costs, so measuring both
+tasks every time is the same run, at cost 6 per experiment).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +61,15 @@ DEFAULT = "default"
 HAND = "hand-written max-variance"
 PER_COST = "integrated_variance_per_cost"
 BOTH = "both tasks (default)"
-#: integrated_variance scoring each task's relative reduction (strategy option relative=True).
-RELATIVE = "integrated_variance relative"
+#: Variants of the default strategy: label -> (strategy, strategy_options).
+VARIANTS = {
+    # the criterion before the per-task trace became the default: variance of the sum of outputs
+    "integrated_variance sum": ("integrated_variance", {"criterion": "sum"}),
+    # each task's reduction relative to its own integrated variance
+    "integrated_variance relative": ("integrated_variance", {"criterion": "relative"}),
+    # integration weighted by the leave-one-out calibration ratio
+    "integrated_variance error-weighted": ("integrated_variance", {"error_weighting": True}),
+}
 
 
 @dataclasses.dataclass
@@ -124,8 +141,8 @@ def run_campaign(
     if costs is not None:
         tasks = [dataclasses.replace(t, cost=costs[t.name]) for t in tasks]
     kwargs: dict = {} if strategy is None else {"strategy": strategy}
-    if strategy == RELATIVE:
-        kwargs = {"strategy": "integrated_variance", "strategy_options": {"relative": True}}
+    if strategy in VARIANTS:
+        kwargs = dict(zip(("strategy", "strategy_options"), VARIANTS[strategy], strict=True))
     with tempfile.TemporaryDirectory() as folder:
         campaign = Campaign.create(
             Path(folder) / "c.db",
@@ -218,6 +235,32 @@ def run_hand_written(
     return rows
 
 
+# -- running many ------------------------------------------------------------------------------------
+@functools.cache
+def _setup(seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
+    """One seed's setup, built once per process (the problem holds unpicklable transforms)."""
+    return make_setup(H2O2Ignition(), seed, n_pool, n_initial, n_test)
+
+
+def _call(call: tuple) -> list[dict]:
+    """``function(setup, *arguments)`` for ``(function, setup key, arguments)``."""
+    function, key, arguments = call
+    return function(_setup(*key), *arguments)
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)  # one process per core: no oversubscription
+    warnings.simplefilter("ignore")
+
+
+def run_all(calls: list[tuple], jobs: int) -> list[list[dict]]:
+    """:func:`_call` per ``(function, setup key, arguments)``, here or in ``jobs`` processes, in order."""
+    if jobs <= 1:
+        return [_call(call) for call in calls]
+    with ProcessPoolExecutor(jobs, initializer=_init_worker) as pool:
+        return list(pool.map(_call, calls))
+
+
 # -- summaries ---------------------------------------------------------------------------------------
 def needed(rows: pd.DataFrame, target: dict[str, float], column: str = "experiments") -> pd.Series:
     """Per (strategy, seed): the first ``column`` value at which every task's RMSE <= target (inf if none)."""
@@ -264,68 +307,84 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cost", action="store_true", help="also run the per-task-cost comparison")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 16 steps, every 4th step scored")
     parser.add_argument("--csv", type=Path, default=None, help="write every score row to this CSV")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (runs are independent)")
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="task=rmse,... from an earlier run of random (then random is not run), e.g. for --cost alone",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.steps, args.eval_every, args.n_test = 2, 16, 4, 200
     warnings.simplefilter("ignore")  # botorch's numerical warnings on tiny data sets
-    problem = H2O2Ignition()
-    setups = [make_setup(problem, s, args.pool, args.initial, args.n_test) for s in range(args.seeds)]
-    strategies = [s.strip() for s in args.strategies.split(",")]
+    keys = [(seed, args.pool, args.initial, args.n_test) for seed in range(args.seeds)]
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     total = args.initial + args.steps
     start = time.perf_counter()
 
     rows: list[dict] = []
-    for setup in setups:  # random first: it defines the target
-        rows += run_campaign(setup, "random", args.steps, args.eval_every, None, "random")
-    frame = pd.DataFrame(rows)
-    final = frame[(frame["strategy"] == "random") & (frame["experiments"] == total)]
-    target = final.groupby("task")["rmse"].median().to_dict()
+    if args.target is None:
+        # random first: it defines the target
+        settings = ("random", args.steps, args.eval_every, None, "random")
+        random_calls = [(run_campaign, key, settings) for key in keys]
+        rows = [row for result in run_all(random_calls, args.jobs) for row in result]
+        frame = pd.DataFrame(rows)
+        final = frame[(frame["strategy"] == "random") & (frame["experiments"] == total)]
+        target = final.groupby("task")["rmse"].median().to_dict()
+    else:
+        # A target from an earlier run (same seeds and settings): random is not rerun.
+        target = {k: float(v) for k, v in (item.split("=") for item in args.target.split(","))}
+        strategies = [s for s in strategies if s != "random"]
     print(
         f"Target (median RMSE of random after {total} experiments, modelled units): "
         + ", ".join(f"{k} {v:.4f}" for k, v in target.items()),
         flush=True,
     )
+    calls: list[tuple] = []
     for name in strategies:
         if name == "random":
             continue
-        for setup in setups:
+        for key in keys:
             if name == HAND:
-                rows += run_hand_written(setup, args.steps, args.eval_every, target)
+                calls.append((run_hand_written, key, (args.steps, args.eval_every, target)))
             else:
                 strategy = None if name == DEFAULT else name
-                rows += run_campaign(setup, strategy, args.steps, args.eval_every, target, name)
-            print(f"  {name} seed {setup.seed} done ({time.perf_counter() - start:.0f} s)", flush=True)
-    frame = pd.DataFrame(rows)
-    print()
-    print(
-        f"Experiments to reach the target on every task ({args.seeds} seeds, {args.initial} initial, "
-        f"scored every {args.eval_every}):"
-    )
-    print(summary_table(frame, target, "experiments", float(total), "random").to_string())
-
+                calls.append((run_campaign, key, (strategy, args.steps, args.eval_every, target, name)))
     if args.cost:
         costs = {"tau_ign": 1.0, "f_branch": 5.0}
         max_cost = 6.0 * total
-        cost_rows: list[dict] = []
-        for setup in setups:
-            cost_rows += run_campaign(setup, None, args.steps, args.eval_every, target, BOTH, costs=costs)
-            cost_rows += run_campaign(
-                setup,
-                PER_COST,
-                10 * args.steps,
-                args.eval_every,
-                target,
-                PER_COST,
-                costs=costs,
-                max_cost=max_cost,
+        for key in keys:
+            if DEFAULT not in strategies:  # else its runs are reused (task costs do not change its picks)
+                calls.append((run_campaign, key, (None, args.steps, args.eval_every, target, BOTH, costs)))
+            calls.append(
+                (
+                    run_campaign,
+                    key,
+                    (PER_COST, 10 * args.steps, args.eval_every, target, PER_COST, costs, max_cost),
+                )
             )
-            print(f"  cost mode seed {setup.seed} done ({time.perf_counter() - start:.0f} s)", flush=True)
-        cost_frame = pd.DataFrame(cost_rows)
+    for result in run_all(calls, args.jobs):
+        rows += result
+    print(f"  all strategies done ({time.perf_counter() - start:.0f} s)", flush=True)
+    frame = pd.DataFrame(rows)
+    if args.cost and DEFAULT in strategies:
+        # The default strategy ignores task costs: its campaign measuring both tasks is the same run.
+        both = frame[frame["strategy"] == DEFAULT].assign(strategy=BOTH)
+        both["cost"] = both["experiments"] * sum(costs.values())
+        frame = pd.concat([frame, both], ignore_index=True)
+    main_frame = frame[~frame["strategy"].isin([BOTH, PER_COST])] if rows else frame
+    if len(main_frame):
+        print(
+            f"\nExperiments to reach the target on every task ({args.seeds} seeds, {args.initial} initial, "
+            f"scored every {args.eval_every}):"
+        )
+        print(summary_table(main_frame, target, "experiments", float(total), "random").to_string())
+    if args.cost:
+        cost_frame = frame[frame["strategy"].isin([BOTH, PER_COST])]
         print()
         print("Total cost to reach the target (tau_ign 1, f_branch 5; initial design included):")
         both = needed(cost_frame[cost_frame["strategy"] == BOTH], target, "cost").median()
         print(summary_table(cost_frame, target, "cost", float(both), "both tasks").to_string())
-        frame = pd.concat([frame, cost_frame], ignore_index=True)
     if args.csv is not None:
         frame.to_csv(args.csv, index=False)
     print(f"\n{time.perf_counter() - start:.0f} s in all (wall clock, shared machine)")

@@ -42,9 +42,12 @@ from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 
 from mtgp_kinetics.campaign.variance_reduction import (
+    all_tasks_variance_reductions,
+    error_weights,
     integrated_variance,
     integrated_variance_reduction,
     posterior_variances,
+    task_variance_reductions,
 )
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.models.gp import CoregionalGP
@@ -59,6 +62,8 @@ POOL_CHUNK = 256
 SOBOL_CANDIDATES = 1024
 #: Sobol points over which ``"integrated_variance"`` integrates the posterior variance.
 MC_POINTS = 256
+#: What ``"integrated_variance"`` integrates (see :class:`IntegratedVarianceStrategy`).
+CRITERIA = ("trace", "sum", "relative")
 
 
 @dataclass(frozen=True)
@@ -395,20 +400,47 @@ class MaxVarianceStrategy:
         return _greedy(gp, lambda g: _WeightedVariance(g, weights), domain, q, seed, self.optimizer)
 
 
+class _NegIntegratedTrace(qNegIntegratedPosteriorVariance):
+    """``-mean_z sum_j w_j Var[f(z, j)]`` after a fantasy at ``X`` (``batch x 1 x d -> batch``).
+
+    botorch's ``qNegIntegratedPosteriorVariance`` needs a posterior transform for a multi-output
+    model (the variance of one scalarized output); this is its per-task-weighted trace.
+    """
+
+    def __init__(self, model: Model, mc_points: torch.Tensor, weights: torch.Tensor) -> None:
+        super().__init__(model, mc_points=mc_points)
+        self.register_buffer("task_weights", weights.to(mc_points))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """``batch x 1 x d`` candidates -> ``batch`` values."""
+        fantasy = self.model.fantasize(X=X, sampler=self.sampler)
+        points = self.mc_points.view(-1, *(1 for _ in X.shape[:-2]), 1, X.size(-1))
+        variance = fantasy.posterior(points).variance  # m x batch x fantasies x 1 x t
+        return -(variance @ self.task_weights).mean(dim=0).reshape(X.shape[:-2])
+
+
 class IntegratedVarianceStrategy:
     """Largest reduction of the integrated posterior variance (botorch ``qNegIntegratedPosteriorVariance``).
 
-    The variance of the task-weighted sum of outputs (``ScalarizedPosteriorTransform``, standardized
-    units) is averaged over :data:`MC_POINTS` Sobol points of the space. Pool mode scores every row
+    By default (``criterion="trace"``) the quantity reduced is ``sum_j w_j Var[f(z, j)]``, each
+    task's own posterior variance (standardized units) weighted by its task weight and averaged over
+    :data:`MC_POINTS` Sobol points ``z`` of the space (the same distribution as a held-out Sobol
+    test set): the integrated trace, which is what per-task prediction errors measure.
+    ``criterion="sum"`` reduces instead the variance of the task-weighted *sum* of outputs
+    (botorch's ``ScalarizedPosteriorTransform``), which for anti-correlated tasks (a slow ignition
+    where chain branching is weak) cancels the shared uncertainty it should remove and under-credits
+    experiments that inform both; for independent tasks the two coincide. ``criterion="relative"``
+    scores ``sum_j w_j r_j / IV_j``, each task's reduction relative to its current integrated
+    variance. Pool mode scores every row
     in closed form (:mod:`~mtgp_kinetics.campaign.variance_reduction`: the same numbers as botorch's
     criterion, without a fantasy model per candidate) and is greedy for ``q > 1`` (fantasy at each
     pick). Bounds mode scores a scrambled Sobol set of ``n_candidates`` points of the box the same
     way (``search="candidates"``, the default: fast, and as good as a gradient search in a few
     dimensions: 1024 Sobol points leave no gap wider than a few per cent of a range in 3-D), or
-    runs ``optimize_acqf`` with ``qNegIntegratedPosteriorVariance`` one point at a time
-    (``search="gradient"``; a space with categorical variables is then still searched as a Sobol
-    set, as ``optimize_acqf`` would treat level codes as continuous). Pending points are
-    conditioned on first.
+    runs ``optimize_acqf`` one point at a time on the fantasy-model form of the criterion
+    (``qNegIntegratedPosteriorVariance`` or its per-task trace; ``search="gradient"``; a space with
+    categorical variables is then still searched as a Sobol set, as ``optimize_acqf`` would treat
+    level codes as continuous). Pending points are conditioned on first.
 
     Parameters
     ----------
@@ -421,8 +453,9 @@ class IntegratedVarianceStrategy:
     n_candidates : int
         Size of the Sobol candidate set of ``search="candidates"``.
     relative : bool
-        Score the task-weighted sum of each task's *relative* integrated-variance reduction
-        instead of the reduction of the weighted sum (pool and candidate search only).
+        Same as ``criterion="relative"`` (kept for stored campaign settings).
+    criterion : {"trace", "sum", "relative"}
+        What is integrated (see above); ``"relative"`` needs a pool or the candidate search.
     """
 
     name = "integrated_variance"
@@ -436,14 +469,19 @@ class IntegratedVarianceStrategy:
         search: str = "candidates",
         n_candidates: int = SOBOL_CANDIDATES,
         relative: bool = False,
+        criterion: str = "trace",
+        error_weighting: bool = False,
     ) -> None:
         if search not in ("candidates", "gradient"):
             raise InputDataError(f"search must be 'candidates' or 'gradient', got {search!r}")
+        if criterion not in CRITERIA:
+            raise InputDataError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
         self.optimizer = OptimizerSettings(num_restarts, raw_samples, maxiter)
         self.n_mc_points = int(n_mc_points)
         self.search = search
         self.n_candidates = int(n_candidates)
-        self.relative = bool(relative)
+        self.criterion = "relative" if relative else criterion
+        self.error_weighting = bool(error_weighting)
 
     def suggest(
         self,
@@ -465,11 +503,17 @@ class IntegratedVarianceStrategy:
             # optimize_acqf would treat level codes as continuous: search a Sobol set instead.
             domain = Pool(domain.sobol(self.n_candidates, seed))
         if isinstance(domain, Pool):
-            return _greedy_pool_iv(gp, domain.X, q, mc_points, transform.weights, self.relative)
-        if self.relative:
-            raise InputDataError("relative=True needs search='candidates' or a pool")
+            weighted = self.error_weighting and self.criterion != "sum"
+            point_weights = error_weights(model.gp, mc_points) if weighted else None
+            return _greedy_pool_iv(
+                gp, domain.X, q, mc_points, transform.weights, self.criterion, point_weights
+            )
+        if self.criterion == "relative":
+            raise InputDataError("criterion='relative' needs search='candidates' or a pool")
 
         def score(g: Model) -> AcquisitionFunction:
+            if self.criterion == "trace":
+                return _NegIntegratedTrace(g, mc_points, transform.weights)
             return qNegIntegratedPosteriorVariance(g, mc_points=mc_points, posterior_transform=transform)
 
         return _greedy(gp, score, domain, q, seed, self.optimizer)
@@ -488,8 +532,9 @@ class IntegratedVariancePerCostStrategy:
 
         ``value(x, t) = [IV_now - IV_after(x, t)] / cost_t``,
 
-    with ``IV`` the variance of the task-weighted sum of outputs (``ScalarizedPosteriorTransform``,
-    standardized units) averaged over :data:`MC_POINTS` Sobol points of the space, and
+    with ``IV`` the task-weighted sum of the tasks' own posterior variances (standardized units;
+    ``criterion="sum"``: the variance of the task-weighted sum of outputs, see
+    :class:`IntegratedVarianceStrategy`) averaged over :data:`MC_POINTS` Sobol points of the space, and
     ``IV_after(x, t)`` the same after observing task ``t`` at ``x`` (a fantasy at the posterior
     mean: variances do not depend on the observed values, R&W eq. 2.24), computed in closed form for
     all pairs at once (:mod:`~mtgp_kinetics.campaign.variance_reduction`). Pool mode scores every
@@ -510,14 +555,21 @@ class IntegratedVariancePerCostStrategy:
         Sobol points over which the variance is integrated.
     n_candidates : int
         Size of the Sobol candidate set in bounds mode.
+    criterion : {"trace", "sum", "relative"}
+        What is integrated (see above and :class:`IntegratedVarianceStrategy`).
     """
 
     name = "integrated_variance_per_cost"
     per_task = True
 
-    def __init__(self, n_mc_points: int = MC_POINTS, n_candidates: int = SOBOL_CANDIDATES) -> None:
+    def __init__(
+        self, n_mc_points: int = MC_POINTS, n_candidates: int = SOBOL_CANDIDATES, criterion: str = "trace"
+    ) -> None:
+        if criterion not in CRITERIA:
+            raise InputDataError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
         self.n_mc_points = int(n_mc_points)
         self.n_candidates = int(n_candidates)
+        self.criterion = criterion
 
     def suggest(
         self,
@@ -581,7 +633,14 @@ class IntegratedVariancePerCostStrategy:
         picks, values = [], []
         for _ in range(q):
             # Closed form (variance_reduction), identical to one mean fantasy per pair.
-            reduction = integrated_variance_reduction(gp, pairs.unsqueeze(-2), mc_points, transform.weights)
+            groups = pairs.unsqueeze(-2)
+            if self.criterion == "sum":
+                reduction = integrated_variance_reduction(gp, groups, mc_points, transform.weights)
+            elif self.criterion == "relative":
+                iv_now = posterior_variances(gp, mc_points).mean(0).clamp_min(1e-300)  # t
+                reduction = task_variance_reductions(gp, groups, mc_points) @ (transform.weights / iv_now)
+            else:
+                reduction = task_variance_reductions(gp, groups, mc_points) @ transform.weights
             scores = (reduction / pair_cost).masked_fill(used, float("-inf"))
             best = int(torch.argmax(scores))
             used[best] = True
@@ -597,35 +656,35 @@ def _greedy_pool_iv(
     q: int,
     mc_points: torch.Tensor,
     weights: torch.Tensor,
-    relative: bool = False,
+    criterion: str = "trace",
+    point_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy integrated-variance picks from the ``n x d`` pool ``X``, every task measured at each.
 
     Each step scores every row in closed form (:mod:`~mtgp_kinetics.campaign.variance_reduction`;
     no fantasy model per candidate), takes the best unused row and conditions ``gp`` on it.
-    Values are the negative integrated variance after the pick, as ``qNegIntegratedPosteriorVariance``;
-    with ``relative``, the weighted sum over tasks of each task's relative reduction of its own
-    integrated variance (``sum_j w_j r_j / IV_j``), so a task the model already knows well in
-    standardized units is not crowded out by a poorly known one.
+    ``criterion`` (see :class:`IntegratedVarianceStrategy`): ``"trace"`` scores ``sum_j w_j r_j``
+    (``r_j`` the reduction of task ``j``'s own integrated variance), ``"sum"`` the reduction of the
+    integrated variance of ``sum_j w_j f_j``, ``"relative"`` ``sum_j w_j r_j / IV_j``. Values are the
+    negative integrated criterion after the pick (as ``qNegIntegratedPosteriorVariance``), or the
+    relative reduction.
     """
-    groups = gp.all_tasks_inputs(X.to(torch.float64).unsqueeze(-2))  # n x t x (d + 1)
+    if criterion == "sum":
+        groups = gp.all_tasks_inputs(X.to(torch.float64).unsqueeze(-2))  # n x t x (d + 1)
     used = torch.zeros(X.shape[0], dtype=torch.bool)
     picks, values = [], []
     for _ in range(q):
-        if relative:
-            scores = torch.zeros(X.shape[0], dtype=torch.float64)
-            for j in range(weights.shape[0]):
-                if float(weights[j]) == 0.0:
-                    continue
-                unit = torch.zeros_like(weights, dtype=torch.float64)
-                unit[j] = 1.0
-                now_j = integrated_variance(gp, mc_points, unit)
-                scores = (
-                    scores + weights[j] * integrated_variance_reduction(gp, groups, mc_points, unit) / now_j
-                )
-        else:
+        if criterion == "sum":
             iv_now = integrated_variance(gp, mc_points, weights)
             scores = integrated_variance_reduction(gp, groups, mc_points, weights) - iv_now
+        else:
+            now = posterior_variances(gp, mc_points).T  # t x m
+            iv_now = (now if point_weights is None else now * point_weights).mean(-1)  # t
+            reductions = all_tasks_variance_reductions(gp, X, mc_points, point_weights)  # n x t
+            if criterion == "relative":
+                scores = reductions @ (weights / iv_now.clamp_min(1e-300))
+            else:
+                scores = reductions @ weights - iv_now @ weights
         scores = scores.masked_fill(used, float("-inf"))
         best = int(torch.argmax(scores))
         used[best] = True
