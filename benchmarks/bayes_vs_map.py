@@ -10,6 +10,10 @@ The table gives medians over seeds; the per-seed lines the raw figures, each NUT
 a Gaussian with the mixture's moments (what earlier runs reported), worst R-hat and bulk ESS.
 These are the figures in ``docs/bayesian.md``.
 
+``--kernel default`` fits the default model (``kernel=None``): MAP by ``mk.fit(data)``, NUTS over
+the structure it chooses (``mk.fit(data, method="nuts")``); the per-seed lines then name that
+structure (the same for both: NUTS starts from the MAP fit).
+
 ``--diagnostics`` instead fits 30 observations with the library's default NUTS settings and prints
 the worst R-hat, the smallest bulk ESS and the wall time (the convergence figure).
 
@@ -17,6 +21,7 @@ Usage::
 
     python benchmarks/bayes_vs_map.py                                  # 10/20/40, 5 seeds, defaults
     python benchmarks/bayes_vs_map.py --warmup 100 --samples 100 --chains 2 --max-tree-depth 6  # quicker
+    python benchmarks/bayes_vs_map.py --kernel default --sizes 10,20   # the default model's structure
     python benchmarks/bayes_vs_map.py --diagnostics                    # n = 30, default settings
 """
 
@@ -39,12 +44,19 @@ def _data(problem: H2O2Ignition, n: int, seed: int) -> mk.Dataset:
     return mk.Dataset.from_frame(frame, problem.space, problem.tasks)
 
 
-def compare(sizes: list[int], seeds: int, kernel: str, n_test: int, nuts: dict[str, int]) -> None:
+def _structure(model: mk.KineticsModel) -> str:
+    """The default model's choice, e.g. ``independent (nu 2.5, 1.5)``."""
+    spec = model.kernel
+    return f"{spec.name} (nu {', '.join(f'{latent.nu:g}' for latent in spec.latents or ())})"
+
+
+def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts: dict[str, int]) -> None:
     problem = H2O2Ignition()
     test = problem.space.sample(n_test, seed=10_000)
     truth = problem.evaluate(test)
     names = [task.name for task in problem.tasks]
-    print(f"kernel {kernel!r}, NUTS {nuts or 'defaults'}, {n_test} test conditions", flush=True)
+    label = "default" if kernel is None else kernel
+    print(f"kernel {label!r}, NUTS {nuts or 'defaults'}, {n_test} test conditions", flush=True)
     summary = []
     for n in sizes:
         rows = {"map": [], "nuts": []}
@@ -67,12 +79,12 @@ def compare(sizes: list[int], seeds: int, kernel: str, n_test: int, nuts: dict[s
                     scores = model.test_scores(test, truth, level=0.95)
                 row = [*scores.loc[names, "nlpd"], *scores.loc[names, "coverage"], seconds]
                 rows[method].append(row)
-                extra = ""
+                extra = f", {_structure(model)}" if kernel is None else ""
                 if method == "nuts":
                     table = model.diagnostics(warn=False)
                     # The figure the earlier runs reported: a Gaussian with the mixture's moments.
                     moments = held_out_scores(model.predict(test, level=0.95), truth, problem.tasks, 0.95)
-                    extra = (
+                    extra += (
                         f", moment-matched NLPD {moments.loc[names[0], 'nlpd']:+.3f} / "
                         f"{moments.loc[names[1], 'nlpd']:+.3f}, max R-hat {table['r_hat'].max():.3f}, "
                         f"min bulk ESS {table['ess_bulk'].min():.0f}, "
@@ -100,7 +112,7 @@ def compare(sizes: list[int], seeds: int, kernel: str, n_test: int, nuts: dict[s
     print("(medians over seeds; NLPD in log10 s and logit units, lower is better; coverage target 0.95)")
 
 
-def diagnostics(kernel: str, nuts: dict[str, int]) -> None:
+def diagnostics(kernel: str | None, nuts: dict[str, int]) -> None:
     problem = H2O2Ignition()
     data = _data(problem, 30, 0)
     start = time.perf_counter()
@@ -123,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,20,40", help="training sizes, comma separated")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--kernel", default="icm")
+    parser.add_argument("--kernel", default="icm", help="structure of both fits; 'default': kernel=None")
     parser.add_argument("--n-test", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=None, help="NUTS warm-up per chain (default: library)")
     parser.add_argument("--samples", type=int, default=None, help="NUTS draws per chain (default: library)")
@@ -140,10 +152,11 @@ def main() -> None:
         "max_tree_depth": args.max_tree_depth,
     }
     nuts = {k: v for k, v in nuts.items() if v is not None}
+    kernel = None if args.kernel == "default" else args.kernel
     if args.diagnostics:
-        diagnostics(args.kernel, nuts)
+        diagnostics(kernel, nuts)
     else:
-        compare([int(s) for s in args.sizes.split(",")], args.seeds, args.kernel, args.n_test, nuts)
+        compare([int(s) for s in args.sizes.split(",")], args.seeds, kernel, args.n_test, nuts)
 
 
 if __name__ == "__main__":
