@@ -232,7 +232,9 @@ def fit_default(
     ----------
     data : Dataset
         The data.
-    restarts, max_iter, seed : int
+    restarts : int
+        MAP starts budget: each candidate fit gets ``max(1, restarts // 4)`` starts.
+    max_iter, seed : int
         MAP settings of every fit.
     mean : {"constant", "linear"}
         Per-task mean of both candidates (:mod:`mtgp_kinetics.models.means`).

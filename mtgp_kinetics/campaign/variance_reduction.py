@@ -46,6 +46,48 @@ def _cholesky_of_training_system(gp: CoregionalGP) -> tuple[torch.Tensor, torch.
     return X, L
 
 
+def _observation_noise(gp: CoregionalGP) -> torch.Tensor:
+    """Variance of a new measurement of each task (``t``, standardized units), jitter included."""
+    noise_model = gp.likelihood.noise_covar
+    return noise_model.per_task_variance() + noise_model.jitter
+
+
+def _integration_system(
+    gp: CoregionalGP, mc_points: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What every integrated-variance formula needs of the training system and the integration points.
+
+    Returns
+    -------
+    X : Tensor
+        ``N x (d + 1)`` training inputs.
+    L : Tensor
+        ``N x N`` Cholesky factor of ``K(X, X) + N``.
+    A : Tensor
+        ``(t m) x (d + 1)``: every task at every integration point, task-major.
+    V_A : Tensor
+        ``N x (t m)``: ``L^{-1} K(X, A)``.
+    """
+    X, L = _cholesky_of_training_system(gp)
+    A = gp.all_tasks_inputs(mc_points)
+    V_A = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, A), upper=False)
+    return X, L, A, V_A
+
+
+def _group_covariance(
+    gp: CoregionalGP, block: torch.Tensor, V_B: torch.Tensor, noise: torch.Tensor
+) -> torch.Tensor:
+    """Predictive covariance of the measurements of each candidate group, ``b x k x k``.
+
+    ``block`` is ``b x k x (d + 1)`` and ``V_B = L^{-1} K(X, B)`` (``N x (b k)``) for its flattened
+    pairs ``B``; the result is ``K_BB - V_B^T V_B + N_B`` per group (R&W eq. 2.24, noise added).
+    """
+    b, k = block.shape[:2]
+    V_Bb = V_B.reshape(-1, b, k)
+    S = gp.covar_module.forward(block, block) - torch.einsum("jbk,jbl->bkl", V_Bb, V_Bb)
+    return S + torch.diag_embed(noise[block[..., -1].round().long()])
+
+
 def integrated_variance_reduction(
     gp: CoregionalGP, groups: torch.Tensor, mc_points: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
@@ -72,12 +114,10 @@ def integrated_variance_reduction(
     t = gp.num_tasks
     m = mc_points.shape[0]
     with torch.no_grad():
-        X, L = _cholesky_of_training_system(gp)
-        A = gp.all_tasks_inputs(mc_points)  # (t m) x (d + 1), task-major
+        X, L, A, V_A = _integration_system(gp, mc_points)
         w = weights.to(A).repeat_interleave(m).view(t, m, 1)
-        V_A = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, A), upper=False)  # N x (t m)
         V_Aw = (V_A.T.reshape(t, m, -1) * w).sum(0)  # m x N
-        noise = gp.likelihood.noise_covar.per_task_variance() + gp.likelihood.noise_covar.jitter
+        noise = _observation_noise(gp)
         out = []
         for block in groups.split(BLOCK):
             b = block.shape[0]
@@ -86,12 +126,8 @@ def integrated_variance_reduction(
             K_wB = (K_AB.reshape(t, m, -1) * w).sum(0)  # m x (b k)
             V_B = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, B), upper=False)  # N x (b k)
             C = (K_wB - V_Aw @ V_B).reshape(m, b, k).permute(1, 2, 0)  # b x k x m
-            K_BB = gp.covar_module.forward(block, block)  # b x k x k
-            V_Bb = V_B.reshape(-1, b, k)
-            S = K_BB - torch.einsum("jbk,jbl->bkl", V_Bb, V_Bb)
-            S = S + torch.diag_embed(noise[block[..., -1].round().long()])
-            S_chol = torch.linalg.cholesky(S)
-            solved = torch.cholesky_solve(C, S_chol)  # b x k x m
+            S = _group_covariance(gp, block, V_B, noise)  # b x k x k
+            solved = torch.cholesky_solve(C, torch.linalg.cholesky(S))  # b x k x m
             out.append((C * solved).sum(1).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
@@ -124,20 +160,15 @@ def task_variance_reductions(gp: CoregionalGP, groups: torch.Tensor, mc_points: 
     t = gp.num_tasks
     m = mc_points.shape[0]
     with torch.no_grad():
-        X, L = _cholesky_of_training_system(gp)
-        A = gp.all_tasks_inputs(mc_points)  # (t m) x (d + 1), task-major
-        V_A = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, A), upper=False)  # N x (t m)
-        noise = gp.likelihood.noise_covar.per_task_variance() + gp.likelihood.noise_covar.jitter
+        X, L, A, V_A = _integration_system(gp, mc_points)
+        noise = _observation_noise(gp)
         out = []
         for block in groups.split(BLOCK):
             b = block.shape[0]
             B = block.reshape(b * k, -1)
             V_B = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, B), upper=False)  # N x (b k)
             C = (gp.covar_module.forward(A, B) - V_A.T @ V_B).reshape(t * m, b, k).permute(1, 2, 0)
-            K_BB = gp.covar_module.forward(block, block)  # b x k x k
-            V_Bb = V_B.reshape(-1, b, k)
-            S = K_BB - torch.einsum("jbk,jbl->bkl", V_Bb, V_Bb)
-            S = S + torch.diag_embed(noise[block[..., -1].round().long()])
+            S = _group_covariance(gp, block, V_B, noise)  # b x k x k
             solved = torch.cholesky_solve(C, torch.linalg.cholesky(S))  # b x k x (t m)
             out.append((C * solved).sum(1).reshape(b, t, m).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, t, dtype=torch.float64)
@@ -182,7 +213,7 @@ def all_tasks_variance_reductions(
         latents = _latents(gp)
         K_XA = _train_cross_all_tasks(gp, X_train, mc_points).permute(0, 2, 1).reshape(N, t * m)  # task-major
         V_A = torch.linalg.solve_triangular(L, K_XA, upper=False)  # N x (t m)
-        noise = gp.likelihood.noise_covar.per_task_variance() + gp.likelihood.noise_covar.jitter
+        noise = _observation_noise(gp)
         out = []
         for block in X.to(torch.float64).split(BLOCK):
             b = block.shape[0]
@@ -267,10 +298,8 @@ def integrated_variance(gp: CoregionalGP, mc_points: torch.Tensor, weights: torc
     """
     t, m = gp.num_tasks, mc_points.shape[0]
     with torch.no_grad():
-        X, L = _cholesky_of_training_system(gp)
-        A = gp.all_tasks_inputs(mc_points)  # (t m) x (d + 1), task-major
+        _, _, A, V_A = _integration_system(gp, mc_points)
         w = weights.to(A).repeat_interleave(m).view(t, m, 1)
-        V_A = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, A), upper=False)
         V_Aw = (V_A.T.reshape(t, m, -1) * w).sum(0)  # m x N
         K_zz = gp.covar_module.forward(
             gp.all_tasks_inputs(mc_points.unsqueeze(-2)), gp.all_tasks_inputs(mc_points.unsqueeze(-2))
