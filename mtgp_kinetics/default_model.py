@@ -41,6 +41,7 @@ from mtgp_kinetics.comparison import transfer_report
 from mtgp_kinetics.fitting import fit_map, neg_log_posterior
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
+from mtgp_kinetics.task_by_task import combine_task_fits, fit_independent
 
 if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
@@ -160,13 +161,15 @@ def _independent_with_chosen_smoothness(
     """Fit independent GPs under each smoothness of :data:`SMOOTHNESS`; keep each task's better one.
 
     Every parameter of an independent model belongs to one task (its private process, its noise,
-    its mean), so the per-task choice combines the fits without refitting; a final one-start
-    optimization from the combined state (already at the optimum) checks it and records the fit.
+    its mean), so the per-task choice combines the fits without refitting
+    (:func:`~mtgp_kinetics.task_by_task.combine_task_fits`: the combination is the joint optimum
+    of the mixed-smoothness model, and its objective is evaluated once to record the fit).
     """
-    fits = {
-        nu: _fitted(data, independent_spec([nu] * len(data.tasks)), restarts, max_iter, seed, mean=mean)
-        for nu in SMOOTHNESS
-    }
+    fits = {}
+    for nu in SMOOTHNESS:
+        model = KineticsModel.from_dataset(data, independent_spec([nu] * len(data.tasks)), mean)
+        fit_independent(model, restarts=restarts, max_iter=max_iter, seed=seed)
+        fits[nu] = model
     names = fits[SMOOTHNESS[0]].task_names
     table = pd.DataFrame({"task": names})
     for nu, model in fits.items():
@@ -177,24 +180,8 @@ def _independent_with_chosen_smoothness(
     if len(set(chosen)) == 1:
         return fits[chosen[0]], table
     combined = KineticsModel.from_dataset(data, independent_spec(chosen), mean)
-    _copy_task_parameters(combined, {k: fits[nu] for k, nu in enumerate(chosen)})
-    combined.fit_result_ = fit_map(combined.gp, restarts=1, max_iter=max_iter, seed=seed)
+    combine_task_fits(combined, {k: fits[nu] for k, nu in enumerate(chosen)})
     return combined, table
-
-
-def _copy_task_parameters(target: KineticsModel, sources: dict[int, KineticsModel]) -> None:
-    """Copy task ``k``'s private process, noise and mean from ``sources[k]`` (independent models)."""
-    state = target.gp.state_dict()
-    per_task_prefixes = ("likelihood.noise_covar.raw_noise", "mean_module.")
-    for k, source in sources.items():
-        for key, value in source.gp.state_dict().items():
-            per_task = value.dim() >= 1 and value.shape[0] == target.num_tasks
-            if key.startswith((f"covar_module.input_kernels.{k}.", f"covar_module.task_covariances.{k}.")):
-                state[key] = value.clone()
-            elif key.startswith(per_task_prefixes) and per_task:
-                state[key] = state[key].clone()
-                state[key][k] = value[k]
-    target.gp.load_state_dict(state)
 
 
 def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -> None:
@@ -221,6 +208,11 @@ def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -
             task_cov = target.covar_module.task_covariances[q]
             task_cov.W.fill_((0.05 / task_cov.rank) ** 0.5)
             task_cov.kappa = torch.full((t,), 0.05, dtype=torch.float64)
+
+
+def _worse_members(report: pd.DataFrame, members: tuple[int, ...]) -> list[int]:
+    """Members that the shared candidate predicts worse than independent GPs (any positive difference)."""
+    return [k for k in members if report["nlpd_vs_independent"].iloc[k] > 0.0]
 
 
 def fit_default(
@@ -271,7 +263,7 @@ def fit_default(
         report = transfer_report(shared, independent)
         report["member"] = [k in members for k in range(num_tasks)]
         selection.rounds.append(report)
-        worse = [k for k in members if report["nlpd_vs_independent"].iloc[k] > 0.0]
+        worse = _worse_members(report, members)
         if not worse:
             selection.kernel = spec
             shared.selection_ = selection

@@ -10,12 +10,12 @@ import torch
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.default_model import (
-    _copy_task_parameters,
     independent_spec,
     shared_private_spec,
     task_log_marginal_likelihood,
 )
 from mtgp_kinetics.problems import AnalyticKinetics, H2O2Ignition
+from mtgp_kinetics.task_by_task import copy_task_parameters
 
 
 def held_out_nlpd(model: mk.KineticsModel, truth_frame, tasks) -> dict[str, float]:
@@ -110,7 +110,7 @@ def test_mixed_smoothness_model_keeps_each_tasks_fitted_parameters(analytic_data
         for nu in (2.5, 1.5)
     }
     combined = mk.KineticsModel.from_dataset(analytic_data, independent_spec([1.5, 2.5]))
-    _copy_task_parameters(combined, {0: sources[1.5], 1: sources[2.5]})
+    copy_task_parameters(combined, {0: sources[1.5], 1: sources[2.5]})
     evidence = task_log_marginal_likelihood(combined)
     assert float(evidence[0]) == pytest.approx(float(task_log_marginal_likelihood(sources[1.5])[0]), abs=1e-9)
     assert float(evidence[1]) == pytest.approx(float(task_log_marginal_likelihood(sources[2.5])[1]), abs=1e-9)
