@@ -5,11 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.default_model import (
+    ICM_TOLERANCE,
+    _icm_pays,
     independent_spec,
     shared_private_spec,
     task_log_marginal_likelihood,
@@ -54,12 +57,30 @@ def test_default_records_its_selection_and_round_trips(tmp_path, analytic_data):
     model = mk.fit(analytic_data, restarts=2)
     selection = model.selection_
     assert selection.kernel == model.kernel
-    assert len(selection.log_posterior_gains) >= 1
+    assert list(selection.icm["task"]) == ["log_k", "f_a"]
+    # ICM is kept exactly when the rule says so; otherwise the shared+private candidate was fitted.
+    assert (model.kernel.name == "icm") == _icm_pays(selection.icm)
+    if model.kernel.name != "icm":
+        assert len(selection.log_posterior_gains) >= 1
     for first in selection.rounds[:1]:
         assert list(first["task"]) == ["log_k", "f_a"]
         assert set(first.columns) >= {"nlpd_vs_independent", "se", "hurts", "member"}
     model.save(tmp_path / "d.mtgp")
     assert mk.load(tmp_path / "d.mtgp").kernel == model.kernel
+
+
+@pytest.mark.parametrize(
+    ("differences", "kept"),
+    [
+        ([-0.30, 0.0], True),  # a gain on one task, the other unchanged
+        ([-0.30, ICM_TOLERANCE], True),  # a loss within the tolerance
+        ([-0.30, ICM_TOLERANCE + 1e-3], False),  # one task loses beyond the tolerance
+        ([0.004, 0.004], False),  # no loss beyond tolerance, but no gain either
+    ],
+)
+def test_icm_is_kept_only_when_it_pays_and_hurts_no_task(differences, kept):
+    report = pd.DataFrame({"task": ["a", "b"], "nlpd_vs_independent": differences, "se": [0.05, 0.01]})
+    assert _icm_pays(report) is kept
 
 
 def test_opted_out_task_has_no_shared_loading(analytic_data):
