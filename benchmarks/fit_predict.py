@@ -444,7 +444,8 @@ def main() -> None:
         scaling, scaling_failures = scaling_runs(scaling_ns, args.restarts, log)
         failures += scaling_failures
         print(
-            "ours default = kernel=None (independent + shared+private, leave-one-condition-out opt-out); "
+            "ours default = kernel=None (independent; ICM if it pays, else shared+private with "
+            "leave-one-condition-out opt-out); "
             "ours fits on 1 thread below 500 observations. "
             f"MTGP = botorch MultiTaskGP at torch's {torch.get_num_threads()} thread(s); "
             f"MTGP 1thr under torch.set_num_threads(1). ours icm: {args.restarts} MAP starts, "
