@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
 from mtgp_kinetics.default_model import fit_default
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.fitting import fit_map
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.means import MEAN_NAMES
 from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
-from mtgp_kinetics.task_by_task import fit_independent
+from mtgp_kinetics.task_by_task import fit_model
 
 if TYPE_CHECKING:
     from mtgp_kinetics.bayes.model import BayesianKineticsModel
@@ -101,11 +100,7 @@ def fit(
         return fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed, mean=mean)
     spec = kernel_spec(kernel)
     model = KineticsModel.from_dataset(data, spec, mean)
-    if spec.shares_tasks:
-        model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
-    else:
-        # No shared process: the objective separates by task (mtgp_kinetics.task_by_task).
-        fit_independent(model, restarts=restarts, max_iter=max_iter, seed=seed)
+    fit_model(model, restarts=restarts, max_iter=max_iter, seed=seed)
     if check_transfer and model.num_tasks > 1 and spec.shares_tasks:
         reference = fit(data, "independent", mean=mean, restarts=restarts, max_iter=max_iter, seed=seed)
         warn_negative_transfer(transfer_report(model, reference), spec.name, stacklevel=3)

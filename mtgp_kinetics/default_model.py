@@ -42,10 +42,10 @@ import pandas as pd
 import torch
 
 from mtgp_kinetics.comparison import transfer_report
-from mtgp_kinetics.fitting import fit_map, neg_log_posterior
+from mtgp_kinetics.fitting import neg_log_posterior
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
-from mtgp_kinetics.task_by_task import combine_task_fits, fit_independent
+from mtgp_kinetics.task_by_task import combine_task_fits, fit_model
 
 if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
@@ -153,7 +153,7 @@ def _fitted(
     model = KineticsModel.from_dataset(data, spec, mean)
     if warm_start is not None:
         _start_from_independent(model, warm_start)
-    model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
+    fit_model(model, restarts=restarts, max_iter=max_iter, seed=seed)
     return model
 
 
@@ -179,11 +179,10 @@ def _independent_with_chosen_smoothness(
     (:func:`~mtgp_kinetics.task_by_task.combine_task_fits`: the combination is the joint optimum
     of the mixed-smoothness model, and its objective is evaluated once to record the fit).
     """
-    fits = {}
-    for nu in SMOOTHNESS:
-        model = KineticsModel.from_dataset(data, independent_spec([nu] * len(data.tasks)), mean)
-        fit_independent(model, restarts=restarts, max_iter=max_iter, seed=seed)
-        fits[nu] = model
+    fits = {
+        nu: _fitted(data, independent_spec([nu] * len(data.tasks)), restarts, max_iter, seed, mean=mean)
+        for nu in SMOOTHNESS
+    }
     names = fits[SMOOTHNESS[0]].task_names
     table = pd.DataFrame({"task": names})
     for nu, model in fits.items():
@@ -232,11 +231,6 @@ def _icm_pays(report: pd.DataFrame) -> bool:
     """
     difference = report["nlpd_vs_independent"]
     return bool((difference <= ICM_TOLERANCE).all() and difference.sum() < 0.0)
-
-
-def _worse_members(report: pd.DataFrame, members: tuple[int, ...]) -> list[int]:
-    """Members that the shared candidate predicts worse than independent GPs (any positive difference)."""
-    return [k for k in members if report["nlpd_vs_independent"].iloc[k] > 0.0]
 
 
 def fit_default(
@@ -294,7 +288,7 @@ def fit_default(
         report = transfer_report(shared, independent)
         report["member"] = [k in members for k in range(num_tasks)]
         selection.rounds.append(report)
-        worse = _worse_members(report, members)
+        worse = [k for k in members if report["nlpd_vs_independent"].iloc[k] > 0.0]
         if not worse:
             selection.kernel = spec
             shared.selection_ = selection

@@ -26,7 +26,7 @@ from mtgp_kinetics.fitting import FitResult, fit_map, neg_log_posterior
 if TYPE_CHECKING:
     from mtgp_kinetics.model import KineticsModel
 
-#: Observations from which :func:`fit_independent` fits task by task rather than jointly.
+#: Observations from which :func:`fit_model` fits a structure without shared processes task by task.
 TASK_BY_TASK_FROM = 250
 
 #: Parameter names that are vectors with one entry (or row) per task: the noise levels and the mean.
@@ -87,24 +87,20 @@ def combine_task_fits(model: KineticsModel, sources: dict[int, KineticsModel]) -
     separates by task, so the combination is at the joint optimum; it is evaluated once.
     """
     copy_task_parameters(model, sources)
-    results = [source.fit_result_ for source in sources.values() if source.fit_result_ is not None]
+    # One record per distinct fit: several tasks may take their parameters from the same model.
+    distinct = {id(source): source for source in sources.values() if source.fit_result_ is not None}
+    results = [source.fit_result_ for source in distinct.values()]
     jitter = max((r.jitter for r in results), default=0.0)
     model.gp.likelihood.noise_covar.jitter.fill_(jitter)
     model.gp.eval()
     with torch.no_grad():
         value = float(neg_log_posterior(model.gp))
-    messages = [
-        f"task {model.task_names[k]!r}: {m}"
-        for k, s in sources.items()
-        if s.fit_result_
-        for m in s.fit_result_.messages
-    ]
     model.fit_result_ = FitResult(
         neg_log_posterior=value,
         restart_objectives=[value],
         jitter=jitter,
         seconds=sum(r.seconds for r in results),
-        messages=messages,
+        messages=[m for r in results for m in r.messages],
         converged=all(r.converged for r in results),
     )
     return model.fit_result_
@@ -144,22 +140,29 @@ def fit_task_by_task(
         if not bool((task_index == k).any()):
             continue  # no data: its parameters stay at their starting values
         single = task_model(model, k)
-        single.fit_result_ = fit_map(single.gp, restarts=restarts, max_iter=max_iter, seed=seed)
+        result = fit_map(single.gp, restarts=restarts, max_iter=max_iter, seed=seed)
+        result.messages = [f"task {model.task_names[k]!r}: {m}" for m in result.messages]
+        single.fit_result_ = result
         singles[k] = single
     return combine_task_fits(model, singles)
 
 
-def fit_independent(
-    model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, seed: int = 0
-) -> FitResult:
-    """MAP-fit a model without shared processes: jointly for small data, task by task for large.
+def fit_model(model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, seed: int = 0) -> FitResult:
+    """MAP-fit a model in place: task by task where that is cheaper, jointly otherwise.
 
-    Both reach the same optimum (objectives equal to about 1e-7 in our tests). Below
-    :data:`TASK_BY_TASK_FROM` observations an objective evaluation costs little more than its
-    fixed overhead, and one joint optimizer run needs fewer evaluations than one per task; above
-    it the ``O(n_t^3)`` per-task factorizations win (see ``docs/benchmarks.md``).
+    A structure without shared processes, with at least :data:`TASK_BY_TASK_FROM` observations,
+    is fitted by :func:`fit_task_by_task`; everything else by one joint
+    :func:`~mtgp_kinetics.fitting.fit_map`. Both reach the same optimum for a separable structure
+    (objectives equal to about 1e-7 in our tests). Below the threshold an objective evaluation costs
+    little more than its fixed overhead, and one joint optimizer run needs fewer evaluations than one
+    per task; above it the ``O(n_t^3)`` per-task factorizations win (see ``docs/benchmarks.md``).
+
+    Returns
+    -------
+    FitResult
+        Also stored as ``model.fit_result_``.
     """
-    if model.train_targets.shape[-1] >= TASK_BY_TASK_FROM:
+    if not model.kernel.shares_tasks and model.train_targets.shape[-1] >= TASK_BY_TASK_FROM:
         return fit_task_by_task(model, restarts=restarts, max_iter=max_iter, seed=seed)
     model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
     return model.fit_result_

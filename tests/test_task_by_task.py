@@ -9,7 +9,7 @@ import mtgp_kinetics as mk
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.fitting import fit_map
 from mtgp_kinetics.models.structure import KernelSpec
-from mtgp_kinetics.task_by_task import fit_independent, fit_task_by_task, task_model
+from mtgp_kinetics.task_by_task import fit_model, fit_task_by_task, task_model
 
 
 def test_task_model_holds_only_its_tasks_rows(analytic_data):
@@ -45,13 +45,16 @@ def test_task_by_task_refuses_a_shared_structure(analytic_data):
         fit_task_by_task(model)
 
 
-def test_fit_independent_goes_task_by_task_for_large_data(analytic_data, monkeypatch):
+def test_fit_model_goes_task_by_task_for_large_separable_data(analytic_data, monkeypatch):
     import mtgp_kinetics.task_by_task as tbt
 
     monkeypatch.setattr(tbt, "TASK_BY_TASK_FROM", 10)
     model = mk.KineticsModel.from_dataset(analytic_data, KernelSpec.independent())
-    result = fit_independent(model, restarts=1)
+    result = fit_model(model, restarts=1)
     assert all(m.startswith("task ") for m in result.messages)
+    assert model.fit_result_ is result
+    shared = mk.KineticsModel.from_dataset(analytic_data, KernelSpec.icm())
+    assert not any(m.startswith("task ") for m in fit_model(shared, restarts=1).messages)
 
 
 def test_a_task_without_observations_keeps_its_start(analytic_data):
