@@ -13,11 +13,11 @@ The potential energy is
     U(u) = n * neg_log_posterior(theta(u)) - log |d theta / d u| - log |d(sd, C) / dB|
 
 with ``neg_log_posterior`` the MAP objective itself (log marginal likelihood plus log priors, over
-``n``; not a second implementation). The Jacobian terms make the sampled prior exactly the documented
-one: ``exp(u)`` per bounded coordinate; for a task covariance over ``m`` tasks
-``log |dB/du| = sum_i (m - i + 2) u_ii`` (``i = 1..m``; ``B = L L^T``, ``L_ii = exp(u_ii)``), and,
-because the LKJ x LogNormal prior is a density over the stds ``sd`` and correlation ``C``, not over
-``B``, ``log |d(sd, C) / dB| = -m sum_i log sd_i``.
+``n``; not a second implementation), under the sampling priors of :func:`use_sampling_priors`. The
+Jacobian terms make the sampled prior exactly the documented one: ``exp(u)`` per bounded coordinate;
+for a task covariance over ``m`` tasks ``log |dB/du| = sum_i (m - i + 2) u_ii`` (``i = 1..m``; ``B =
+L L^T``, ``L_ii = exp(u_ii)``), and, because the LKJ x LogNormal prior is a density over the stds
+``sd`` and correlation ``C``, not over ``B``, ``log |d(sd, C) / dB| = -m sum_i log sd_i``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from torch.nn.utils.stateless import _reparametrize_module
 from mtgp_kinetics.fitting import _optimizer_coordinates, neg_log_posterior
 from mtgp_kinetics.models.dense_covariance import TrainingCovariance
 from mtgp_kinetics.models.gp import CoregionalGP
+from mtgp_kinetics.models.priors import sampling_noise_prior
 from mtgp_kinetics.models.task_covariance import MIN_VARIANCE, LowRankTaskCovariance
 
 
@@ -67,6 +68,15 @@ def set_cholesky(module: LowRankTaskCovariance, B: torch.Tensor) -> None:
         module.W.copy_(W)
         module.kappa = torch.full_like(module.kappa, MIN_VARIANCE)
     module.raw_kappa.requires_grad_(False)
+
+
+def use_sampling_priors(gp: CoregionalGP) -> None:
+    """Give ``gp`` the priors NUTS samples under, where they differ from the MAP fit's.
+
+    Only the learned noise variances differ: :func:`~mtgp_kinetics.models.priors.sampling_noise_prior`
+    instead of :func:`~mtgp_kinetics.models.priors.noise_prior` (see ``docs/bayesian.md``).
+    """
+    gp.likelihood.noise_covar.set_noise_prior(sampling_noise_prior())
 
 
 class Coordinates:

@@ -3,7 +3,9 @@
 1. MAP fit of the requested structure (``kernel=None``: the default model's choice of structure,
    :func:`~mtgp_kinetics.default_model.fit_default`), as :func:`mtgp_kinetics.fit` does.
 2. The same structure with full-rank task covariances (``rank`` = member tasks, ``kappa`` at its
-   bound) holding the same ``B``: the sampler's coordinates (:mod:`~mtgp_kinetics.bayes.coordinates`).
+   bound) holding the same ``B``: the sampler's coordinates (:mod:`~mtgp_kinetics.bayes.coordinates`),
+   and the sampling priors (a broader noise prior than MAP's,
+   :func:`~mtgp_kinetics.bayes.coordinates.use_sampling_priors`).
    For two tasks, rank-1-plus-diagonal and full rank describe the same matrices.
 3. NUTS from around the MAP point (:func:`~mtgp_kinetics.bayes.sampler.run_nuts`).
 4. A :class:`~mtgp_kinetics.bayes.model.BayesianKineticsModel`; its diagnostics warn
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from mtgp_kinetics.bayes.coordinates import Coordinates, set_cholesky
+from mtgp_kinetics.bayes.coordinates import Coordinates, set_cholesky, use_sampling_priors
 from mtgp_kinetics.bayes.model import MAX_PREDICTIVE_DRAWS, BayesianKineticsModel
 from mtgp_kinetics.bayes.sampler import NutsSettings, run_nuts
 from mtgp_kinetics.default_model import fit_default
@@ -64,6 +66,7 @@ def sampling_model(fitted: KineticsModel) -> KineticsModel:
     for source, target in zip(old, new, strict=True):
         with torch.no_grad():
             set_cholesky(target, source.member_block())
+    use_sampling_priors(model.gp)
     model.fit_result_ = fitted.fit_result_
     model.gp.eval()
     return model

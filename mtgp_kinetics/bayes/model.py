@@ -21,7 +21,7 @@ import torch
 
 from mtgp_kinetics.back_transform import _GH_NODES, _GH_WEIGHTS
 from mtgp_kinetics.bayes import arviz_io
-from mtgp_kinetics.bayes.coordinates import Coordinates
+from mtgp_kinetics.bayes.coordinates import Coordinates, use_sampling_priors
 from mtgp_kinetics.bayes.mixture import mixture_cdf, mixture_logpdf, mixture_moments, mixture_quantile
 from mtgp_kinetics.bayes.quantities import DIMS, coordinates_of, quantities
 from mtgp_kinetics.bayes.sampler import NutsDraws
@@ -513,6 +513,7 @@ class BayesianKineticsModel:
         for module in base.gp.modules():
             if hasattr(module, "raw_kappa"):
                 module.raw_kappa.requires_grad_(False)
+        use_sampling_priors(base.gp)
         draws = NutsDraws(
             z=archive["z"].numpy(),
             stats=stats,

@@ -17,6 +17,7 @@ import torch
 from gpytorch.constraints import GreaterThan
 from gpytorch.likelihoods import _GaussianLikelihoodBase
 from gpytorch.likelihoods.noise_models import Noise
+from gpytorch.priors import Prior
 from linear_operator.operators import DiagLinearOperator
 
 from mtgp_kinetics.models.priors import MIN_NOISE_VARIANCE, noise_prior
@@ -55,9 +56,16 @@ class TaskNoise(Noise):
         self.register_constraint(
             "raw_noise", GreaterThan(MIN_NOISE_VARIANCE, transform=None, initial_value=prior.mode)
         )
-        # The prior covers only the learned noise levels: fixed tasks' entries are unused.
-        self.register_prior("noise_prior", prior, lambda m: m.noise[~m.fixed_tasks])
+        self.set_noise_prior(prior)
         self.initialize(raw_noise=torch.full((num_tasks,), float(prior.mode)))
+
+    def set_noise_prior(self, prior: Prior) -> None:
+        """Use ``prior`` on the learned noise variances (fixed tasks' entries are not scored).
+
+        The MAP fit and NUTS use different priors (:func:`~mtgp_kinetics.models.priors.noise_prior`,
+        :func:`~mtgp_kinetics.models.priors.sampling_noise_prior`); this swaps one for the other.
+        """
+        self.register_prior("noise_prior", prior, lambda m: m.noise[~m.fixed_tasks])
 
     @property
     def noise(self) -> torch.Tensor:

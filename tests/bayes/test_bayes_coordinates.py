@@ -9,6 +9,7 @@ import mtgp_kinetics as mk
 from mtgp_kinetics.bayes.coordinates import Coordinates
 from mtgp_kinetics.bayes.fit import sampling_model
 from mtgp_kinetics.fitting import neg_log_posterior
+from mtgp_kinetics.models.priors import noise_prior, sampling_noise_prior
 
 
 def _coords(model: mk.KineticsModel) -> tuple[mk.KineticsModel, Coordinates]:
@@ -23,6 +24,10 @@ def test_sampling_model_keeps_the_map_point(fitted: dict[str, mk.KineticsModel])
         np.testing.assert_allclose(
             base.task_covariance().to_numpy(), fitted[name].task_covariance().to_numpy(), rtol=1e-7, atol=1e-8
         )
+        noise = base.gp.likelihood.noise_covar
+        probe = torch.tensor([1e-4, 1e-2])
+        torch.testing.assert_close(noise.noise_prior.log_prob(probe), sampling_noise_prior().log_prob(probe))
+        noise.set_noise_prior(noise_prior())  # the MAP objective again: same point, same value
         with torch.no_grad():
             assert abs(float(neg_log_posterior(base.gp)) - float(neg_log_posterior(fitted[name].gp))) < 1e-7
 

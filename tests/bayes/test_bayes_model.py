@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.bayes import BayesianKineticsModel, arviz_io
 from mtgp_kinetics.bayes.mixture import mixture_cdf
 from mtgp_kinetics.bayes.model import convergence_problems
+from mtgp_kinetics.models.priors import sampling_noise_prior
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,11 @@ def test_save_load_keeps_the_draws(nuts_model: BayesianKineticsModel, conditions
     np.testing.assert_array_equal(loaded.draws.z, nuts_model.draws.z)
     assert loaded.inference_data.posterior.equals(nuts_model.inference_data.posterior)
     assert loaded.inference_data.sample_stats.equals(nuts_model.inference_data.sample_stats)
+    probe = torch.tensor([1e-4, 1e-2])  # the sampling prior, not the MAP fit's, as before saving
+    torch.testing.assert_close(
+        loaded.base.gp.likelihood.noise_covar.noise_prior.log_prob(probe),
+        sampling_noise_prior().log_prob(probe),
+    )
     loaded.max_predictive_draws = nuts_model.max_predictive_draws
     pd.testing.assert_frame_equal(loaded.predict(conditions), nuts_model.predict(conditions))
 
