@@ -27,12 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from gpytorch.kernels import MaternKernel
 from torch.nn.utils.stateless import _reparametrize_module
 
 from mtgp_kinetics.fitting import _optimizer_coordinates, neg_log_posterior
 from mtgp_kinetics.models.dense_covariance import TrainingCovariance
 from mtgp_kinetics.models.gp import CoregionalGP
-from mtgp_kinetics.models.priors import sampling_noise_prior
+from mtgp_kinetics.models.priors import sampling_lengthscale_prior, sampling_noise_prior
 from mtgp_kinetics.models.task_covariance import MIN_VARIANCE, LowRankTaskCovariance
 
 
@@ -73,10 +74,16 @@ def set_cholesky(module: LowRankTaskCovariance, B: torch.Tensor) -> None:
 def use_sampling_priors(gp: CoregionalGP) -> None:
     """Give ``gp`` the priors NUTS samples under, where they differ from the MAP fit's.
 
-    Only the learned noise variances differ: :func:`~mtgp_kinetics.models.priors.sampling_noise_prior`
-    instead of :func:`~mtgp_kinetics.models.priors.noise_prior` (see ``docs/bayesian.md``).
+    The learned noise variances get :func:`~mtgp_kinetics.models.priors.sampling_noise_prior`
+    instead of :func:`~mtgp_kinetics.models.priors.noise_prior`, and the continuous (Matern)
+    lengthscales :func:`~mtgp_kinetics.models.priors.sampling_lengthscale_prior` instead of
+    :func:`~mtgp_kinetics.models.priors.continuous_lengthscale_prior` (see ``docs/bayesian.md``).
     """
     gp.likelihood.noise_covar.set_noise_prior(sampling_noise_prior())
+    for module in gp.modules():
+        if isinstance(module, MaternKernel) and "lengthscale_prior" in module._priors:
+            _, closure, setting_closure = module._priors["lengthscale_prior"]
+            module.register_prior("lengthscale_prior", sampling_lengthscale_prior(), closure, setting_closure)
 
 
 class Coordinates:

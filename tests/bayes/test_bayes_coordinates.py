@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from gpytorch.kernels import MaternKernel
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.bayes.coordinates import Coordinates
 from mtgp_kinetics.bayes.fit import sampling_model
 from mtgp_kinetics.fitting import neg_log_posterior
-from mtgp_kinetics.models.priors import noise_prior, sampling_noise_prior
+from mtgp_kinetics.models.priors import (
+    continuous_lengthscale_prior,
+    noise_prior,
+    sampling_lengthscale_prior,
+    sampling_noise_prior,
+)
 
 
 def _coords(model: mk.KineticsModel) -> tuple[mk.KineticsModel, Coordinates]:
@@ -28,6 +34,14 @@ def test_sampling_model_keeps_the_map_point(fitted: dict[str, mk.KineticsModel])
         probe = torch.tensor([1e-4, 1e-2])
         torch.testing.assert_close(noise.noise_prior.log_prob(probe), sampling_noise_prior().log_prob(probe))
         noise.set_noise_prior(noise_prior())  # the MAP objective again: same point, same value
+        for module in base.gp.modules():
+            if isinstance(module, MaternKernel):
+                torch.testing.assert_close(
+                    module.lengthscale_prior.log_prob(probe), sampling_lengthscale_prior().log_prob(probe)
+                )
+                _, closure, setting = module._priors["lengthscale_prior"]
+                map_prior = continuous_lengthscale_prior(module.ard_num_dims)
+                module.register_prior("lengthscale_prior", map_prior, closure, setting)
         with torch.no_grad():
             assert abs(float(neg_log_posterior(base.gp)) - float(neg_log_posterior(fitted[name].gp))) < 1e-7
 
