@@ -4,7 +4,7 @@
    :func:`~mtgp_kinetics.default_model.fit_default`), as :func:`mtgp_kinetics.fit` does.
 2. The same structure with full-rank task covariances (``rank`` = member tasks, ``kappa`` at its
    bound) holding the same ``B``: the sampler's coordinates (:mod:`~mtgp_kinetics.bayes.coordinates`),
-   and the sampling priors (a broader noise prior than MAP's,
+   and the sampling priors (broader noise and tighter lengthscale priors than MAP's,
    :func:`~mtgp_kinetics.bayes.coordinates.use_sampling_priors`).
    For two tasks, rank-1-plus-diagonal and full rank describe the same matrices.
 3. NUTS from around the MAP point (:func:`~mtgp_kinetics.bayes.sampler.run_nuts`).
