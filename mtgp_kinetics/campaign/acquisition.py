@@ -66,6 +66,12 @@ MC_POINTS = 256
 CRITERIA = ("trace", "sum", "relative")
 
 
+def _check_criterion(criterion: str) -> None:
+    """Raise ``InputDataError`` naming ``criterion`` unless it is one of :data:`CRITERIA`."""
+    if criterion not in CRITERIA:
+        raise InputDataError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+
+
 @dataclass(frozen=True)
 class Pool:
     """A fixed candidate set: strategies return some of its rows.
@@ -474,8 +480,7 @@ class IntegratedVarianceStrategy:
     ) -> None:
         if search not in ("candidates", "gradient"):
             raise InputDataError(f"search must be 'candidates' or 'gradient', got {search!r}")
-        if criterion not in CRITERIA:
-            raise InputDataError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+        _check_criterion(criterion)
         self.optimizer = OptimizerSettings(num_restarts, raw_samples, maxiter)
         self.n_mc_points = int(n_mc_points)
         self.search = search
@@ -565,8 +570,7 @@ class IntegratedVariancePerCostStrategy:
     def __init__(
         self, n_mc_points: int = MC_POINTS, n_candidates: int = SOBOL_CANDIDATES, criterion: str = "trace"
     ) -> None:
-        if criterion not in CRITERIA:
-            raise InputDataError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+        _check_criterion(criterion)
         self.n_mc_points = int(n_mc_points)
         self.n_candidates = int(n_candidates)
         self.criterion = criterion

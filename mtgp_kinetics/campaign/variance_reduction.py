@@ -260,6 +260,7 @@ def error_weights(gp: CoregionalGP, mc_points: torch.Tensor) -> torch.Tensor:
         )
         task = torch.as_tensor(predictive.task, dtype=torch.long)
         X = gp.train_inputs[0][:, :-1].to(torch.float64)
+        Z = mc_points.to(torch.float64)
         latents = _latents(gp)
         out = torch.ones(t, mc_points.shape[0], dtype=torch.float64)
         for j in range(t):
@@ -267,7 +268,6 @@ def error_weights(gp: CoregionalGP, mc_points: torch.Tensor) -> torch.Tensor:
             if not bool(rows.any()):
                 continue
             scale = sum(B[j, j] for _, B in latents)
-            Z = mc_points.to(torch.float64)
             rho = sum(B[j, j] * kernel(Z, X[rows]).to_dense() for kernel, B in latents) / scale  # m x n_j
             out[j] = (1.0 + rho @ ratio[rows]) / (1.0 + rho.sum(-1))
         return out
