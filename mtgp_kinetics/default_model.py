@@ -21,7 +21,8 @@
 5. takes every task that the shared model predicts worse than independent GPs (any positive
    difference of mean NLPD) out of the shared process and refits, until no remaining member is
    worse; with fewer than two members left nothing is shared and the result is the independent
-   model.
+   model. A task that opted out of a kept shared model gets the independent fit's parameters
+   (:func:`use_independent_fit_for`), so it predicts exactly as its independent GP.
 
 The rule is deliberately conservative. Cross-validation at hyperparameters fitted to all the data is
 optimistic for the more flexible shared model, and with 8-15 observations of a sparse task its
@@ -35,7 +36,7 @@ sees why the structure was chosen. See ``docs/default_model.md`` for the evidenc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -45,7 +46,7 @@ from mtgp_kinetics.comparison import transfer_report
 from mtgp_kinetics.fitting import neg_log_posterior
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
-from mtgp_kinetics.task_by_task import combine_task_fits, fit_model
+from mtgp_kinetics.task_by_task import PER_TASK_PREFIXES, combine_task_fits, fit_model
 
 if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
@@ -223,6 +224,49 @@ def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -
             task_cov.kappa = torch.full((t,), 0.05, dtype=torch.float64)
 
 
+def use_independent_fit_for(shared: KineticsModel, independent: KineticsModel, tasks: Sequence[int]) -> None:
+    """Give the opted-out ``tasks`` of a shared+private model the independent fit's parameters.
+
+    A task outside the shared process's members has zero rows and columns in its task covariance,
+    so its observations' likelihood and prior involve only its private process, noise level and
+    mean: the joint objective separates, and the independent fit's values of these parameters are
+    its optimum in the shared model too. Copying them makes the task's predictions exactly the
+    independent model's (a joint refit reaches them only to the optimizer's tolerance: 1e-4 nats
+    on real data) and leaves every other task's predictions unchanged. The fit record's objective
+    is re-evaluated.
+
+    Parameters
+    ----------
+    shared : KineticsModel
+        A fitted shared+private model (the last ``t`` latent processes private, in task order).
+    independent : KineticsModel
+        Independent GPs fitted on the same data (latent process ``k`` private to task ``k``).
+    tasks : sequence of int
+        Tasks outside the shared process.
+    """
+    if not tasks:
+        return
+    t = independent.num_tasks
+    n_shared = shared.gp.covar_module.num_latents - t
+    state = shared.gp.state_dict()
+    for k in tasks:
+        for key, value in independent.gp.state_dict().items():
+            for part in ("input_kernels", "task_covariances"):
+                prefix = f"covar_module.{part}.{k}."
+                if key.startswith(prefix):
+                    state[f"covar_module.{part}.{n_shared + k}." + key[len(prefix) :]] = value.clone()
+            if key.startswith(PER_TASK_PREFIXES) and value.dim() >= 1 and value.shape[0] == t:
+                state[key] = state[key].clone()
+                state[key][k] = value[k]
+    shared.gp.load_state_dict(state)
+    shared.gp.train()  # drops gpytorch's cached predictive quantities
+    shared.gp.eval()
+    if shared.fit_result_ is not None:
+        with torch.no_grad():
+            value = float(neg_log_posterior(shared.gp))
+        shared.fit_result_ = replace(shared.fit_result_, neg_log_posterior=value)
+
+
 def _icm_pays(report: pd.DataFrame) -> bool:
     """Whether ICM predicts held-out conditions better in total and no task worse beyond tolerance.
 
@@ -290,6 +334,7 @@ def fit_default(
         selection.rounds.append(report)
         worse = [k for k in members if report["nlpd_vs_independent"].iloc[k] > 0.0]
         if not worse:
+            use_independent_fit_for(shared, independent, [k for k in range(num_tasks) if k not in members])
             selection.kernel = spec
             shared.selection_ = selection
             return shared

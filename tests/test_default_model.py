@@ -12,11 +12,14 @@ import torch
 import mtgp_kinetics as mk
 from mtgp_kinetics.default_model import (
     ICM_TOLERANCE,
+    _fitted,
     _icm_pays,
     independent_spec,
     shared_private_spec,
     task_log_marginal_likelihood,
+    use_independent_fit_for,
 )
+from mtgp_kinetics.fitting import neg_log_posterior
 from mtgp_kinetics.problems import AnalyticKinetics, H2O2Ignition
 from mtgp_kinetics.task_by_task import copy_task_parameters
 
@@ -161,3 +164,27 @@ def test_ignition_delay_across_the_explosion_limit_is_rougher_than_matern_five_h
     table = model.selection_.smoothness
     chosen = dict(zip(table["task"], table["chosen"], strict=True))
     assert chosen == {"tau_ign": 1.5, "f_branch": 2.5}
+
+
+def test_opted_out_task_takes_the_independent_fit_exactly():
+    """A task outside the shared process predicts exactly as its independent GP; the others unchanged."""
+
+    problem = AnalyticKinetics(n_tasks=3, seed=1)
+    frame = problem.sample(24, seed=1)
+    data = mk.Dataset.from_frame(frame, problem.space, problem.tasks)
+    independent = _fitted(data, independent_spec([2.5, 2.5, 2.5]), 1, 300, 0)
+    shared = _fitted(data, shared_private_spec((0, 1), 3), 1, 300, 0, warm_start=independent)
+    test = problem.space.sample(40, seed=5)
+    before = shared.predict(test)
+    use_independent_fit_for(shared, independent, [2])
+    after, reference = shared.predict(test), independent.predict(test)
+    names = [task.name for task in problem.tasks]
+    columns = ["transformed_mean", "transformed_std"]
+    out = after["task"] == names[2]
+    # Same parameters, same data, same formulas: equal up to rounding.
+    alone = reference.loc[reference["task"] == names[2], columns]
+    np.testing.assert_allclose(after.loc[out, columns], alone, atol=1e-9)
+    # The member tasks' likelihood does not involve the opted-out task's parameters.
+    np.testing.assert_allclose(after.loc[~out, columns], before.loc[~out, columns], atol=1e-9)
+    with torch.no_grad():
+        assert shared.fit_result_.neg_log_posterior == pytest.approx(float(neg_log_posterior(shared.gp)))
