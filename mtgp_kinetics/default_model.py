@@ -46,7 +46,7 @@ from mtgp_kinetics.comparison import transfer_report
 from mtgp_kinetics.fitting import neg_log_posterior
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
-from mtgp_kinetics.task_by_task import PER_TASK_PREFIXES, combine_task_fits, fit_model
+from mtgp_kinetics.task_by_task import combine_task_fits, copy_task_parameters, fit_model
 
 if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
@@ -205,21 +205,12 @@ def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -
     the independent solution plus a little sharing for the optimizer to grow or shrink. The private
     processes are the last ``t`` latent processes of the shared+private structure.
     """
-    target, source = shared.gp, independent.gp
     t = independent.num_tasks
-    n_shared = target.covar_module.num_latents - t
+    n_shared = shared.gp.covar_module.num_latents - t
+    copy_task_parameters(shared, dict.fromkeys(range(t), independent), first_private=n_shared)
     with torch.no_grad():
-        for k in range(t):
-            target.covar_module.input_kernels[n_shared + k].load_state_dict(
-                source.covar_module.input_kernels[k].state_dict()
-            )
-            target.covar_module.task_covariances[n_shared + k].load_state_dict(
-                source.covar_module.task_covariances[k].state_dict()
-            )
-        target.likelihood.noise_covar.raw_noise.copy_(source.likelihood.noise_covar.raw_noise)
-        target.mean_module.load_state_dict(source.mean_module.state_dict())
         for q in range(n_shared):
-            task_cov = target.covar_module.task_covariances[q]
+            task_cov = shared.gp.covar_module.task_covariances[q]
             task_cov.W.fill_((0.05 / task_cov.rank) ** 0.5)
             task_cov.kappa = torch.full((t,), 0.05, dtype=torch.float64)
 
@@ -246,19 +237,8 @@ def use_independent_fit_for(shared: KineticsModel, independent: KineticsModel, t
     """
     if not tasks:
         return
-    t = independent.num_tasks
-    n_shared = shared.gp.covar_module.num_latents - t
-    state = shared.gp.state_dict()
-    for k in tasks:
-        for key, value in independent.gp.state_dict().items():
-            for part in ("input_kernels", "task_covariances"):
-                prefix = f"covar_module.{part}.{k}."
-                if key.startswith(prefix):
-                    state[f"covar_module.{part}.{n_shared + k}." + key[len(prefix) :]] = value.clone()
-            if key.startswith(PER_TASK_PREFIXES) and value.dim() >= 1 and value.shape[0] == t:
-                state[key] = state[key].clone()
-                state[key][k] = value[k]
-    shared.gp.load_state_dict(state)
+    n_shared = shared.gp.covar_module.num_latents - independent.num_tasks
+    copy_task_parameters(shared, dict.fromkeys(tasks, independent), first_private=n_shared)
     shared.gp.train()  # drops gpytorch's cached predictive quantities
     shared.gp.eval()
     if shared.fit_result_ is not None:

@@ -61,19 +61,25 @@ def task_model(model: KineticsModel, k: int) -> KineticsModel:
     return single
 
 
-def copy_task_parameters(target: KineticsModel, sources: dict[int, KineticsModel]) -> None:
+def copy_task_parameters(
+    target: KineticsModel, sources: dict[int, KineticsModel], first_private: int = 0
+) -> None:
     """Copy task ``k``'s private process, noise level and mean from ``sources[k]`` into ``target``.
 
-    Both must have a structure without shared processes whose latent process ``k`` is private to
-    task ``k`` (:meth:`KernelSpec.independent` and the default model's independent candidates).
+    Each source must have a structure without shared processes whose latent process ``k`` is
+    private to task ``k`` (:meth:`KernelSpec.independent` and the default model's independent
+    candidates). In ``target`` task ``k``'s private process is latent process ``first_private + k``:
+    0 for the same kind of structure, the number of shared processes for a shared+private one.
     """
     state = target.gp.state_dict()
     for k, source in sources.items():
         for key, value in source.gp.state_dict().items():
             per_task = value.dim() >= 1 and value.shape[0] == target.num_tasks
-            if key.startswith((f"covar_module.input_kernels.{k}.", f"covar_module.task_covariances.{k}.")):
-                state[key] = value.clone()
-            elif key.startswith(PER_TASK_PREFIXES) and per_task:
+            for part in ("input_kernels", "task_covariances"):
+                prefix = f"covar_module.{part}.{k}."
+                if key.startswith(prefix):
+                    state[f"covar_module.{part}.{first_private + k}.{key[len(prefix) :]}"] = value.clone()
+            if key.startswith(PER_TASK_PREFIXES) and per_task:
                 state[key] = state[key].clone()
                 state[key][k] = value[k]
     target.gp.load_state_dict(state)
