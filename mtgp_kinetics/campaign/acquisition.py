@@ -29,6 +29,7 @@ the index of the task to measure there in the last column (as float).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -562,18 +563,48 @@ class IntegratedVariancePerCostStrategy:
         Size of the Sobol candidate set in bounds mode.
     criterion : {"trace", "sum", "relative"}
         What is integrated (see above and :class:`IntegratedVarianceStrategy`).
+    target_std : dict of str to float, optional
+        Task name -> the accuracy wanted for that task: a latent std in the task's *modelled* unit
+        (log10 s for a delay, logit for a fraction), read as a root-mean-square over the space.
+        With targets the value of a pair counts only the integrated variance still *above* each
+        task's target, ``sum_j w_j [e_j(now) - e_j(after)] / cost`` with ``e_j = max(IV_j - s_j^2,
+        0)``: once a task is predicted to its target, measuring it more is worth nothing and the
+        budget goes to the tasks that are not. Without this a cheap task keeps winning on reduction
+        per unit cost long after it is good enough (measured on H2/O2: the delay driven to 0.04
+        log10 units while the branching fraction lagged, ``docs/campaign.md``). Tasks without a
+        target have ``s_j = 0``; when every task is at its target the plain reduction is used.
+        Only with ``criterion="trace"``.
     """
 
     name = "integrated_variance_per_cost"
     per_task = True
 
     def __init__(
-        self, n_mc_points: int = MC_POINTS, n_candidates: int = SOBOL_CANDIDATES, criterion: str = "trace"
+        self,
+        n_mc_points: int = MC_POINTS,
+        n_candidates: int = SOBOL_CANDIDATES,
+        criterion: str = "trace",
+        target_std: dict[str, float] | None = None,
     ) -> None:
         _check_criterion(criterion)
         self.n_mc_points = int(n_mc_points)
         self.n_candidates = int(n_candidates)
         self.criterion = criterion
+        self.target_std = _check_targets(target_std, criterion)
+
+    def _target_variances(self, model: KineticsModel) -> torch.Tensor | None:
+        """``t`` squared targets in standardized units (0 for a task without one), or ``None``."""
+        if not self.target_std:
+            return None
+        unknown = sorted(set(self.target_std) - set(model.task_names))
+        if unknown:
+            raise InputDataError(
+                f"target_std names unknown task(s) {unknown}; the model's tasks are {model.task_names}"
+            )
+        target = torch.tensor(
+            [self.target_std.get(name, 0.0) for name in model.task_names], dtype=torch.float64
+        )
+        return (target / model.y_std.to(torch.float64)) ** 2
 
     def suggest(
         self,
@@ -634,6 +665,7 @@ class IntegratedVariancePerCostStrategy:
                     f"only {int((~used).sum())} (condition, task) pair(s) are free of earlier or pending "
                     f"ones, fewer than q={q}; add candidates or ask for fewer"
                 )
+        target_var = self._target_variances(model)
         picks, values = [], []
         for _ in range(q):
             # Closed form (variance_reduction), identical to one mean fantasy per pair.
@@ -643,6 +675,8 @@ class IntegratedVariancePerCostStrategy:
             elif self.criterion == "relative":
                 iv_now = posterior_variances(gp, mc_points).mean(0).clamp_min(1e-300)  # t
                 reduction = task_variance_reductions(gp, groups, mc_points) @ (transform.weights / iv_now)
+            elif target_var is not None:
+                reduction = _excess_reduction(gp, groups, mc_points, transform.weights, target_var)
             else:
                 reduction = task_variance_reductions(gp, groups, mc_points) @ transform.weights
             scores = (reduction / pair_cost).masked_fill(used, float("-inf"))
@@ -696,6 +730,50 @@ def _greedy_pool_iv(
         values.append(scores[best])
         gp = _fantasize(gp, X[best : best + 1])
     return torch.cat(picks), torch.stack(values)
+
+
+def _check_targets(target_std: dict[str, float] | None, criterion: str) -> dict[str, float] | None:
+    """Validate ``target_std`` (task -> std > 0, modelled units); ``None`` or ``{}``: no targets."""
+    if not target_std:
+        return None
+    if not isinstance(target_std, dict):
+        raise InputDataError(f"target_std must be a dict task -> std, got {target_std!r}")
+    if criterion != "trace":
+        raise InputDataError(f"target_std needs criterion='trace', got criterion={criterion!r}")
+    bad = {
+        k: v
+        for k, v in target_std.items()
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)
+    }
+    if bad:
+        raise InputDataError(f"target_std: every target must be a finite number > 0, got {bad}")
+    return {str(k): float(v) for k, v in target_std.items()}
+
+
+def _excess_reduction(
+    gp: Model, groups: torch.Tensor, mc_points: torch.Tensor, weights: torch.Tensor, target_var: torch.Tensor
+) -> torch.Tensor:
+    """Weighted reduction of each task's integrated variance *above its target*, per group.
+
+    ``sum_j w_j [max(IV_j - s_j^2, 0) - max(IV_j - r_j - s_j^2, 0)]`` with ``IV_j`` task ``j``'s
+    integrated variance now (mean over the ``m`` ``mc_points``), ``r_j`` its reduction by the group
+    (:func:`~mtgp_kinetics.campaign.variance_reduction.task_variance_reductions`) and ``s_j^2`` the
+    ``t`` squared targets; all standardized. Where no group reduces any excess (every task at its
+    target) the plain reduction ``sum_j w_j r_j`` is returned instead, so the picks stay informative.
+
+    Returns
+    -------
+    Tensor
+        ``n`` values for the ``n x k x (d + 1)`` ``groups``.
+    """
+    reductions = task_variance_reductions(gp, groups, mc_points)  # n x t
+    iv_now = posterior_variances(gp, mc_points).mean(0)  # t
+    excess_now = (iv_now - target_var).clamp_min(0.0)
+    excess_after = (iv_now - reductions - target_var).clamp_min(0.0)
+    gain = (excess_now - excess_after) @ weights
+    if float(gain.max()) <= 0.0:
+        return reductions @ weights
+    return gain
 
 
 def _costs(costs: torch.Tensor | None, t: int) -> torch.Tensor:

@@ -202,3 +202,64 @@ def test_another_task_can_be_measured_where_one_was(tmp_path, problem):
     with pytest.raises(mk.InputDataError, match=r"only 0 \(condition, task\) pair"):
         campaign.suggest(1)
     campaign.close()
+
+
+def _integrated_std(model: mk.KineticsModel, mc_points: torch.Tensor) -> torch.Tensor:
+    """``t`` root-mean-square latent stds over ``mc_points``, modelled units (the target's unit)."""
+    with torch.no_grad():
+        variance = model.gp.posterior(mc_points).variance  # m x t, standardized
+    return variance.mean(0).sqrt() * model.y_std
+
+
+def test_a_task_at_its_target_is_not_measured_again(model, pool):
+    """Costs favour log_k (task 0); once log_k is at its target the budget goes to f_a instead."""
+    costs = torch.tensor([1.0, 100.0], dtype=torch.float64)
+    rng_seed = 0
+    plain, _ = IntegratedVariancePerCostStrategy(n_mc_points=N_MC).suggest(
+        model, pool, 1, rng=np.random.default_rng(rng_seed), costs=costs
+    )
+    assert int(plain[0, -1]) == 0  # as in test_expensive_task_is_avoided
+    seed = int(np.random.default_rng(rng_seed).integers(2**31))
+    mc_points = IntegratedVarianceStrategy.mc_points(model, seed, N_MC)
+    now = _integrated_std(model, mc_points)
+    log_k, f_a = model.task_names
+    met = {log_k: 1.01 * float(now[0]), f_a: 0.5 * float(now[1])}
+    targeted = IntegratedVariancePerCostStrategy(n_mc_points=N_MC, target_std=met)
+    X, values = targeted.suggest(model, pool, 1, rng=np.random.default_rng(rng_seed), costs=costs)
+    assert int(X[0, -1]) == 1
+    # The value is f_a's excess reduction per unit cost: its plain reduction, capped at its excess.
+    reference = _reference_values(model, pool.X, mc_points)  # n x t, standardized
+    excess = float(now[1] ** 2 - met[f_a] ** 2) / float(model.y_std[1]) ** 2
+    expected = min(float(reference[:, 1].max()), excess) / 100.0
+    assert float(values[0]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_every_task_at_its_target_falls_back_to_the_plain_reduction(model, pool):
+    costs = torch.tensor([1.0, 100.0], dtype=torch.float64)
+    plain_X, plain_values = IntegratedVariancePerCostStrategy(n_mc_points=N_MC).suggest(
+        model, pool, 2, rng=np.random.default_rng(0), costs=costs
+    )
+    loose = {name: 1e3 for name in model.task_names}
+    X, values = IntegratedVariancePerCostStrategy(n_mc_points=N_MC, target_std=loose).suggest(
+        model, pool, 2, rng=np.random.default_rng(0), costs=costs
+    )
+    torch.testing.assert_close(X, plain_X)
+    torch.testing.assert_close(values, plain_values)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"target_std": {"log_k": -1.0}}, r"target_std: every target must be a finite number > 0"),
+        ({"target_std": {"log_k": 0.1}, "criterion": "sum"}, r"target_std needs criterion='trace'"),
+    ],
+)
+def test_bad_targets_are_named(options, message):
+    with pytest.raises(mk.InputDataError, match=message):
+        IntegratedVariancePerCostStrategy(**options)
+
+
+def test_unknown_target_task_is_named(model, pool):
+    strategy = IntegratedVariancePerCostStrategy(n_mc_points=N_MC, target_std={"delay": 0.1})
+    with pytest.raises(mk.InputDataError, match=r"target_std names unknown task\(s\) \['delay'\]"):
+        strategy.suggest(model, pool, 1)
