@@ -7,6 +7,7 @@ translates both ways. Use :func:`mtgp_kinetics.fit` to make one.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,8 +17,9 @@ import torch
 from gpytorch.distributions import MultivariateNormal
 
 from mtgp_kinetics.back_transform import central_interval, physical_std
-from mtgp_kinetics.errors import InputDataError, NotFittedError
+from mtgp_kinetics.errors import InputDataError, NotFittedError, NumericsWarning
 from mtgp_kinetics.fitting import FitResult
+from mtgp_kinetics.hyperparameter_uncertainty import HyperparameterUncertainty
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.means import make_mean
 from mtgp_kinetics.models.structure import KernelSpec, build_kernel
@@ -111,6 +113,7 @@ class KineticsModel:
             make_mean(mean, self.num_tasks, space.continuous_dims),
         )
         self.fit_result_: FitResult | None = None
+        self._laplace: HyperparameterUncertainty | None = None
 
     @classmethod
     def from_dataset(cls, data: Dataset, kernel: KernelSpec, mean: str = "constant") -> KineticsModel:
@@ -200,6 +203,61 @@ class KineticsModel:
             mvn = self.gp.likelihood(mvn, X)
         return mvn
 
+    def _posterior_means(self, X: torch.Tensor) -> torch.Tensor:
+        """Latent posterior means (standardized) of ``N x (d + 1)`` inputs, ``N``.
+
+        ``m(X) + K(X, X_train) (K_train + D)^-1 (y - m(X_train))`` (R&W eq. 2.25) with one dense
+        Cholesky factor and no predictive covariance: the ``2 p`` means of the hyperparameter
+        sensitivities cost about one prediction together.
+        """
+        gp = self.gp
+        X_train, y = gp.train_inputs[0], gp.train_targets
+        with torch.no_grad():
+            K = gp.covar_module.forward(X_train, X_train)
+            K = K + torch.diag_embed(gp.likelihood.noise_covar(X_train).diagonal())
+            L = torch.linalg.cholesky(K)
+            residual = (y - gp.mean_module(X_train)).unsqueeze(-1)
+            alpha = torch.cholesky_solve(residual, L).squeeze(-1)
+            blocks = [
+                gp.mean_module(block) + gp.covar_module.forward(block, X_train) @ alpha
+                for block in X.split(PREDICT_CHUNK * self.num_tasks)
+            ]
+        return torch.cat(blocks) if blocks else torch.zeros(0, dtype=torch.float64)
+
+    def hyperparameter_uncertainty(self) -> HyperparameterUncertainty:
+        """The Laplace approximation of the hyperparameter posterior at the current (MAP) point.
+
+        Computed on first use and again whenever the hyperparameters have changed (a refit, a load);
+        see :mod:`mtgp_kinetics.hyperparameter_uncertainty`.
+        """
+        self._check_fitted()
+        laplace = self._laplace
+        if laplace is None or not torch.equal(laplace.coordinates(), laplace.u_star):
+            laplace = self._laplace = HyperparameterUncertainty(self.gp)
+        return laplace
+
+    def _hyperparameter_sensitivities(self, X: torch.Tensor) -> torch.Tensor:
+        """``p x N`` directional derivatives of the means at ``X``, modelled (unstandardized) units.
+
+        ``(D ** 2).sum(0)`` is the variance the hyperparameter uncertainty adds, ``D^T D`` the
+        covariance. ``0 x N`` where it could not be computed (a :class:`NumericsWarning` says why).
+        """
+        try:
+            laplace = self.hyperparameter_uncertainty()
+        except (torch.linalg.LinAlgError, RuntimeError, ValueError) as error:
+            warnings.warn(
+                f"hyperparameter uncertainty left out of the predictive variance: the Hessian of the "
+                f"MAP objective could not be computed ({error})",
+                NumericsWarning,
+                stacklevel=3,
+            )
+            return torch.zeros(0, X.shape[0], dtype=torch.float64)
+        D = laplace.mean_sensitivities(lambda: self._posterior_means(X))
+        if D.numel() == 0:
+            return torch.zeros(0, X.shape[0], dtype=torch.float64)
+        self._fresh_posterior_cache()
+        return D * self.y_std[X[:, -1].round().long()]
+
     # -- predictions -----------------------------------------------------------------------------
     def predict(
         self,
@@ -207,6 +265,7 @@ class KineticsModel:
         level: float = 0.95,
         observation_noise: bool = False,
         tasks: Sequence[str] | None = None,
+        hyperparameter_uncertainty: bool = True,
     ) -> pd.DataFrame:
         """Predict every task at each condition, in physical units.
 
@@ -221,6 +280,10 @@ class KineticsModel:
             task's noise (learned, or the median known noise of a fixed-noise task).
         tasks : sequence of str, optional
             Subset of tasks (default: all).
+        hyperparameter_uncertainty : bool
+            Add the variance that comes from not knowing the hyperparameters (Laplace approximation
+            at the MAP point, delta method: :mod:`mtgp_kinetics.hyperparameter_uncertainty`).
+            ``False``: the variance at the MAP hyperparameters alone. The mean is the same.
 
         Returns
         -------
@@ -246,7 +309,11 @@ class KineticsModel:
                 means.append(mean)
                 stds.append(var.clamp_min(0.0).sqrt())
         mu = torch.cat(means).numpy()
-        s = torch.cat(stds).numpy()
+        s = torch.cat(stds)
+        if hyperparameter_uncertainty:
+            extra = (self._hyperparameter_sensitivities(X) ** 2).sum(0)
+            s = (s**2 + extra).sqrt()
+        s = s.numpy()
         task_of_row = X[:, -1].round().long().numpy()
         frame = self._row_index(conditions, task_of_row, len(task_idx))
         mean_phys, std_phys = np.empty_like(mu), np.empty_like(mu)
@@ -266,9 +333,17 @@ class KineticsModel:
         return frame
 
     def predict_joint(
-        self, conditions: pd.DataFrame, observation_noise: bool = False, tasks: Sequence[str] | None = None
+        self,
+        conditions: pd.DataFrame,
+        observation_noise: bool = False,
+        tasks: Sequence[str] | None = None,
+        hyperparameter_uncertainty: bool = True,
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Joint Gaussian predictive over all (condition, task) pairs in the modelled space.
+
+        With ``hyperparameter_uncertainty`` (see :meth:`predict`) the covariance includes the
+        rank-``p`` term ``D^T D`` of the hyperparameter uncertainty, correlated across conditions
+        and tasks (a longer lengthscale moves neighbouring predictions together).
 
         Returns
         -------
@@ -286,6 +361,9 @@ class KineticsModel:
         with torch.no_grad():
             mvn = self._posterior_mvn(X, observation_noise)
             mean, cov = self._unstandardize(mvn.mean, mvn.covariance_matrix, X[:, -1].round().long())
+        if hyperparameter_uncertainty:
+            D = self._hyperparameter_sensitivities(X)
+            cov = cov + D.T @ D
         return (
             self._row_index(conditions, X[:, -1].round().long().numpy(), len(task_idx)),
             mean.numpy(),

@@ -173,7 +173,10 @@ class BayesianKineticsModel:
         """
         if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
             raise InputDataError(f"level must be a probability in (0, 1), got {level!r}")
-        frames = self._per_draw(lambda m: m.predict(conditions, level, observation_noise, tasks))
+        # Each draw predicts at its own hyperparameters: no Laplace correction (the draws are it).
+        frames = self._per_draw(
+            lambda m: m.predict(conditions, level, observation_noise, tasks, hyperparameter_uncertainty=False)
+        )
         mu = np.stack([f["transformed_mean"].to_numpy() for f in frames])
         s = np.stack([f["transformed_std"].to_numpy() for f in frames])
         frame = frames[0].drop(
@@ -263,7 +266,9 @@ class BayesianKineticsModel:
         mean, std : ndarray
             ``K x N`` per-draw means and stds (transformed units).
         """
-        frames = self._per_draw(lambda m: m.predict(conditions, 0.95, observation_noise, tasks))
+        frames = self._per_draw(
+            lambda m: m.predict(conditions, 0.95, observation_noise, tasks, hyperparameter_uncertainty=False)
+        )
         index = frames[0][[*self.space.names, "task"]]
         mu = np.stack([f["transformed_mean"].to_numpy() for f in frames])
         s = np.stack([f["transformed_std"].to_numpy() for f in frames])
@@ -277,7 +282,9 @@ class BayesianKineticsModel:
         The mixture is not Gaussian; these are its first two moments (law of total covariance):
         ``cov = mean_k(C_k) + cov_k(m_k)``. Use :meth:`sample` for draws from the mixture itself.
         """
-        results = self._per_draw(lambda m: m.predict_joint(conditions, observation_noise, tasks))
+        results = self._per_draw(
+            lambda m: m.predict_joint(conditions, observation_noise, tasks, hyperparameter_uncertainty=False)
+        )
         means = np.stack([r[1] for r in results])
         mean = means.mean(0)
         centred = means - mean

@@ -66,6 +66,8 @@ def learning_history(
     ----------
     model : KineticsModel
         The fitted model whose hyperparameters (and standardization) are used for every prefix.
+        The figures are those of ``model.predict(..., hyperparameter_uncertainty=False)``: the
+        predictive at these hyperparameters, without the Laplace term for their uncertainty.
     observations : DataFrame
         The campaign's observations (:meth:`CampaignStore.observations`), oldest first.
     points : DataFrame
