@@ -6,6 +6,8 @@ of them) and seed, the same kernel is fitted by MAP (``mk.fit``) and by NUTS
 NLPD of the true value under the latent predictive in the modelled space (log10 s, logit) and the
 share of true values inside the 95 % interval: ``model_checking.held_out_scores`` for MAP's
 Gaussian, ``BayesianKineticsModel.test_scores`` for NUTS (the density of the mixture over draws).
+``map`` is ``predict``'s default (with the Laplace term for the hyperparameters' uncertainty),
+``map point`` the same fit's predictive at the MAP point alone (``hyperparameter_uncertainty=False``).
 The table gives medians over seeds; the per-seed lines the raw figures, each NUTS fit's NLPD under
 a Gaussian with the mixture's moments (what earlier runs reported), worst R-hat and bulk ESS.
 These are the figures in ``docs/bayesian.md``.
@@ -59,7 +61,7 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
     print(f"kernel {label!r}, NUTS {nuts or 'defaults'}, {n_test} test conditions", flush=True)
     summary = []
     for n in sizes:
-        rows = {"map": [], "nuts": []}
+        rows = {"map": [], "map point": [], "nuts": []}
         for seed in range(seeds):
             data = _data(problem, n, seed)
             for method in ("map", "nuts"):
@@ -75,6 +77,11 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
                 seconds = time.perf_counter() - start
                 if method == "map":
                     scores = held_out_scores(model.predict(test, level=0.95), truth, problem.tasks, 0.95)
+                    # The same fit at its MAP point alone, without the Laplace term.
+                    point = model.predict(test, level=0.95, hyperparameter_uncertainty=False)
+                    point = held_out_scores(point, truth, problem.tasks, 0.95)
+                    point_row = [*point.loc[names, "nlpd"], *point.loc[names, "coverage"], seconds]
+                    rows["map point"].append(point_row)
                 else:  # the mixture's own density, not a Gaussian with its moments
                     scores = model.test_scores(test, truth, level=0.95)
                 row = [*scores.loc[names, "nlpd"], *scores.loc[names, "coverage"], seconds]
@@ -95,15 +102,15 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
                     f"coverage {row[2]:.2f} / {row[3]:.2f}, {seconds:.1f} s{extra}",
                     flush=True,
                 )
-        for method in ("map", "nuts"):
+        for method in ("map", "map point", "nuts"):
             summary.append((n, method, np.median(np.array(rows[method]), axis=0)))
     print()
-    header = f"{'n':>3} {'method':6} " + " ".join(f"{'NLPD ' + t:>16}" for t in names)
+    header = f"{'n':>3} {'method':9} " + " ".join(f"{'NLPD ' + t:>16}" for t in names)
     header += " " + " ".join(f"{'cov95 ' + t:>16}" for t in names) + f" {'time (s)':>9}"
     print(header)
     for n, method, med in summary:
         print(
-            f"{n:>3} {method:6} "
+            f"{n:>3} {method:9} "
             + " ".join(f"{v:>+16.3f}" for v in med[:2])
             + " "
             + " ".join(f"{v:>16.2f}" for v in med[2:4])
