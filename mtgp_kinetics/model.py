@@ -213,9 +213,7 @@ class KineticsModel:
         gp = self.gp
         X_train, y = gp.train_inputs[0], gp.train_targets
         with torch.no_grad():
-            K = gp.covar_module.forward(X_train, X_train)
-            K = K + torch.diag_embed(gp.likelihood.noise_covar(X_train).diagonal())
-            L = torch.linalg.cholesky(K)
+            L = torch.linalg.cholesky(gp.training_system())
             residual = (y - gp.mean_module(X_train)).unsqueeze(-1)
             alpha = torch.cholesky_solve(residual, L).squeeze(-1)
             blocks = [

@@ -63,8 +63,7 @@ def _training_system(gp: CoregionalGP) -> tuple[torch.Tensor, torch.Tensor]:
     """``K_y^{-1}`` (``n x n``) and ``alpha = K_y^{-1} (y - m)`` (``n``) at the fitted hyperparameters."""
     X = gp.train_inputs[0]
     with torch.no_grad():
-        K = gp.covar_module.forward(X, X) + torch.diag_embed(gp.likelihood.noise_covar(X).diagonal())
-        L = torch.linalg.cholesky(K)
+        L = torch.linalg.cholesky(gp.training_system())
         K_inv = torch.cholesky_inverse(L)
         alpha = K_inv @ (gp.train_targets - gp.mean_module(X))
     return K_inv, alpha

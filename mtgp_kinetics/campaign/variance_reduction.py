@@ -36,7 +36,7 @@ def _cholesky_of_training_system(gp: CoregionalGP) -> tuple[torch.Tensor, torch.
     X = gp.train_inputs[0]
     if X.dim() != 2:
         raise ValueError(f"variance reduction needs an unbatched model, got inputs of shape {tuple(X.shape)}")
-    K = gp.covar_module.forward(X, X) + torch.diag_embed(gp.likelihood.noise_covar(X).diagonal())
+    K = gp.training_system()
     L, info = torch.linalg.cholesky_ex(K)
     if int(info) != 0:
         # The fitted model's own system is positive definite; a tiny ridge covers round-off of the

@@ -75,6 +75,15 @@ class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
         """Prior over inputs ``... x n x (d + 1)``."""
         return MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
+    def training_system(self) -> torch.Tensor:
+        """``K(X, X) + N`` over the training inputs (``n x n``): the kernel plus each observation's noise.
+
+        The matrix whose Cholesky factor every exact computation on the training data starts from
+        (predictive means, leave-one-out, variance reductions).
+        """
+        X = self.train_inputs[0]
+        return self.covar_module.forward(X, X) + torch.diag_embed(self.likelihood.noise_covar(X).diagonal())
+
     def all_tasks_inputs(self, X: torch.Tensor) -> torch.Tensor:
         """``... x q x d`` conditions -> ``... x (t q) x (d + 1)``, task-major (task 0 first)."""
         tasks = torch.arange(self.num_tasks, dtype=X.dtype, device=X.device)
