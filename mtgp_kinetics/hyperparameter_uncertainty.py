@@ -66,7 +66,7 @@ class HyperparameterUncertainty:
     ----------
     gp : CoregionalGP
         A fitted model (MAP point). Its parameters are moved during :meth:`mean_sensitivities` and
-        restored afterwards.
+        restored afterwards, exactly (from a copy, not through the coordinates).
 
     Attributes
     ----------
@@ -81,6 +81,7 @@ class HyperparameterUncertainty:
         self._lower = torch.as_tensor(lower, dtype=torch.float64)
         self._use_log = torch.as_tensor(use_log, dtype=torch.bool)
         self._base = self._lower.where(self._use_log, torch.zeros_like(self._lower))
+        self._map_values = [p.detach().clone() for p in self._params]
         self.u_star = self.coordinates()
         hessian = self._hessian()
         eigval, eigvec = torch.linalg.eigh(0.5 * (hessian + hessian.T))
@@ -92,6 +93,16 @@ class HyperparameterUncertainty:
         flat = torch.cat([p.detach().reshape(-1) for p in self._params]).to(torch.float64)
         gap = (flat - self._base).clamp_min(1e-300)
         return torch.where(self._use_log, gap.log(), flat)
+
+    def is_current(self) -> bool:
+        """Whether the GP still holds the hyperparameters this approximation was computed at."""
+        return all(torch.equal(p, value) for p, value in zip(self._params, self._map_values, strict=True))
+
+    def _restore(self) -> None:
+        with torch.no_grad():
+            for p, value in zip(self._params, self._map_values, strict=True):
+                p.copy_(value)
+        self.gp.prediction_strategy = None
 
     def _assign(self, u: torch.Tensor) -> None:
         theta = torch.where(self._use_log, self._base + u.exp(), u)
@@ -126,7 +137,7 @@ class HyperparameterUncertainty:
                 minus = self._gradient(self.u_star - step, covariance)
                 hessian[:, i] = (plus - minus) / (2.0 * STEP)
         finally:
-            self._assign(self.u_star)
+            self._restore()
         return hessian
 
     # -- what predictions use ----------------------------------------------------------------------
@@ -163,5 +174,5 @@ class HyperparameterUncertainty:
             )
             return torch.zeros(0, 0, dtype=torch.float64)
         finally:
-            self._assign(self.u_star)
+            self._restore()
         return torch.stack(rows) if rows else torch.zeros(0, 0, dtype=torch.float64)

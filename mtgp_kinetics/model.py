@@ -230,7 +230,7 @@ class KineticsModel:
         """
         self._check_fitted()
         laplace = self._laplace
-        if laplace is None or not torch.equal(laplace.coordinates(), laplace.u_star):
+        if laplace is None or not laplace.is_current():
             laplace = self._laplace = HyperparameterUncertainty(self.gp)
         return laplace
 

@@ -65,7 +65,7 @@ def test_hessian_matches_second_differences_of_the_objective(small):
                     + _objective_at(laplace, u - ei - ej)
                 ) / (4 * h * h)
     finally:
-        laplace._assign(u)
+        laplace._restore()
     # Both are O(h^2) accurate; the second differences of values also lose ~1e-16 / h^2 to
     # round-off, so agreement to 1e-3 of the largest curvature is what to expect.
     scale = float(hessian.abs().max())
@@ -89,7 +89,7 @@ def test_added_variance_is_the_spread_of_means_over_the_laplace_posterior(small,
             laplace._assign(laplace.u_star + np.sqrt(eps) * (row @ laplace.directions))
             means.append(small._posterior_means(X) * scale)
     finally:
-        laplace._assign(laplace.u_star)
+        laplace._restore()
     spread = torch.stack(means).var(0)
     # The MC variance of a variance from 500 Gaussian draws has relative sd sqrt(2 / 500) = 6.3 %:
     # 30 % per point is 4.7 sd, and the median ratio (pooled over points) within 6 %; the
