@@ -27,6 +27,7 @@ from scipy.optimize import minimize
 from mtgp_kinetics.errors import ConvergenceWarning, NumericsError, NumericsWarning
 from mtgp_kinetics.models.dense_covariance import TrainingCovariance
 from mtgp_kinetics.models.gp import CoregionalGP
+from mtgp_kinetics.models.rotated_kernel import ROTATION_PRIOR_STD, RotatedMaternKernel
 from mtgp_kinetics.models.task_covariance import LowRankTaskCovariance
 
 DEFAULT_JITTERS: tuple[float, ...] = (0.0, 1e-8, 1e-6, 1e-4)
@@ -35,6 +36,8 @@ DEFAULT_JITTERS: tuple[float, ...] = (0.0, 1e-8, 1e-6, 1e-4)
 # anything a prediction can see. Measured on H2/O2 and the analytic problem (n = 60, 120): 15-30 %
 # fewer evaluations than scipy's default (ftol 2.2e-9), same optimum to 1e-5 per observation.
 _TOLERANCES = {"ftol": 1e-7, "gtol": 1e-5}
+#: The default relative tolerance ``ftol`` of :func:`fit_map`.
+DEFAULT_FTOL = _TOLERANCES["ftol"]
 
 #: Fits with at least this many observations keep torch's thread setting. Measured on 2 cores with
 #: the analytic problem: one ICM start at 1600 observations took 20 s on one thread, and botorch's
@@ -113,6 +116,10 @@ def _randomize(gp: CoregionalGP, generator: torch.Generator) -> None:
             # Log-uniform on [0.1, 3]: from rough to near-linear over the unit cube.
             u = torch.rand(module.lengthscale.shape, generator=generator, dtype=torch.float64)
             module.lengthscale = torch.exp(math.log(0.1) + u * math.log(30.0))
+            if isinstance(module, RotatedMaternKernel):
+                # Axes turned by a draw from the generator's prior.
+                turn = torch.randn(module.raw_rotation.shape, generator=generator, dtype=torch.float64)
+                module.raw_rotation.data = turn * ROTATION_PRIOR_STD
         elif isinstance(module, LowRankTaskCovariance):
             W = torch.randn(module.W.shape, generator=generator, dtype=torch.float64)
             module.W.data = W * math.sqrt(0.5 / module.rank)
@@ -144,7 +151,7 @@ def _optimizer_coordinates(gp: CoregionalGP) -> tuple[list[torch.nn.Parameter], 
     return params, np.array(lower), np.array(use_log)
 
 
-def _optimize(gp: CoregionalGP, max_iter: int) -> tuple[str, bool]:
+def _optimize(gp: CoregionalGP, max_iter: int, ftol: float = DEFAULT_FTOL) -> tuple[str, bool]:
     """L-BFGS-B over the hyperparameters (log space above lower bounds), gradients by autograd.
 
     Returns the optimizer's message and whether it converged (rather than hitting ``max_iter``).
@@ -190,7 +197,7 @@ def _optimize(gp: CoregionalGP, max_iter: int) -> tuple[str, bool]:
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": max_iter, **_TOLERANCES},
+        options={"maxiter": max_iter, **_TOLERANCES, "ftol": ftol},
     )
     assign(result.x)
     for p in params:
@@ -221,6 +228,7 @@ def fit_map(
     max_iter: int = 300,
     seed: int = 0,
     jitters: Sequence[float] = DEFAULT_JITTERS,
+    ftol: float = DEFAULT_FTOL,
 ) -> FitResult:
     """Fit hyperparameters by MAP with restarts and jitter escalation (in place).
 
@@ -236,6 +244,8 @@ def fit_map(
         Seed of the random starts.
     jitters : sequence of float
         Diagonal jitters tried in turn when a Cholesky factorization fails.
+    ftol : float
+        L-BFGS-B's relative-reduction stopping tolerance on the per-observation objective.
 
     Returns
     -------
@@ -251,11 +261,17 @@ def fit_map(
     # Cholesky factor dominates and torch's thread pool pays for itself.
     threads = single_threaded() if gp.train_targets.shape[-1] < MULTITHREAD_FROM else nullcontext()
     with threads:
-        return _fit_map(gp, restarts=restarts, max_iter=max_iter, seed=seed, jitters=jitters)
+        return _fit_map(gp, restarts=restarts, max_iter=max_iter, seed=seed, jitters=jitters, ftol=ftol)
 
 
 def _fit_map(
-    gp: CoregionalGP, *, restarts: int, max_iter: int, seed: int, jitters: Sequence[float]
+    gp: CoregionalGP,
+    *,
+    restarts: int,
+    max_iter: int,
+    seed: int,
+    jitters: Sequence[float],
+    ftol: float = DEFAULT_FTOL,
 ) -> FitResult:
     start_time = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
@@ -276,7 +292,7 @@ def _fit_map(
             gp.load_state_dict(start_state)
             noise_model.jitter.fill_(jitter)
             try:
-                message, converged = _optimize(gp, max_iter)
+                message, converged = _optimize(gp, max_iter, ftol)
                 with torch.no_grad():
                     value = float(neg_log_posterior(gp))
             except (NotPSDError, NanError, torch.linalg.LinAlgError) as err:

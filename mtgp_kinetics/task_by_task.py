@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.fitting import FitResult, fit_map, neg_log_posterior
+from mtgp_kinetics.fitting import DEFAULT_FTOL, FitResult, fit_map, neg_log_posterior
 
 if TYPE_CHECKING:
     from mtgp_kinetics.model import KineticsModel
@@ -113,7 +113,7 @@ def combine_task_fits(model: KineticsModel, sources: dict[int, KineticsModel]) -
 
 
 def fit_task_by_task(
-    model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, seed: int = 0
+    model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, seed: int = 0, ftol: float = DEFAULT_FTOL
 ) -> FitResult:
     """MAP-fit a model without shared processes one task at a time, in place.
 
@@ -123,6 +123,8 @@ def fit_task_by_task(
         Unfitted, with a structure whose latent process ``k`` is private to task ``k``.
     restarts, max_iter, seed : int
         :func:`~mtgp_kinetics.fitting.fit_map` settings of every task's fit.
+    ftol : float
+        Its stopping tolerance.
 
     Returns
     -------
@@ -146,14 +148,16 @@ def fit_task_by_task(
         if not bool((task_index == k).any()):
             continue  # no data: its parameters stay at their starting values
         single = task_model(model, k)
-        result = fit_map(single.gp, restarts=restarts, max_iter=max_iter, seed=seed)
+        result = fit_map(single.gp, restarts=restarts, max_iter=max_iter, seed=seed, ftol=ftol)
         result.messages = [f"task {model.task_names[k]!r}: {m}" for m in result.messages]
         single.fit_result_ = result
         singles[k] = single
     return combine_task_fits(model, singles)
 
 
-def fit_model(model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, seed: int = 0) -> FitResult:
+def fit_model(
+    model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, seed: int = 0, ftol: float = DEFAULT_FTOL
+) -> FitResult:
     """MAP-fit a model in place: task by task where that is cheaper, jointly otherwise.
 
     A structure without shared processes, with at least :data:`TASK_BY_TASK_FROM` observations,
@@ -169,6 +173,6 @@ def fit_model(model: KineticsModel, *, restarts: int = 4, max_iter: int = 300, s
         Also stored as ``model.fit_result_``.
     """
     if not model.kernel.shares_tasks and model.train_targets.shape[-1] >= TASK_BY_TASK_FROM:
-        return fit_task_by_task(model, restarts=restarts, max_iter=max_iter, seed=seed)
-    model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed)
+        return fit_task_by_task(model, restarts=restarts, max_iter=max_iter, seed=seed, ftol=ftol)
+    model.fit_result_ = fit_map(model.gp, restarts=restarts, max_iter=max_iter, seed=seed, ftol=ftol)
     return model.fit_result_

@@ -46,6 +46,8 @@ def _randomize(gp: torch.nn.Module, seed: int) -> None:
                 param.copy_(0.1 + torch.rand(param.shape, generator=generator, dtype=param.dtype))
             elif name.endswith(".W"):
                 param.copy_(torch.randn(param.shape, generator=generator, dtype=param.dtype))
+            elif name.endswith("raw_rotation"):
+                param.copy_(0.7 * torch.randn(param.shape, generator=generator, dtype=param.dtype))
 
 
 SPECS = {
@@ -55,6 +57,13 @@ SPECS = {
     "shared+private": kernel_spec("shared+private"),
     "opted-out, rough": KernelSpec(
         "custom", (LatentSpec("shared", 1, nu=1.5, members=(0,)), LatentSpec(0, nu=0.5), LatentSpec(1))
+    ),
+    "rotated independent": KernelSpec(
+        "independent", (LatentSpec(0, rotated=True), LatentSpec(1, nu=1.5, rotated=True))
+    ),
+    "rotated shared and private, opted out": KernelSpec(
+        "custom",
+        (LatentSpec("shared", 1, members=(0,), rotated=True), LatentSpec(0, rotated=True), LatentSpec(1)),
     ),
 }
 
@@ -73,8 +82,9 @@ def test_training_covariance_equals_kernel_forward(analytic_data, name):
             assert abs(float(neg_log_posterior(gp, fast)) - float(neg_log_posterior(gp))) < 1e-10
 
 
-def test_training_covariance_gradients_match(analytic_data):
-    gp = mk.KineticsModel.from_dataset(analytic_data, SPECS["shared+private"]).gp
+@pytest.mark.parametrize("name", ["shared+private", "rotated shared and private, opted out"])
+def test_training_covariance_gradients_match(analytic_data, name):
+    gp = mk.KineticsModel.from_dataset(analytic_data, SPECS[name]).gp
     _randomize(gp, seed=1)
     fast = TrainingCovariance(gp.covar_module, gp.train_inputs[0])
     grads = []

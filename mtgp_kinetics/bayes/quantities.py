@@ -5,6 +5,9 @@ The sampler's coordinates are not what anyone wants to read; each draw is summar
 * ``lengthscale[latent, dim]``: Matern lengthscale of each latent process over each continuous
   condition (normalized transformed units: a fraction of the 1000/T range, ...);
 * ``categorical_lengthscale[latent, categorical]``: where the space has categorical conditions;
+* ``rotation[rotated_latent, plane]``: for latent processes with rotated axes
+  (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`), the generator entry of each
+  pair of continuous conditions (radians for a single pair);
 * ``latent_variance[latent, task]``: ``B_q[t, t]``, how much of latent process ``q`` task ``t`` carries
   (standardized units);
 * ``task_covariance[task, task_]`` and ``task_correlation[task, task_]``: the tasks at one condition
@@ -21,11 +24,24 @@ from botorch.models.kernels.categorical import CategoricalKernel
 from gpytorch.kernels import MaternKernel
 
 from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.models.rotated_kernel import RotatedMaternKernel
+
+
+def _rotated_kernels(model: KineticsModel) -> list[tuple[int, RotatedMaternKernel]]:
+    """``(latent index, kernel)`` of every latent process with rotated axes."""
+    return [
+        (q, module)
+        for q, kernel in enumerate(model.gp.covar_module.input_kernels)
+        for module in kernel.modules()
+        if isinstance(module, RotatedMaternKernel)
+    ]
+
 
 #: Quantity name -> its dimension names (after ``chain``, ``draw``).
 DIMS: dict[str, tuple[str, ...]] = {
     "lengthscale": ("latent", "dim"),
     "categorical_lengthscale": ("latent", "categorical"),
+    "rotation": ("rotated_latent", "plane"),
     "latent_variance": ("latent", "task"),
     "task_covariance": ("task", "task_"),
     "task_correlation": ("task", "task_"),
@@ -38,9 +54,12 @@ DIMS: dict[str, tuple[str, ...]] = {
 def coordinates_of(model: KineticsModel) -> dict[str, list]:
     """Coordinate labels of every dimension in :data:`DIMS` for ``model``."""
     space = model.space
+    names = [space.names[i] for i in space.continuous_dims]
     return {
         "latent": list(range(model.gp.covar_module.num_latents)),
-        "dim": [space.names[i] for i in space.continuous_dims],
+        "rotated_latent": [q for q, _ in _rotated_kernels(model)],
+        "plane": [f"{a}-{b}" for i, a in enumerate(names) for b in names[i + 1 :]],
+        "dim": names,
         "categorical": [space.names[i] for i in space.categorical_dims],
         "task": model.task_names,
         "task_": model.task_names,
@@ -64,6 +83,9 @@ def quantities(model: KineticsModel) -> dict[str, np.ndarray]:
             out["lengthscale"] = np.stack(continuous)
         if categorical:
             out["categorical_lengthscale"] = np.stack(categorical)
+        rotated = _rotated_kernels(model)
+        if rotated:
+            out["rotation"] = np.stack([k.raw_rotation.numpy().copy() for _, k in rotated])
         latents = covar.latent_matrices()
         out["latent_variance"] = np.stack([torch.diagonal(B).numpy() for B in latents])
         B = torch.stack(latents).sum(0).numpy()

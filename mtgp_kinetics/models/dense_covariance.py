@@ -9,7 +9,10 @@ lazy tensors; here the per-dimension squared differences (continuous conditions)
     k_q(x, x')    = Matern_nu(r_q) * exp(-mean_c [x_c != x'_c] / l_{q,c})
     K[(x,t),(x',t')] = sum_q B_q[t, t'] k_q(x, x')
 
-with exactly the formulas of gpytorch's ``MaternKernel`` and botorch's ``CategoricalKernel`` (a test
+A rotated Matern part (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`) uses
+the differences themselves, ``r_q^2 = |diag(1/l_q) R_q (x - x')|^2``, kept only when such a part
+exists. All with exactly the formulas of gpytorch's ``MaternKernel`` and botorch's
+``CategoricalKernel`` (a test
 checks the result against ``CoregionalizationKernel.forward`` to 1e-12). Measured on H2/O2 with
 n = 75 observations and five latent processes: one objective evaluation with its gradient went from
 about 9 ms to under 2 ms.
@@ -29,6 +32,7 @@ from botorch.models.kernels.categorical import CategoricalKernel
 from gpytorch.kernels import Kernel, MaternKernel, ProductKernel
 
 from mtgp_kinetics.models.coregionalization import CoregionalizationKernel
+from mtgp_kinetics.models.rotated_kernel import RotatedMaternKernel
 from mtgp_kinetics.models.task_covariance import LowRankTaskCovariance, SingleTaskVariance
 
 
@@ -78,17 +82,24 @@ class TrainingCovariance:
         diff = conditions.unsqueeze(-2) - conditions.unsqueeze(-3)
         self._squared = (diff * diff).detach()  # n x n x d
         self._mismatch = (diff != 0).to(X.dtype).detach()  # n x n x d
+        rotated = any(
+            isinstance(part, RotatedMaternKernel) for k in kernel.input_kernels for part in _parts(k)
+        )
+        # The differences themselves only where a rotated part needs them (n x n x d).
+        self._difference = diff.detach() if rotated else None
         self._plans: list[list[tuple[str, Kernel, list[int]]]] = []
         # Per latent process: None (every observation's task loads on it) or the observations whose
-        # task does, with their squared differences and mismatches (m x m x d).
-        self._supports: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None] = []
+        # task does, with their squared differences, mismatches and differences (m x m x d).
+        self._supports: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None] | None] = []
         for task_cov in kernel.task_covariances:
             self._supports.append(self._support(task_cov))
         for input_kernel in kernel.input_kernels:
             plan = []
             for part in _parts(input_kernel):
                 dims = list(_active(part, d))
-                if isinstance(part, MaternKernel):
+                if isinstance(part, RotatedMaternKernel):
+                    plan.append(("rotated", part, dims))
+                elif isinstance(part, MaternKernel):
                     plan.append(("matern", part, dims))
                 elif isinstance(part, CategoricalKernel):
                     plan.append(("categorical", part, dims))
@@ -96,7 +107,9 @@ class TrainingCovariance:
                     raise TypeError(f"TrainingCovariance cannot evaluate {type(part).__name__}")
             self._plans.append(plan)
 
-    def _support(self, task_cov: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    def _support(
+        self, task_cov: torch.nn.Module
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
         """The observations a latent process reaches, where that is not all of them (2-D inputs)."""
         if self.tasks.dim() != 1:
             return None
@@ -110,7 +123,8 @@ class TrainingCovariance:
             return None
         index = torch.nonzero(loads).squeeze(-1)
         block = (index.unsqueeze(-1), index.unsqueeze(-2))
-        return index, self._squared[block], self._mismatch[block]
+        difference = None if self._difference is None else self._difference[block]
+        return index, self._squared[block], self._mismatch[block], difference
 
     def input_covariance(self, q: int, block: bool = False) -> torch.Tensor:
         """``k_q(X, X)`` of latent process ``q`` (``n x n``).
@@ -119,13 +133,20 @@ class TrainingCovariance:
         rows of ``self.support(q)``).
         """
         support = self._supports[q] if block else None
-        squared, mismatch = (self._squared, self._mismatch) if support is None else support[1:]
+        if support is None:
+            squared, mismatch, difference = self._squared, self._mismatch, self._difference
+        else:
+            squared, mismatch, difference = support[1:]
         result: torch.Tensor | None = None
         for kind, part, dims in self._plans[q]:
             lengthscale = part.lengthscale.reshape(-1)
             if kind == "matern":
                 r2 = squared[..., dims] @ lengthscale.pow(-2)
                 value = _matern(r2, float(part.nu))
+            elif kind == "rotated":
+                assert difference is not None
+                turned = (difference[..., dims] @ part.rotation.T) / lengthscale
+                value = _matern((turned * turned).sum(-1), float(part.nu))
             else:
                 value = torch.exp(-(mismatch[..., dims] @ lengthscale.reciprocal()) / len(dims))
             result = value if result is None else result * value

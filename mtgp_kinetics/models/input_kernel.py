@@ -1,7 +1,8 @@
 """The kernel over experimental conditions (without the task).
 
-Matern-5/2 with one lengthscale per continuous condition (ARD) on the normalized transformed inputs,
-times a categorical kernel over the categorical conditions (botorch's ``CategoricalKernel``:
+Matern-5/2 with one lengthscale per continuous condition (ARD) on the normalized transformed inputs
+(optionally along learned, rotated axes: :mod:`mtgp_kinetics.models.rotated_kernel`), times a
+categorical kernel over the categorical conditions (botorch's ``CategoricalKernel``:
 ``exp(-mean_i [x_i != x'_i] / l_i)``, an exchangeable correlation between levels, never a distance
 between level codes). Unit variance: the signal variance lives in the task covariance.
 """
@@ -19,12 +20,14 @@ from mtgp_kinetics.models.priors import (
     categorical_lengthscale_prior,
     continuous_lengthscale_prior,
 )
+from mtgp_kinetics.models.rotated_kernel import RotatedMaternKernel
 
 
 def make_input_kernel(
     continuous_dims: Sequence[int],
     categorical_dims: Sequence[int] = (),
     nu: float = 2.5,
+    rotated: bool = False,
 ) -> Kernel:
     """Build the default unit-variance kernel over conditions.
 
@@ -36,6 +39,9 @@ def make_input_kernel(
         Model columns holding categorical level codes.
     nu : float
         Matern smoothness (0.5, 1.5 or 2.5).
+    rotated : bool
+        Learn the directions of the ARD axes (:class:`RotatedMaternKernel`); needs at least two
+        continuous conditions, and is ignored with fewer.
 
     Returns
     -------
@@ -45,8 +51,9 @@ def make_input_kernel(
     parts: list[Kernel] = []
     if continuous_dims:
         prior = continuous_lengthscale_prior(len(continuous_dims))
+        kind = RotatedMaternKernel if rotated and len(continuous_dims) >= 2 else MaternKernel
         parts.append(
-            MaternKernel(
+            kind(
                 nu=nu,
                 ard_num_dims=len(continuous_dims),
                 active_dims=tuple(continuous_dims),

@@ -18,6 +18,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gpytorch.kernels import MaternKernel
+
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.models.coregionalization import CoregionalizationKernel
 from mtgp_kinetics.models.input_kernel import make_input_kernel
@@ -44,12 +46,16 @@ class LatentSpec:
     members : tuple of int or None
         For a shared process: the tasks it loads on (``None``: all). Tasks outside have zero
         loading, so they have "opted out" of this shared structure.
+    rotated : bool
+        Its ARD axes are learned directions rather than the condition axes
+        (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`).
     """
 
     tasks: str | int = "shared"
     rank: int | None = None
     nu: float = 2.5
     members: tuple[int, ...] | None = None
+    rotated: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,9 @@ def build_kernel(spec: KernelSpec, space: Space, num_tasks: int) -> Coregionaliz
     input_kernels, task_covs = [], []
     shared_index = 0
     for lat in latents:
-        kernel = make_input_kernel(space.continuous_dims, space.categorical_dims, nu=lat.nu)
+        kernel = make_input_kernel(
+            space.continuous_dims, space.categorical_dims, nu=lat.nu, rotated=lat.rotated
+        )
         if lat.tasks == "shared":
             members = tuple(range(num_tasks)) if lat.members is None else tuple(lat.members)
             if not members or any(not 0 <= k < num_tasks for k in members):
@@ -193,5 +201,5 @@ def build_kernel(spec: KernelSpec, space: Space, num_tasks: int) -> Coregionaliz
 def _spread_lengthscale(kernel: Any, index: int, count: int) -> None:
     factor = 3.0 ** (index - (count - 1) / 2)
     for module in kernel.modules():
-        if hasattr(module, "lengthscale") and module.__class__.__name__ == "MaternKernel":
+        if isinstance(module, MaternKernel):
             module.lengthscale = module.lengthscale * factor
