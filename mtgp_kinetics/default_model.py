@@ -79,6 +79,13 @@ ICM_TOLERANCE = 0.01
 STRONG_EVIDENCE = math.log(10.0)
 
 
+#: Fewest observations per continuous condition for a task to be given rotated axes: the "n = 10 d"
+#: rule of thumb for the size of a computer experiment (Loeppky, Sacks & Welch 2009). Below it the
+#: angles and lengthscales are not both determined: measured on H2/O2's delay with 12 observations
+#: (d = 3), rotated fits lost up to 1.4 nats held out in 2 of 5 runs; from 30-36 on they gained in
+#: every run (docs/default_model.md, "Session 8").
+ROTATION_MIN_PER_DIM = 10
+
 #: Stopping tolerance of the rotated candidate's fit. With a task whose variation is along one
 #: direction (a near-plane) the rotation among its long axes is barely identified, and L-BFGS-B
 #: crawls along that ridge at the default 1e-7: on H2/O2 (60-120 conditions) 1e-5 halved the fit
@@ -107,9 +114,11 @@ class Selection:
         Per task, the log marginal likelihood of its observations under independent GPs with each
         Matern smoothness of :data:`SMOOTHNESS` (columns ``nu=2.5``, ``nu=1.5``) and the ``chosen`` one.
     rotation : DataFrame or None
-        Per task, the log marginal likelihood of its observations with axis-aligned (``axes``) and
-        rotated (``rotated``) ARD axes at the chosen smoothness, the BIC ``penalty`` and whether
-        the rotated axes were ``chosen`` (None with fewer than two continuous conditions).
+        Per task, whether it had enough observations to be considered (``eligible``), the log
+        marginal likelihood of its observations with axis-aligned (``axes``) and rotated
+        (``rotated``, NaN where not fitted) ARD axes at the chosen smoothness, the BIC ``penalty``
+        and whether the rotated axes were ``chosen`` (None with fewer than two continuous
+        conditions).
     icm : DataFrame or None
         Per task, the comparison of the ICM candidate with independent GPs (columns as in
         ``rounds``); ICM is kept when it is better in total and no task loses more than
@@ -173,11 +182,12 @@ def rotation_pays(table: pd.DataFrame) -> list[bool]:
 
     The BIC approximation of the log Bayes factor, the log marginal likelihood gain minus
     :func:`rotation_penalty`, must exceed :data:`STRONG_EVIDENCE` (a Bayes factor of 10, "strong" on
-    Jeffreys' scale). ``table`` has columns ``axes``, ``rotated`` (log marginal likelihoods, nats)
-    and ``penalty``.
+    Jeffreys' scale), and the task must be ``eligible`` (enough observations, see
+    :data:`ROTATION_MIN_PER_DIM`). ``table`` has columns ``eligible``, ``axes``, ``rotated`` (log
+    marginal likelihoods, nats; NaN where not fitted) and ``penalty``.
     """
     log_bayes_factor = table["rotated"] - table["axes"] - table["penalty"]
-    return list((log_bayes_factor > STRONG_EVIDENCE).to_numpy())
+    return list(((log_bayes_factor > STRONG_EVIDENCE) & table["eligible"]).to_numpy())
 
 
 def task_log_marginal_likelihood(model: KineticsModel) -> torch.Tensor:
@@ -275,25 +285,33 @@ def _with_rotated_axes_where_they_pay(
 
     The rotated fit starts from the axis-aligned one (rotation zero, the same lengthscales, noise
     and mean), so its optimum is at least as probable; one start. Per task the log marginal
-    likelihood gain must exceed :func:`rotation_penalty` by :data:`STRONG_EVIDENCE`. Returns the
-    (possibly mixed) model and the table of :attr:`Selection.rotation`.
+    likelihood gain must exceed :func:`rotation_penalty` by :data:`STRONG_EVIDENCE`; only tasks
+    with at least :data:`ROTATION_MIN_PER_DIM` observations per continuous condition are refitted.
+    Returns the (possibly mixed) model and the table of :attr:`Selection.rotation`.
     """
     num_continuous = len(data.space.continuous_dims)
     if num_continuous < 2:
         return independent, None
     num_tasks = independent.num_tasks
-    rotated = KineticsModel.from_dataset(data, independent_spec(smoothness, [True] * num_tasks), mean)
-    copy_task_parameters(rotated, dict.fromkeys(range(num_tasks), independent))
-    fit_model(rotated, restarts=1, max_iter=max_iter, seed=seed, ftol=ROTATED_FIT_FTOL)
     counts = independent.gp.train_inputs[0][:, -1].round().long().bincount(minlength=num_tasks)
+    eligible = [int(c) >= ROTATION_MIN_PER_DIM * num_continuous for c in counts]
     table = pd.DataFrame(
         {
             "task": independent.task_names,
+            "eligible": eligible,
             "axes": task_log_marginal_likelihood(independent).numpy(),
-            "rotated": task_log_marginal_likelihood(rotated).numpy(),
+            "rotated": float("nan"),
             "penalty": [rotation_penalty(int(c), num_continuous) for c in counts],
         }
     )
+    if not any(eligible):
+        table["chosen"] = False
+        return independent, table
+    rotated = KineticsModel.from_dataset(data, independent_spec(smoothness, eligible), mean)
+    copy_task_parameters(rotated, dict.fromkeys(range(num_tasks), independent))
+    fit_model(rotated, restarts=1, max_iter=max_iter, seed=seed, ftol=ROTATED_FIT_FTOL)
+    gains = task_log_marginal_likelihood(rotated).numpy()
+    table["rotated"] = [g if e else float("nan") for g, e in zip(gains, eligible, strict=True)]
     chosen = rotation_pays(table)
     table["chosen"] = chosen
     if not any(chosen):

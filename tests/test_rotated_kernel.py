@@ -63,12 +63,22 @@ def test_rotation_rule_is_a_bic_bayes_factor_of_ten():
     assert rotation_penalty(30, 2) == pytest.approx(0.5 * np.log(30))
     table = pd.DataFrame(
         {
-            "axes": [0.0, 0.0, 0.0],
-            "rotated": [5.0, 5.0 + STRONG_EVIDENCE - 0.01, 5.0 + STRONG_EVIDENCE + 0.01],
-            "penalty": [5.0, 5.0, 5.0],
+            "eligible": [True, True, True, False],
+            "axes": [0.0, 0.0, 0.0, 0.0],
+            "rotated": [5.0, 5.0 + STRONG_EVIDENCE - 0.01, 5.0 + STRONG_EVIDENCE + 0.01, np.nan],
+            "penalty": [5.0, 5.0, 5.0, 5.0],
         }
     )
-    assert rotation_pays(table) == [False, False, True]
+    assert rotation_pays(table) == [False, False, True, False]
+
+
+def test_too_few_observations_are_not_rotated():
+    # 12 observations of two conditions: below ROTATION_MIN_PER_DIM * 2 = 20, so nothing is refitted.
+    model = mk.fit(_diagonal_data(12), check_transfer=False)
+    table = model.selection_.rotation
+    assert not table["eligible"].any() and not table["chosen"].any()
+    assert table["rotated"].isna().all()
+    assert not any(lat.rotated for lat in model.kernel.latents)
 
 
 def _diagonal_data(n: int = 40, seed: int = 0) -> mk.Dataset:
