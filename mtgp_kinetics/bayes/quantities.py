@@ -5,9 +5,9 @@ The sampler's coordinates are not what anyone wants to read; each draw is summar
 * ``lengthscale[latent, dim]``: Matern lengthscale of each latent process over each continuous
   condition (normalized transformed units: a fraction of the 1000/T range, ...);
 * ``categorical_lengthscale[latent, categorical]``: where the space has categorical conditions;
-* ``rotation[rotated_latent, plane]``: for latent processes with rotated axes
-  (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`), the generator entry of each
-  pair of continuous conditions (radians for a single pair);
+* ``rotation[rotated_latent, plane]``: for latent processes whose rotated axes are sampled
+  (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`; the default sampler holds
+  them at MAP), the generator entry of each pair of continuous conditions;
 * ``latent_variance[latent, task]``: ``B_q[t, t]``, how much of latent process ``q`` task ``t`` carries
   (standardized units);
 * ``task_covariance[task, task_]`` and ``task_correlation[task, task_]``: the tasks at one condition
@@ -28,12 +28,17 @@ from mtgp_kinetics.models.rotated_kernel import RotatedMaternKernel
 
 
 def _rotated_kernels(model: KineticsModel) -> list[tuple[int, RotatedMaternKernel]]:
-    """``(latent index, kernel)`` of every latent process with rotated axes."""
+    """``(latent index, kernel)`` of every latent process whose rotated axes are sampled.
+
+    NUTS holds rotations at their MAP values
+    (:func:`~mtgp_kinetics.bayes.coordinates.use_sampling_priors`); a held rotation is the same in
+    every draw and is not reported (its R-hat would be undefined).
+    """
     return [
         (q, module)
         for q, kernel in enumerate(model.gp.covar_module.input_kernels)
         for module in kernel.modules()
-        if isinstance(module, RotatedMaternKernel)
+        if isinstance(module, RotatedMaternKernel) and module.raw_rotation.requires_grad
     ]
 
 
