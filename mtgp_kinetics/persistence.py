@@ -98,6 +98,9 @@ def save_model(
             "converged": fit.converged,
         },
         "observations": observations,
+        # Parameters held fixed (a rotation borrowed from another task): they stay out of the
+        # hyperparameter-uncertainty term after loading, as before saving.
+        "held_parameters": [name for name, param in model.gp.named_parameters() if not param.requires_grad],
         "versions": _package_versions(),
     }
     archive = {
@@ -190,6 +193,10 @@ def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
             mean=metadata.get("mean", "constant"),
         )
         _load_weights(model, archive["state_dict"])
+        held = set(metadata.get("held_parameters", []))
+        for name, param in model.gp.named_parameters():
+            if name in held:
+                param.requires_grad_(False)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{str(path)!r} is damaged: {type(err).__name__}: {err}") from err
     fit = metadata.get("fit")

@@ -151,3 +151,60 @@ def test_nuts_holds_rotated_axes_at_map_and_round_trips(tmp_path):
     grid = pd.DataFrame({"x": [0.1, 0.5, 0.9], "y": [0.7, 0.5, 0.2]})
     loaded.max_predictive_draws = model.max_predictive_draws
     pd.testing.assert_frame_equal(loaded.predict(grid), model.predict(grid))
+
+
+def _shared_direction_data(seed: int = 2) -> mk.Dataset:
+    """``ridge`` (40 rows) and a sparse ``along`` (14 rows) that both vary along x - y only."""
+    space = mk.Space([mk.Continuous("x", 0.0, 1.0), mk.Continuous("y", 0.0, 1.0)])
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(size=40), rng.uniform(size=40)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "y": y,
+            "ridge": np.tanh(6.0 * (x - y)) + 0.02 * rng.standard_normal(40),
+            "along": np.sin(4.0 * (x - y)) + 0.05 * rng.standard_normal(40),
+        }
+    )
+    frame.loc[14:, "along"] = np.nan
+    return mk.Dataset.from_frame(frame, space, [mk.Task("ridge"), mk.Task("along")])
+
+
+def test_sparse_task_borrows_the_dense_task_axes():
+    data = _shared_direction_data()
+    model = mk.fit(data, check_transfer=False)
+    table = model.selection_.rotation.set_index("task")
+    # 14 observations of two conditions: too few to learn an angle (20), enough to borrow one (10).
+    assert not table.loc["along", "eligible"]
+    assert table.loc["along", "borrowed_from"] == "ridge"
+    assert model.kernel.name == "independent"
+    kernels = [
+        next(m for m in k.modules() if isinstance(m, RotatedMaternKernel))
+        for k in model.gp.covar_module.input_kernels
+    ]
+    torch.testing.assert_close(kernels[1].raw_rotation, kernels[0].raw_rotation, rtol=0, atol=0)
+    assert not kernels[1].raw_rotation.requires_grad  # held, also in the Laplace term
+    axis = mk.fit(data, kernel="independent", check_transfer=False)
+    rng = np.random.default_rng(5)
+    grid = pd.DataFrame({"x": rng.uniform(size=300), "y": rng.uniform(size=300)})
+    truth = np.sin(4.0 * (grid["x"] - grid["y"])).to_numpy()
+    errors = []
+    for m in (model, axis):
+        prediction = m.predict(grid)
+        mean = prediction.loc[prediction["task"] == "along", "mean"].to_numpy()
+        errors.append(float(np.sqrt(np.mean((mean - truth) ** 2))))
+    # Measured: RMSE 0.091 against 0.183 at this seed (0.178 against 0.264 at seed 3).
+    assert errors[0] < 0.8 * errors[1]
+
+
+def test_borrowed_axes_stay_held_after_save_and_load(tmp_path):
+    model = mk.fit(_shared_direction_data(), check_transfer=False)
+    path = tmp_path / "model.pt"
+    model.save(path)
+    loaded = mk.load(path)
+    held = [name for name, p in loaded.gp.named_parameters() if not p.requires_grad]
+    assert held == [name for name, p in model.gp.named_parameters() if not p.requires_grad]
+    assert any("raw_rotation" in name for name in held)
+    grid = pd.DataFrame({"x": [0.1, 0.5, 0.9], "y": [0.7, 0.5, 0.2]})
+    # Same predictive, hyperparameter-uncertainty term included (it depends on what is held).
+    pd.testing.assert_frame_equal(loaded.predict(grid), model.predict(grid))
