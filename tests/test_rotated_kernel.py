@@ -204,3 +204,27 @@ def test_borrowed_axes_stay_held_after_save_and_load(tmp_path):
     grid = pd.DataFrame({"x": [0.1, 0.5, 0.9], "y": [0.7, 0.5, 0.2]})
     # Same predictive, hyperparameter-uncertainty term included (it depends on what is held).
     pd.testing.assert_frame_equal(loaded.predict(grid), model.predict(grid))
+
+
+def test_a_kept_shared_private_model_takes_the_rotated_private_processes():
+    from mtgp_kinetics.default_model import (
+        Selection,
+        _fitted,
+        _independent_with_chosen_smoothness,
+        _with_rotation,
+        shared_private_spec,
+    )
+
+    data = _shared_direction_data()
+    independent, smoothness = _independent_with_chosen_smoothness(data, 1, 300, 0, "constant")
+    chosen = list(smoothness["chosen"])
+    # As if steps 2-5 had kept a shared+private model on axis-aligned kernels.
+    kept = _fitted(data, shared_private_spec((0, 1), 2, chosen), 1, 300, 0, warm_start=independent)
+    selection = Selection(kept.kernel, smoothness=smoothness)
+    model = _with_rotation(data, kept, independent, selection, 300, 0, "constant")
+    assert model.kernel.name == "shared+private"
+    assert [lat.rotated for lat in model.kernel.latents] == [False, True, True]
+    assert list(selection.rotation["borrowed_from"]) == ["", "ridge"]
+    assert model.selection_ is selection and selection.kernel == model.kernel
+    prediction = model.predict(pd.DataFrame({"x": [0.2, 0.8], "y": [0.6, 0.1]}))
+    assert np.isfinite(prediction[["mean", "lower", "upper"]].to_numpy()).all()
