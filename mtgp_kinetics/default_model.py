@@ -58,7 +58,7 @@ import torch
 from mtgp_kinetics.comparison import transfer_report
 from mtgp_kinetics.fitting import fit_map, neg_log_posterior
 from mtgp_kinetics.model import KineticsModel
-from mtgp_kinetics.models.rotated_kernel import RotatedMaternKernel
+from mtgp_kinetics.models.rotated_kernel import hold_rotations, rotated_part
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
 from mtgp_kinetics.task_by_task import combine_task_fits, copy_task_parameters, fit_model, task_model
 
@@ -377,12 +377,12 @@ def _with_borrowed_axes(
         axes = candidate.gp.covar_module.input_kernels
         with torch.no_grad():
             for k in recipients:
-                _rotated_part(axes[k]).raw_rotation.copy_(_rotated_part(axes[donor]).raw_rotation)
+                rotated_part(axes[k]).raw_rotation.copy_(rotated_part(axes[donor]).raw_rotation)
         for k in recipients:
             # Only the recipient's own rows and parameters change: fit it alone (the objective
             # separates by task), its borrowed rotation held.
             single = task_model(candidate, k)
-            _rotated_part(single.gp.covar_module.input_kernels[k]).raw_rotation.requires_grad_(False)
+            rotated_part(single.gp.covar_module.input_kernels[k]).raw_rotation.requires_grad_(False)
             single.fit_result_ = fit_map(
                 single.gp, restarts=1, max_iter=max_iter, seed=seed, ftol=ROTATED_FIT_FTOL
             )
@@ -395,13 +395,9 @@ def _with_borrowed_axes(
     final = KineticsModel.from_dataset(data, independent_spec(smoothness, final_flags), mean)
     combine_task_fits(final, {k: best[k][2] if k in best else model for k in range(num_tasks)})
     for k, (_, donor, _) in best.items():
-        _rotated_part(final.gp.covar_module.input_kernels[k]).raw_rotation.requires_grad_(False)
+        rotated_part(final.gp.covar_module.input_kernels[k]).raw_rotation.requires_grad_(False)
         table.loc[k, "borrowed_from"] = model.task_names[donor]
     return final
-
-
-def _rotated_part(kernel: torch.nn.Module) -> RotatedMaternKernel:
-    return next(m for m in kernel.modules() if isinstance(m, RotatedMaternKernel))
 
 
 def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -> None:
@@ -423,9 +419,7 @@ def _start_from_independent(shared: KineticsModel, independent: KineticsModel) -
     # Rotated private axes stay where the independent fit put them. Refitted together with the
     # shared process they hit the iteration limit (H2/O2, 120 conditions: 300 iterations, 3.1 s)
     # and ended at a lower log posterior than with the axes held (0.86 s, converged).
-    for module in shared.gp.modules():
-        if isinstance(module, RotatedMaternKernel):
-            module.raw_rotation.requires_grad_(False)
+    hold_rotations(shared.gp)
 
 
 def use_independent_fit_for(shared: KineticsModel, independent: KineticsModel, tasks: Sequence[int]) -> None:

@@ -35,9 +35,9 @@ DEFAULT_JITTERS: tuple[float, ...] = (0.0, 1e-8, 1e-6, 1e-4)
 # L-BFGS-B stopping: the objective is per observation, so a relative change of 1e-7 is far below
 # anything a prediction can see. Measured on H2/O2 and the analytic problem (n = 60, 120): 15-30 %
 # fewer evaluations than scipy's default (ftol 2.2e-9), same optimum to 1e-5 per observation.
-_TOLERANCES = {"ftol": 1e-7, "gtol": 1e-5}
-#: The default relative tolerance ``ftol`` of :func:`fit_map`.
-DEFAULT_FTOL = _TOLERANCES["ftol"]
+#: The default relative tolerance ``ftol`` of :func:`fit_map` (see above).
+DEFAULT_FTOL = 1e-7
+_GTOL = 1e-5
 
 #: Fits with at least this many observations keep torch's thread setting. Measured on 2 cores with
 #: the analytic problem: one ICM start at 1600 observations took 20 s on one thread, and botorch's
@@ -197,7 +197,7 @@ def _optimize(gp: CoregionalGP, max_iter: int, ftol: float = DEFAULT_FTOL) -> tu
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": max_iter, **_TOLERANCES, "ftol": ftol},
+        options={"maxiter": max_iter, "ftol": ftol, "gtol": _GTOL},
     )
     assign(result.x)
     for p in params:

@@ -34,7 +34,7 @@ from mtgp_kinetics.fitting import _optimizer_coordinates, neg_log_posterior
 from mtgp_kinetics.models.dense_covariance import TrainingCovariance
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.priors import sampling_lengthscale_prior, sampling_noise_prior
-from mtgp_kinetics.models.rotated_kernel import RotatedMaternKernel
+from mtgp_kinetics.models.rotated_kernel import hold_rotations
 from mtgp_kinetics.models.task_covariance import MIN_VARIANCE, LowRankTaskCovariance
 
 
@@ -90,8 +90,7 @@ def use_sampling_priors(gp: CoregionalGP) -> None:
         if isinstance(module, MaternKernel) and "lengthscale_prior" in module._priors:
             _, closure, setting_closure = module._priors["lengthscale_prior"]
             module.register_prior("lengthscale_prior", sampling_lengthscale_prior(), closure, setting_closure)
-        if isinstance(module, RotatedMaternKernel):
-            module.raw_rotation.requires_grad_(False)
+    hold_rotations(gp)
 
 
 class Coordinates:

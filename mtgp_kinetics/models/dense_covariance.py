@@ -12,10 +12,9 @@ lazy tensors; here the per-dimension squared differences (continuous conditions)
 A rotated Matern part (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`) uses
 the differences themselves, ``r_q^2 = |diag(1/l_q) R_q (x - x')|^2``, kept only when such a part
 exists. All with exactly the formulas of gpytorch's ``MaternKernel`` and botorch's
-``CategoricalKernel`` (a test
-checks the result against ``CoregionalizationKernel.forward`` to 1e-12). Measured on H2/O2 with
-n = 75 observations and five latent processes: one objective evaluation with its gradient went from
-about 9 ms to under 2 ms.
+``CategoricalKernel`` (a test checks the result against ``CoregionalizationKernel.forward`` to
+1e-12). Measured on H2/O2 with n = 75 observations and five latent processes: one objective
+evaluation with its gradient went from about 9 ms to under 2 ms.
 
 A latent process that only some tasks load on (a private process, or a shared one that a task opted
 out of) has ``B_q`` zero outside those tasks, so ``k_q`` is evaluated only on the ``m x m`` block of

@@ -98,3 +98,15 @@ class RotatedMaternKernel(MaternKernel):
 
 def _rotation_of(module: RotatedMaternKernel) -> torch.Tensor:
     return module.raw_rotation
+
+
+def rotated_part(kernel: torch.nn.Module) -> RotatedMaternKernel:
+    """The rotated Matern part of an input kernel (raises ``StopIteration`` if it has none)."""
+    return next(m for m in kernel.modules() if isinstance(m, RotatedMaternKernel))
+
+
+def hold_rotations(module: torch.nn.Module) -> None:
+    """Hold every rotation inside ``module`` at its current value (no longer a trainable parameter)."""
+    for part in module.modules():
+        if isinstance(part, RotatedMaternKernel):
+            part.raw_rotation.requires_grad_(False)
