@@ -95,11 +95,17 @@ def neg_log_posterior(gp: CoregionalGP, covariance: TrainingCovariance | None = 
     """
     X = gp.train_inputs[0]
     y = gp.train_targets
-    K = gp.covar_module.forward(X, X) if covariance is None else covariance()
     noise = gp.likelihood.noise_covar(X).diagonal()
-    K = K + torch.diag_embed(noise)
-    L = torch.linalg.cholesky(K)
-    r = (y - gp.mean_module(X)).unsqueeze(-1)
+    residual = y - gp.mean_module(X)
+    if covariance is None:
+        K = gp.covar_module.forward(X, X)
+    else:
+        # K in the evaluator's task order; the density is the same in any consistent order.
+        K = covariance.sorted_matrix()
+        if covariance.order is not None:
+            noise, residual = noise[..., covariance.order], residual[..., covariance.order]
+    L = torch.linalg.cholesky(K + torch.diag_embed(noise))
+    r = residual.unsqueeze(-1)
     alpha = torch.cholesky_solve(r, L)
     n = y.shape[-1]
     log_lik = -0.5 * (r * alpha).sum() - torch.log(torch.diagonal(L)).sum() - 0.5 * n * math.log(2 * math.pi)

@@ -19,7 +19,10 @@ evaluation with its gradient went from about 9 ms to under 2 ms.
 A latent process that only some tasks load on (a private process, or a shared one that a task opted
 out of) has ``B_q`` zero outside those tasks, so ``k_q`` is evaluated only on the ``m x m`` block of
 their observations and added into its place: for two equally observed tasks, each private process
-costs a quarter of a full ``n x n`` evaluation.
+costs a quarter of a full ``n x n`` evaluation. The observations are put in task order once, so such
+a block is contiguous and is padded into place rather than scattered, and ``B_q[t, t']`` over the
+observations is ``E B_q E^T`` with the one-hot task matrix ``E`` rather than a gather. Measured on
+H2/O2 with 150 observations and a shared+private model: 4.5 to 3.6 ms per evaluation.
 """
 
 from __future__ import annotations
@@ -57,15 +60,72 @@ def _matern(r2: torch.Tensor, nu: float) -> torch.Tensor:
     raise ValueError(f"Matern smoothness must be 0.5, 1.5 or 2.5, got {nu}")
 
 
+class _Latent:
+    """What one latent process needs at every evaluation, prepared once.
+
+    ``rows`` is ``None`` (every observation's task loads on the process), a ``slice`` (the loading
+    observations, contiguous in task order) or an index tensor of them; ``onehot`` is their
+    ``m x t`` task indicator; ``parts`` pairs each input-kernel part with its pre-sliced squared
+    differences, mismatches or differences (``m x m x d_part``).
+    """
+
+    def __init__(
+        self,
+        task_cov: torch.nn.Module,
+        rows: slice | torch.Tensor | None,
+        onehot: torch.Tensor,
+        parts: list[tuple[str, Kernel, torch.Tensor]],
+    ) -> None:
+        self.task_cov = task_cov
+        self.rows = rows
+        self.onehot = onehot
+        self.parts = parts
+
+    def input_covariance(self) -> torch.Tensor:
+        """``k_q`` over the loading observations (``m x m``)."""
+        result: torch.Tensor | None = None
+        for kind, part, tensor in self.parts:
+            lengthscale = part.lengthscale.reshape(-1)
+            if kind == "matern":
+                value = _matern(tensor @ lengthscale.pow(-2), float(part.nu))
+            elif kind == "rotated":
+                turned = (tensor @ part.rotation.T) / lengthscale
+                value = _matern((turned * turned).sum(-1), float(part.nu))
+            else:
+                value = torch.exp(-(tensor @ lengthscale.reciprocal()) / tensor.shape[-1])
+            result = value if result is None else result * value
+        assert result is not None
+        return result
+
+    def term(self) -> torch.Tensor:
+        """``B_q[t, t'] k_q(x, x')`` over the loading observations (``m x m``)."""
+        if isinstance(self.task_cov, SingleTaskVariance):
+            # Every loading observation is of the owning task: B restricted to them is s^2.
+            return self.input_covariance() * self.task_cov.outputscale
+        E = self.onehot
+        return self.input_covariance() * (E @ self.task_cov.matrix() @ E.transpose(-1, -2))
+
+
 class TrainingCovariance:
     """Evaluate ``K(X, X)`` (``n x n``, no noise) of a coregionalization kernel quickly.
+
+    The observations are put in task order once (:attr:`order`), so the block of a latent process
+    that only some tasks load on is usually one contiguous block, added without scattering.
+    :meth:`sorted_matrix` is ``K`` in that order (what a MAP objective needs: the log density is
+    the same for any consistent ordering); calling the object gives ``K`` in the caller's order.
 
     Parameters
     ----------
     kernel : CoregionalizationKernel
         The kernel; its current hyperparameters are read at every call, so gradients flow to them.
     X : Tensor
-        ``n x (d + 1)`` training inputs, task index in the last column.
+        ``n x (d + 1)`` (or ``batch x n x (d + 1)``) training inputs, task index in the last column.
+
+    Attributes
+    ----------
+    order : Tensor or None
+        ``n`` indices: row ``i`` of :meth:`sorted_matrix` is observation ``order[i]`` of ``X``
+        (``None`` for batched inputs, which are not reordered).
 
     Raises
     ------
@@ -75,40 +135,35 @@ class TrainingCovariance:
 
     def __init__(self, kernel: CoregionalizationKernel, X: torch.Tensor) -> None:
         self.kernel = kernel
+        tasks = X[..., -1].round().long()
+        self.order: torch.Tensor | None = None
+        if tasks.dim() == 1:
+            self.order = torch.argsort(tasks, stable=True)
+            X, tasks = X[self.order], tasks[self.order]
+        self._inverse = None if self.order is None else torch.argsort(self.order)
+        self.tasks = tasks
+        self.num_observations = X.shape[-2]
+        self._dtype = X.dtype
+        with torch.no_grad():
+            num_tasks = kernel.task_covariances[0].matrix().shape[-1]
+        onehot = torch.nn.functional.one_hot(tasks, num_tasks).to(X.dtype)
         conditions = X[..., :-1]
         d = conditions.shape[-1]
-        self.tasks = X[..., -1].round().long()
-        diff = conditions.unsqueeze(-2) - conditions.unsqueeze(-3)
-        self._squared = (diff * diff).detach()  # n x n x d
-        self._mismatch = (diff != 0).to(X.dtype).detach()  # n x n x d
-        rotated = any(
-            isinstance(part, RotatedMaternKernel) for k in kernel.input_kernels for part in _parts(k)
-        )
-        # The differences themselves only where a rotated part needs them (n x n x d).
-        self._difference = diff.detach() if rotated else None
-        self._plans: list[list[tuple[str, Kernel, list[int]]]] = []
-        # Per latent process: None (every observation's task loads on it) or the observations whose
-        # task does, with their squared differences, mismatches and differences (m x m x d).
-        self._supports: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None] | None] = []
-        for task_cov in kernel.task_covariances:
-            self._supports.append(self._support(task_cov))
-        for input_kernel in kernel.input_kernels:
-            plan = []
+        diff = (conditions.unsqueeze(-2) - conditions.unsqueeze(-3)).detach()  # n x n x d
+        base = {"matern": diff * diff, "categorical": (diff != 0).to(X.dtype), "rotated": diff}
+        self._latents: list[_Latent] = []
+        for input_kernel, task_cov in zip(kernel.input_kernels, kernel.task_covariances, strict=True):
+            rows = self._rows(task_cov)
+            parts = []
             for part in _parts(input_kernel):
+                kind = _kind(part)
                 dims = list(_active(part, d))
-                if isinstance(part, RotatedMaternKernel):
-                    plan.append(("rotated", part, dims))
-                elif isinstance(part, MaternKernel):
-                    plan.append(("matern", part, dims))
-                elif isinstance(part, CategoricalKernel):
-                    plan.append(("categorical", part, dims))
-                else:
-                    raise TypeError(f"TrainingCovariance cannot evaluate {type(part).__name__}")
-            self._plans.append(plan)
+                tensor = _block(base[kind], rows)
+                parts.append((kind, part, tensor if dims == list(range(d)) else tensor[..., dims]))
+            block_onehot = onehot if rows is None else onehot[..., rows, :]
+            self._latents.append(_Latent(task_cov, rows, block_onehot, parts))
 
-    def _support(
-        self, task_cov: torch.nn.Module
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+    def _rows(self, task_cov: torch.nn.Module) -> slice | torch.Tensor | None:
         """The observations a latent process reaches, where that is not all of them (2-D inputs)."""
         if self.tasks.dim() != 1:
             return None
@@ -121,59 +176,52 @@ class TrainingCovariance:
         if bool(loads.all()):
             return None
         index = torch.nonzero(loads).squeeze(-1)
-        block = (index.unsqueeze(-1), index.unsqueeze(-2))
-        difference = None if self._difference is None else self._difference[block]
-        return index, self._squared[block], self._mismatch[block], difference
+        if index.numel() and int(index[-1] - index[0]) + 1 == index.numel():
+            return slice(int(index[0]), int(index[-1]) + 1)
+        return index
 
-    def input_covariance(self, q: int, block: bool = False) -> torch.Tensor:
-        """``k_q(X, X)`` of latent process ``q`` (``n x n``).
-
-        With ``block=True``, only over the observations whose task loads on ``q`` (``m x m``, the
-        rows of ``self.support(q)``).
-        """
-        support = self._supports[q] if block else None
-        if support is None:
-            squared, mismatch, difference = self._squared, self._mismatch, self._difference
-        else:
-            squared, mismatch, difference = support[1:]
-        result: torch.Tensor | None = None
-        for kind, part, dims in self._plans[q]:
-            lengthscale = part.lengthscale.reshape(-1)
-            if kind == "matern":
-                r2 = squared[..., dims] @ lengthscale.pow(-2)
-                value = _matern(r2, float(part.nu))
-            elif kind == "rotated":
-                assert difference is not None
-                turned = (difference[..., dims] @ part.rotation.T) / lengthscale
-                value = _matern((turned * turned).sum(-1), float(part.nu))
-            else:
-                value = torch.exp(-(mismatch[..., dims] @ lengthscale.reciprocal()) / len(dims))
-            result = value if result is None else result * value
-        assert result is not None
-        return result
-
-    def support(self, q: int) -> torch.Tensor | None:
-        """Indices of the observations whose task loads on latent process ``q`` (None: all ``n``)."""
-        support = self._supports[q]
-        return None if support is None else support[0]
-
-    def __call__(self) -> torch.Tensor:
-        """``K(X, X) = sum_q B_q[t, t'] k_q(x, x')`` (``n x n``)."""
-        rows, cols = self.tasks.unsqueeze(-1), self.tasks.unsqueeze(-2)
+    def sorted_matrix(self) -> torch.Tensor:
+        """``K(X, X) = sum_q B_q[t, t'] k_q(x, x')`` in task order (``n x n``, rows :attr:`order`)."""
+        n = self.num_observations
         total: torch.Tensor | None = None
-        blocks = []
-        for q, task_cov in enumerate(self.kernel.task_covariances):
-            index = self.support(q)
-            if index is None:
-                term = self.input_covariance(q) * task_cov.matrix()[rows, cols]
-                total = term if total is None else total + term
-            else:
-                tasks = self.tasks[index]
-                B = task_cov.matrix()[tasks.unsqueeze(-1), tasks.unsqueeze(-2)]
-                blocks.append((index, self.input_covariance(q, block=True) * B))
+        scattered = []
+        for latent in self._latents:
+            term = latent.term()
+            if isinstance(latent.rows, slice):
+                start, stop = latent.rows.start, latent.rows.stop
+                term = torch.nn.functional.pad(term, (start, n - stop, start, n - stop))
+            elif latent.rows is not None:
+                scattered.append((latent.rows, term))
+                continue
+            total = term if total is None else total + term
         if total is None:
-            n = self.tasks.shape[-1]
-            total = torch.zeros(n, n, dtype=self._squared.dtype)
-        for index, term in blocks:
+            total = torch.zeros(n, n, dtype=self._dtype)
+        for index, term in scattered:
             total = total.index_put((index.unsqueeze(-1), index.unsqueeze(-2)), term, accumulate=True)
         return total
+
+    def __call__(self) -> torch.Tensor:
+        """``K(X, X)`` in the order of the inputs given (``n x n``)."""
+        K = self.sorted_matrix()
+        if self._inverse is None:
+            return K
+        return K[self._inverse][:, self._inverse]
+
+
+def _kind(part: Kernel) -> str:
+    if isinstance(part, RotatedMaternKernel):
+        return "rotated"
+    if isinstance(part, MaternKernel):
+        return "matern"
+    if isinstance(part, CategoricalKernel):
+        return "categorical"
+    raise TypeError(f"TrainingCovariance cannot evaluate {type(part).__name__}")
+
+
+def _block(tensor: torch.Tensor, rows: slice | torch.Tensor | None) -> torch.Tensor:
+    """Rows and columns ``rows`` of an ``n x n x d`` tensor (a view for a slice)."""
+    if rows is None:
+        return tensor
+    if isinstance(rows, slice):
+        return tensor[rows, rows]
+    return tensor[rows.unsqueeze(-1), rows.unsqueeze(-2)]
