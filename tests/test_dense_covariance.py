@@ -105,3 +105,36 @@ def test_training_covariance_gradients_match(analytic_data, name):
         objective().backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in gp.parameters() if p.grad is not None]))
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
+
+
+def _three_task_data() -> mk.Dataset:
+    """Three tasks, rows interleaved, the middle task observed at a third of the conditions."""
+    space = mk.Space([mk.Continuous("T", 900, 1500, unit="K", transform="inverse")])
+    tasks = [mk.Task(name, kind="rate") for name in ("a", "b", "c")]
+    rng = np.random.default_rng(5)
+    n = 15
+    T = rng.uniform(900, 1500, n)
+    frame = pd.DataFrame({"T": T, "a": np.sin(T / 100), "b": np.cos(T / 150), "c": T / 1000})
+    frame.loc[frame.index % 3 != 0, "b"] = np.nan
+    return mk.Dataset.from_frame(frame, space, tasks)
+
+
+def test_training_covariance_with_a_scattered_shared_block():
+    # Tasks 0 and 2 share a process; in task order their observations are not contiguous, so the
+    # shared block is scattered into place rather than padded (the index path).
+    spec = KernelSpec(
+        "custom", (LatentSpec("shared", 1, members=(0, 2)), LatentSpec(0), LatentSpec(1), LatentSpec(2))
+    )
+    gp = mk.KineticsModel.from_dataset(_three_task_data(), spec).gp
+    _randomize(gp, seed=2)
+    X = gp.train_inputs[0]
+    fast = TrainingCovariance(gp.covar_module, X)
+    assert not isinstance(fast._latents[0].rows, slice | type(None))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(), gp.covar_module.forward(X, X), rtol=0, atol=1e-12)
+    grads = []
+    for objective in (lambda: neg_log_posterior(gp, fast), lambda: _reference_objective(gp)):
+        gp.zero_grad()
+        objective().backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in gp.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
