@@ -225,4 +225,3 @@ def _load_weights(model: KineticsModel, state_dict: dict) -> None:
     if missing or result.unexpected_keys:
         unexpected = result.unexpected_keys
         raise ValueError(f"state does not fit the model: missing {missing}, unexpected {unexpected}")
-
