@@ -203,6 +203,41 @@ class KineticsModel:
             mvn = self.gp.likelihood(mvn, X)
         return mvn
 
+    def _marginal_posterior(
+        self, X: torch.Tensor, observation_noise: bool, chunk: int
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Posterior mean and variance (standardized) of ``N x (d + 1)`` inputs, per block of ``chunk``.
+
+        ``m(x) + k(x, X) alpha`` and ``k(x, x) - v^T v`` with ``v = L^-1 k(X, x)`` (R&W eqs.
+        2.25-2.26, one Cholesky factor ``L`` of the training system for all blocks), plus the noise
+        of a new measurement with ``observation_noise``. Only the diagonal of the test covariance is
+        evaluated: gpytorch's posterior builds the full block, which took 0.8 of 0.8 s for 1000 H2/O2
+        conditions (2000 pairs, a rotated kernel). Falls back to that posterior where the factor
+        cannot be computed without gpytorch's jitter handling. Returns one ``(mean, variance)``
+        pair of ``chunk``-sized tensors per block.
+        """
+        gp = self.gp
+        X_train, y = gp.train_inputs[0], gp.train_targets
+        blocks = X.split(chunk)
+        try:
+            L = torch.linalg.cholesky(gp.training_system())
+        except torch.linalg.LinAlgError:
+            out = []
+            for block in blocks:
+                mvn = self._posterior_mvn(block, observation_noise)
+                out.append((mvn.mean, mvn.variance))
+            return out
+        alpha = torch.cholesky_solve((y - gp.mean_module(X_train)).unsqueeze(-1), L).squeeze(-1)
+        out = []
+        for block in blocks:
+            cross = gp.covar_module.forward(block, X_train)
+            v = torch.linalg.solve_triangular(L, cross.transpose(-1, -2), upper=False)
+            variance = gp.covar_module.forward(block, block, diag=True) - (v * v).sum(-2)
+            if observation_noise:
+                variance = variance + gp.likelihood.noise_covar(block).diagonal()
+            out.append((gp.mean_module(block) + cross @ alpha, variance))
+        return out
+
     def _posterior_means(self, X: torch.Tensor) -> torch.Tensor:
         """Latent posterior means (standardized) of ``N x (d + 1)`` inputs, ``N``.
 
@@ -299,11 +334,9 @@ class KineticsModel:
         self._fresh_posterior_cache()
         means, stds = [], []
         with torch.no_grad():
-            for start in range(0, X.shape[0], PREDICT_CHUNK * len(task_idx)):
-                block = X[start : start + PREDICT_CHUNK * len(task_idx)]
-                mvn = self._posterior_mvn(block, observation_noise)
-                task = block[:, -1].round().long()
-                mean, var = self._unstandardize(mvn.mean, mvn.variance, task)
+            marginal = self._marginal_posterior(X, observation_noise, PREDICT_CHUNK * len(task_idx))
+            for block, (mean, var) in zip(X.split(PREDICT_CHUNK * len(task_idx)), marginal, strict=True):
+                mean, var = self._unstandardize(mean, var, block[:, -1].round().long())
                 means.append(mean)
                 stds.append(var.clamp_min(0.0).sqrt())
         mu = torch.cat(means).numpy()
