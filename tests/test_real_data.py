@@ -144,3 +144,20 @@ def test_replay_split_and_a_tiny_replay():
     last = result.curves[result.curves["rows"] == pool]
     # Both orders end with the same rows, hence the same model and the same scores.
     assert np.allclose(*last.groupby("order")["rmse"].apply(lambda s: s.to_numpy()).to_list())
+
+
+@pytest.mark.slow
+def test_default_model_shares_on_reizman_and_gains_by_experiment():
+    # A measured set on which sharing pays: the three Suzuki cases move together. The default
+    # model keeps a shared process and its 5-fold NLPD by experiment beats independent GPs on
+    # every case (measured: by 0.043, 0.064, 0.072 nats; docs/real_data.md). The 0.02 margin is
+    # about a third of the smallest gain and above the 0.001 run-to-run change of these figures.
+    # Guards the shared+private fit itself: a cheaper fit of it once lost this (session 9).
+    with pytest.warns(mk.DataWarning):
+        data = load_reizman(REIZMAN).data
+    default = mk.fit(data, restarts=2, seed=0)
+    independent = mk.fit(data, kernel="independent", restarts=2, seed=0)
+    assert default.kernel.name == "shared+private"
+    a = default.cross_validate(folds=5, seed=0).set_index("task")["nlpd"]
+    b = independent.cross_validate(folds=5, seed=0).set_index("task")["nlpd"]
+    assert ((a - b) < -0.02).all(), (a - b).to_dict()
