@@ -243,12 +243,18 @@ def _fitted(
     seed: int,
     warm_start: KineticsModel | None = None,
     mean: str = "constant",
+    screen: bool = True,
 ) -> KineticsModel:
+    """Fit ``spec``; a shared+private candidate (``warm_start``) first through the held screen.
+
+    ``screen=False`` fits a warm-started candidate free at once: for a structure already chosen.
+    """
     model = KineticsModel.from_dataset(data, spec, mean)
-    if warm_start is None:
+    if warm_start is not None:
+        _start_from_independent(model, warm_start)
+    if warm_start is None or not screen:
         fit_model(model, restarts=restarts, max_iter=max_iter, seed=seed)
         return model
-    _start_from_independent(model, warm_start)
     with _private_axes_held(model, warm_start.num_tasks):
         fit_model(model, restarts=restarts, max_iter=max_iter, seed=seed)
     if log_posterior_gain(model, warm_start) > 0.0:
@@ -628,7 +634,7 @@ def _with_rotation(
     shared_latent = kept.kernel.latents[0]
     members = tuple(range(kept.num_tasks)) if shared_latent.members is None else shared_latent.members
     spec = shared_private_spec(members, kept.num_tasks, chosen, turned)
-    refit = _fitted(data, spec, 1, max_iter, seed, warm_start=rotated, mean=mean)
+    refit = _fitted(data, spec, 1, max_iter, seed, warm_start=rotated, mean=mean, screen=False)
     use_independent_fit_for(refit, rotated, [k for k in range(kept.num_tasks) if k not in members])
     selection.kernel = spec
     refit.selection_ = selection
