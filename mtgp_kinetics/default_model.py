@@ -59,7 +59,7 @@ import pandas as pd
 import torch
 
 from mtgp_kinetics.comparison import transfer_report
-from mtgp_kinetics.fitting import fast_training_covariance, fit_map, neg_log_posterior
+from mtgp_kinetics.fitting import fit_map, neg_log_posterior
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.rotated_kernel import hold_rotations, rotated_part
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
@@ -221,9 +221,7 @@ def task_log_marginal_likelihood(model: KineticsModel) -> torch.Tensor:
     gp = model.gp
     X, y = gp.train_inputs[0], gp.train_targets
     with torch.no_grad():
-        fast = fast_training_covariance(gp)
-        K = gp.covar_module.forward(X, X) if fast is None else fast()
-        covariance = K + torch.diag_embed(gp.likelihood.noise_covar(X).diagonal())
+        covariance = gp.training_system()
         mean = gp.mean_module(X)
     task = X[:, -1].round().long()
     values = torch.zeros(model.num_tasks, dtype=y.dtype)

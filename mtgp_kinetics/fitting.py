@@ -25,7 +25,7 @@ from linear_operator.utils.errors import NanError, NotPSDError
 from scipy.optimize import minimize
 
 from mtgp_kinetics.errors import ConvergenceWarning, NumericsError, NumericsWarning
-from mtgp_kinetics.models.dense_covariance import TrainingCovariance
+from mtgp_kinetics.models.dense_covariance import TrainingCovariance, training_covariance
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.rotated_kernel import ROTATION_PRIOR_STD, RotatedMaternKernel
 from mtgp_kinetics.models.task_covariance import LowRankTaskCovariance
@@ -73,14 +73,6 @@ class FitResult:
     converged: bool = True
 
 
-def fast_training_covariance(gp: CoregionalGP) -> TrainingCovariance | None:
-    """:class:`TrainingCovariance` of ``gp``'s kernel and training inputs (``None`` if unsupported)."""
-    try:
-        return TrainingCovariance(gp.covar_module, gp.train_inputs[0])
-    except TypeError:
-        return None
-
-
 def neg_log_posterior(gp: CoregionalGP, covariance: TrainingCovariance | None = None) -> torch.Tensor:
     """MAP objective ``-(log N(y; m, K + D) + sum log p(theta)) / n`` (scalar, differentiable).
 
@@ -107,7 +99,7 @@ def neg_log_posterior(gp: CoregionalGP, covariance: TrainingCovariance | None = 
     noise = gp.likelihood.noise_covar(X).diagonal()
     residual = y - gp.mean_module(X)
     if covariance is None:
-        covariance = fast_training_covariance(gp)
+        covariance = training_covariance(gp.covar_module, X)
     if covariance is None:
         K = gp.covar_module.forward(X, X)
     else:

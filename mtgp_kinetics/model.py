@@ -203,6 +203,20 @@ class KineticsModel:
             mvn = self.gp.likelihood(mvn, X)
         return mvn
 
+    def _training_solve(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``L = chol(K + N)`` (``n x n``) and ``alpha = (K + N)^-1 (y - m)`` (``n``), standardized.
+
+        Raises
+        ------
+        torch.linalg.LinAlgError
+            If the training system is not numerically positive definite.
+        """
+        gp = self.gp
+        with torch.no_grad():
+            L = torch.linalg.cholesky(gp.training_system())
+            residual = (gp.train_targets - gp.mean_module(gp.train_inputs[0])).unsqueeze(-1)
+            return L, torch.cholesky_solve(residual, L).squeeze(-1)
+
     def _marginal_posterior(
         self, X: torch.Tensor, observation_noise: bool, chunk: int
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -217,17 +231,16 @@ class KineticsModel:
         pair of ``chunk``-sized tensors per block.
         """
         gp = self.gp
-        X_train, y = gp.train_inputs[0], gp.train_targets
+        X_train = gp.train_inputs[0]
         blocks = X.split(chunk)
         try:
-            L = torch.linalg.cholesky(gp.training_system())
+            L, alpha = self._training_solve()
         except torch.linalg.LinAlgError:
             out = []
             for block in blocks:
                 mvn = self._posterior_mvn(block, observation_noise)
                 out.append((mvn.mean, mvn.variance))
             return out
-        alpha = torch.cholesky_solve((y - gp.mean_module(X_train)).unsqueeze(-1), L).squeeze(-1)
         out = []
         for block in blocks:
             cross = gp.covar_module.forward(block, X_train)
@@ -246,11 +259,9 @@ class KineticsModel:
         sensitivities cost about one prediction together.
         """
         gp = self.gp
-        X_train, y = gp.train_inputs[0], gp.train_targets
+        X_train = gp.train_inputs[0]
         with torch.no_grad():
-            L = torch.linalg.cholesky(gp.training_system())
-            residual = (y - gp.mean_module(X_train)).unsqueeze(-1)
-            alpha = torch.cholesky_solve(residual, L).squeeze(-1)
+            _, alpha = self._training_solve()
             blocks = [
                 gp.mean_module(block) + gp.covar_module.forward(block, X_train) @ alpha
                 for block in X.split(PREDICT_CHUNK * self.num_tasks)

@@ -225,3 +225,11 @@ def _block(tensor: torch.Tensor, rows: slice | torch.Tensor | None) -> torch.Ten
     if isinstance(rows, slice):
         return tensor[rows, rows]
     return tensor[rows.unsqueeze(-1), rows.unsqueeze(-2)]
+
+
+def training_covariance(kernel: CoregionalizationKernel, X: torch.Tensor) -> TrainingCovariance | None:
+    """:class:`TrainingCovariance` of ``kernel`` at training inputs ``X`` (``None`` if unsupported)."""
+    try:
+        return TrainingCovariance(kernel, X)
+    except TypeError:
+        return None
