@@ -15,7 +15,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch
 from gpytorch.kernels import MaternKernel
 from linear_operator.utils.errors import NanError, NotPSDError
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from mtgp_kinetics.errors import ConvergenceWarning, NumericsError, NumericsWarning
 from mtgp_kinetics.models.dense_covariance import TrainingCovariance, training_covariance
@@ -245,18 +246,32 @@ def _optimize(gp: CoregionalGP, max_iter: int, ftol: float = DEFAULT_FTOL) -> tu
 
 @contextmanager
 def single_threaded() -> Iterator[None]:
-    """Run torch on one thread, then restore the previous setting.
+    """Run torch and the BLAS libraries numpy and scipy load on one thread each, then restore them.
 
     The matrices of a kinetics data set are small; torch's thread pool then costs more than it
     saves, and between L-BFGS-B steps it contends with scipy's BLAS threads (measured: an objective
     evaluation at n = 55 takes 1.5 ms on one thread and up to 40 ms with two contending pools).
+    OpenBLAS's idle workers spin after each call (L-BFGS-B's own small BLAS calls included) and
+    take the core torch works on: on 2 cores the default model's fit of H2/O2 at 120 conditions
+    took 2.6-3.3 s with two OpenBLAS threads and 0.9-1.1 s with one (session 10, ``/tmp``
+    profile; ``setulb`` alone went from 1.8 ms to 0.01 ms per call).
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(previous)
+
+
+def threads_for(n_observations: int) -> AbstractContextManager[None]:
+    """:func:`single_threaded` for work on fewer than :data:`MULTITHREAD_FROM` observations.
+
+    Small matrices: one thread. From a few hundred observations on, the Cholesky factor dominates
+    and torch's thread pool pays for itself.
+    """
+    return single_threaded() if n_observations < MULTITHREAD_FROM else nullcontext()
 
 
 def fit_map(
@@ -295,10 +310,7 @@ def fit_map(
     NumericsError
         If every start fails at every jitter.
     """
-    # Small matrices: one thread (see single_threaded). From a few hundred observations on, the
-    # Cholesky factor dominates and torch's thread pool pays for itself.
-    threads = single_threaded() if gp.train_targets.shape[-1] < MULTITHREAD_FROM else nullcontext()
-    with threads:
+    with threads_for(gp.train_targets.shape[-1]):
         return _fit_map(gp, restarts=restarts, max_iter=max_iter, seed=seed, jitters=jitters, ftol=ftol)
 
 

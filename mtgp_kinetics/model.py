@@ -18,7 +18,7 @@ from gpytorch.distributions import MultivariateNormal
 
 from mtgp_kinetics.back_transform import central_interval, physical_std
 from mtgp_kinetics.errors import InputDataError, NotFittedError, NumericsWarning
-from mtgp_kinetics.fitting import FitResult
+from mtgp_kinetics.fitting import FitResult, threads_for
 from mtgp_kinetics.hyperparameter_uncertainty import HyperparameterUncertainty
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.means import make_mean
@@ -286,6 +286,11 @@ class KineticsModel:
         ``(D ** 2).sum(0)`` is the variance the hyperparameter uncertainty adds, ``D^T D`` the
         covariance. ``0 x N`` where it could not be computed (a :class:`NumericsWarning` says why).
         """
+        with threads_for(self.gp.train_targets.shape[-1]):
+            return self._sensitivities_of_means(X)
+
+    def _sensitivities_of_means(self, X: torch.Tensor) -> torch.Tensor:
+        # Called by _hyperparameter_sensitivities only: warnings point at the caller of predict.
         try:
             laplace = self.hyperparameter_uncertainty()
         except (torch.linalg.LinAlgError, RuntimeError, ValueError) as error:
@@ -293,7 +298,7 @@ class KineticsModel:
                 f"hyperparameter uncertainty left out of the predictive variance: the Hessian of the "
                 f"MAP objective could not be computed ({error})",
                 NumericsWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return torch.zeros(0, X.shape[0], dtype=torch.float64)
         D = laplace.mean_sensitivities(lambda: self._posterior_means(X))

@@ -111,3 +111,21 @@ def test_variances_have_a_floor_so_priors_stay_defined(fitted):
             B = task_cov.matrix().detach()
             owned = B.diagonal()[B.diagonal() != 0]
             assert float(owned.min()) >= 1e-6
+
+
+def test_single_threaded_limits_torch_and_blas_and_restores_them():
+    """Inside, torch and every BLAS pool run one thread (idle OpenBLAS workers spin and slow the
+    fits 3x on 2 cores); afterwards the previous settings are back."""
+    from threadpoolctl import threadpool_info
+
+    from mtgp_kinetics.fitting import single_threaded
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    torch_before, blas_before = torch.get_num_threads(), blas_threads()
+    with single_threaded():
+        assert torch.get_num_threads() == 1
+        assert blas_threads() and all(n == 1 for n in blas_threads())
+    assert torch.get_num_threads() == torch_before
+    assert blas_threads() == blas_before
