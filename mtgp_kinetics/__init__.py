@@ -7,6 +7,7 @@ from mtgp_kinetics.derived import activation_energy, exponent, level_crossing, p
 from mtgp_kinetics.errors import (
     ConvergenceWarning,
     DataWarning,
+    FewObservationsWarning,
     InputDataError,
     ModelFileError,
     MtgpError,
@@ -48,6 +49,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataWarning",
     "Dataset",
+    "FewObservationsWarning",
     "InputDataError",
     "KernelSpec",
     "KineticsModel",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
 from mtgp_kinetics.default_model import fit_default
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import FewObservationsWarning, InputDataError
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.means import MEAN_NAMES
 from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
@@ -15,6 +16,10 @@ from mtgp_kinetics.task_by_task import fit_model
 if TYPE_CHECKING:
     from mtgp_kinetics.bayes.model import BayesianKineticsModel
     from mtgp_kinetics.dataset import Dataset
+
+#: Fewest observations of a task below which ``fit`` warns that its MAP intervals are too narrow
+#: (:func:`warn_few_observations`).
+MIN_OBSERVATIONS_FOR_INTERVALS = 3
 
 
 def fit(
@@ -96,12 +101,40 @@ def fit(
             settings=NutsSettings(**nuts_options),
             progress=progress,
         )
+    warn_few_observations(data, stacklevel=3)
     if kernel is None:
         return fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed, mean=mean)
     spec = kernel_spec(kernel)
     model = KineticsModel.from_dataset(data, spec, mean)
     fit_model(model, restarts=restarts, max_iter=max_iter, seed=seed)
     if check_transfer and model.num_tasks > 1 and spec.shares_tasks:
-        reference = fit(data, "independent", mean=mean, restarts=restarts, max_iter=max_iter, seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewObservationsWarning)  # said once, above
+            reference = fit(data, "independent", mean=mean, restarts=restarts, max_iter=max_iter, seed=seed)
         warn_negative_transfer(transfer_report(model, reference), spec.name, stacklevel=3)
     return model
+
+
+def warn_few_observations(data: Dataset, stacklevel: int = 2) -> None:
+    """Warn (:class:`~mtgp_kinetics.errors.FewObservationsWarning`) about tasks with too few observations.
+
+    With fewer than :data:`MIN_OBSERVATIONS_FOR_INTERVALS` observations a task's variance and
+    lengthscales are set by the priors, and the MAP fit, which puts the variance where the one or
+    two values are explained best, gives intervals far too narrow. Measured (session 10, a
+    categorical-plus-temperature problem, the task following the same function as a densely
+    measured one, 300 held-out conditions, 5 seeds): the default model's 95 % intervals covered
+    21-32 % of held-out points with one observation of the task, 41-74 % with two and 79-100 % with
+    three; ICM's 20-43 % with one and 12-100 % with two.
+    """
+    counts = data.counts()
+    few = {name: int(c) for name, c in counts.items() if c < MIN_OBSERVATIONS_FOR_INTERVALS}
+    if few:
+        listed = ", ".join(f"{name!r} ({count})" for name, count in few.items())
+        warnings.warn(
+            f"task(s) {listed} have fewer than {MIN_OBSERVATIONS_FOR_INTERVALS} observations: their "
+            "variance is set by the prior, not the data, and their predictive intervals are far too "
+            "narrow (95 % intervals covered 21-74 % of held-out points in tests with 1-2 "
+            "observations). Measure these tasks more before trusting their intervals.",
+            FewObservationsWarning,
+            stacklevel=stacklevel + 1,
+        )

@@ -502,7 +502,10 @@ def run_status(args: argparse.Namespace) -> int:
         space = campaign.store.space
         points = space.sample(STATUS_POINTS, seed=int(campaign.settings["seed"]), method="sobol")
         prediction = model.predict(points, observation_noise=False)
-        print(f"Largest predictive std over {STATUS_POINTS} Sobol points (latent, physical units):")
+        print(
+            f"Largest predictive std over {STATUS_POINTS} Sobol points (latent, physical units, "
+            "including the hyperparameters' own uncertainty):"
+        )
         for task in campaign.store.tasks:
             rows = prediction[prediction["task"] == task.name]
             at = int(np.argmax(rows["std"].to_numpy(dtype=float)))
@@ -531,7 +534,8 @@ Fits the model on every observation of the campaign and writes PNG figures to --
   learning_curve_<task>.png  largest and mean predictive std (latent, physical units) over
                              {REPORT_POINTS} Sobol points against the number of experiments; each
                              prefix of the campaign is recomputed with the final model's
-                             hyperparameters (what the data bought, no refit per step)
+                             hyperparameters (what the data bought, no refit per step), without
+                             the hyperparameters' own uncertainty that `status` includes
   arrhenius_<task>.png       each rate task against 1000/T with its 95% band (spaces with a
                              temperature, a variable with transform "inverse")
   parity_<task>.png          leave-one-out predictions against the observed values, 95% intervals
@@ -607,7 +611,11 @@ def uncertainty_figures(
         ax.set_ylabel(f"predictive std of {task.name}{unit}")
         if task.transform in ("log", "log10"):
             ax.set_yscale("log")
-        ax.set_title(f"{task.name}: latent predictive std over {n_points} conditions", fontsize="medium")
+        ax.set_title(
+            f"{task.name}: latent predictive std over {n_points} conditions\n"
+            "(final hyperparameters, their own uncertainty left out)",
+            fontsize="medium",
+        )
         figures[f"{prefix}_{task.name}.png"] = figure
     return figures
 

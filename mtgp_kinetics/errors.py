@@ -45,3 +45,7 @@ class ConvergenceWarning(MtgpWarning):
 
 class DataWarning(MtgpWarning):
     """Something in the input data deserves attention but was kept (never silently dropped)."""
+
+
+class FewObservationsWarning(DataWarning):
+    """A task has too few observations for its MAP intervals to be trusted (see ``mk.fit``)."""

@@ -168,3 +168,23 @@ def test_categorical_conditions_fit_and_predict():
     # The bath gas shifts log10 k by 0.3 in the data; the model must tell the levels apart.
     delta = pred["transformed_mean"].iloc[1] - pred["transformed_mean"].iloc[0]
     assert 0.15 < delta < 0.45
+
+
+def test_latent_spec_rejects_a_smoothness_matern_kernels_do_not_have():
+    from mtgp_kinetics.models.structure import LatentSpec
+
+    with pytest.raises(mk.InputDataError, match=r"nu must be one of .*0\.7"):
+        LatentSpec("shared", nu=0.7)
+
+
+def test_fit_warns_about_a_task_with_too_few_observations_to_calibrate(analytic_problem):
+    """Two observations of a task: its MAP intervals are too narrow, and fit says so by name."""
+    frame = analytic_problem.sample(12, seed=2)
+    frame.loc[frame.index[2:], "f_a"] = np.nan
+    data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
+    with pytest.warns(mk.FewObservationsWarning, match=r"'f_a' \(2\)"):
+        mk.fit(data, kernel="independent", restarts=1)
+    frame = analytic_problem.sample(12, seed=2)
+    frame.loc[frame.index[3:], "f_a"] = np.nan
+    data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
+    mk.fit(data, kernel="independent", restarts=1)  # three: no warning (warnings are errors here)

@@ -542,9 +542,16 @@ def convergence_problems(frame: pd.DataFrame) -> list[str]:
     """What :meth:`BayesianKineticsModel.diagnostics` warns about, one sentence per kind of problem."""
     problems = []
     chains = frame.attrs.get("draws", (1, 1))[0]
-    high = frame.loc[~(frame["r_hat"] <= MAX_RHAT), "parameter"].tolist()  # NaN counts as a problem
-    if high:
-        problems.append(f"R-hat > {MAX_RHAT} for {', '.join(high)}")
+    if chains < 2:
+        # Split R-hat compares chains: with one it is undefined (NaN), not "too high".
+        problems.append(
+            "R-hat cannot be computed from a single chain, so convergence is unchecked: "
+            "sample with num_chains >= 2"
+        )
+    else:
+        high = frame.loc[~(frame["r_hat"] <= MAX_RHAT), "parameter"].tolist()  # NaN counts as a problem
+        if high:
+            problems.append(f"R-hat > {MAX_RHAT} for {', '.join(high)}")
     min_ess = MIN_ESS_PER_CHAIN * chains
     low = frame.loc[~(frame[["ess_bulk", "ess_tail"]].min(axis=1) >= min_ess), "parameter"].tolist()
     if low:

@@ -9,6 +9,7 @@ task weights, candidate pool, minimum distance) lives in the store's settings, s
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from mtgp_kinetics.campaign.acquisition import (
 from mtgp_kinetics.campaign.results import SUGGESTION_ID
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
 from mtgp_kinetics.campaign.store import CampaignStore
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import FewObservationsWarning, InputDataError
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Categorical, Space
 from mtgp_kinetics.tasks import Task
@@ -222,13 +223,17 @@ class Campaign:
                     f"and {MIN_TOTAL} in all: observe more, or suggest() Sobol points first"
                 )
             settings = self.settings
-            self._model = fit(
-                self.store.dataset(),
-                kernel=settings["kernel"],
-                restarts=settings["restarts"],
-                seed=settings["seed"],
-                **settings.get("fit_options", {}),
-            )
+            with warnings.catch_warnings():
+                # A campaign fits from MIN_PER_TASK observations per task on purpose: its first
+                # models only steer the next experiments.
+                warnings.simplefilter("ignore", FewObservationsWarning)
+                self._model = fit(
+                    self.store.dataset(),
+                    kernel=settings["kernel"],
+                    restarts=settings["restarts"],
+                    seed=settings["seed"],
+                    **settings.get("fit_options", {}),
+                )
             self._model_key = key
         return self._model
 

@@ -28,6 +28,8 @@ from mtgp_kinetics.models.task_covariance import LowRankTaskCovariance, SingleTa
 from mtgp_kinetics.space import Space
 
 KERNEL_NAMES = ("icm", "lmc", "independent", "shared+private")
+#: Smoothness values a Matern input kernel supports (gpytorch's MaternKernel).
+MATERN_NU = (0.5, 1.5, 2.5)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class LatentSpec:
     nu: float = 2.5
     members: tuple[int, ...] | None = None
     rotated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.nu not in MATERN_NU:
+            raise InputDataError(
+                f"LatentSpec nu must be one of the Matern smoothness values {MATERN_NU}, got {self.nu!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,19 @@ def test_test_scores_use_the_mixture_density(nuts_model: BayesianKineticsModel, 
         # Same interval as predict() (monotone transforms: the same points fall inside).
         assert scores.loc[task.name, "coverage"] == moments.loc[task.name, "coverage"]
         np.testing.assert_allclose(scores.loc[task.name, "rmse"], moments.loc[task.name, "rmse"], rtol=1e-10)
+
+
+def test_convergence_rules_single_chain_says_rhat_needs_chains() -> None:
+    """One chain: R-hat is NaN, which is "unchecked", not "too high" for every parameter."""
+    single = pd.DataFrame(
+        {
+            "parameter": ["a", "b"],
+            "r_hat": [np.nan, np.nan],
+            "ess_bulk": [900.0, 800],
+            "ess_tail": [700.0, 900],
+        }
+    )
+    single.attrs.update(divergences=0, bfmi=[0.9], draws=(1, 2000))
+    problems = "; ".join(convergence_problems(single))
+    assert "num_chains >= 2" in problems
+    assert "R-hat > " not in problems
