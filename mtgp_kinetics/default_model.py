@@ -9,7 +9,8 @@
    rougher than a Matern-5/2 prior allows; smooth outputs keep 5/2;
 2. fits ICM (one shared Matern-5/2 input kernel, full-rank task covariance) and keeps it when its
    leave-one-condition-out predictive density (below) is better than independent GPs' summed over
-   tasks and no task is worse by more than :data:`ICM_TOLERANCE` nats per observation. Where all
+   tasks and no task is worse by more than :data:`ICM_TOLERANCE` nats per observation and one
+   standard error of the comparison. Where all
    tasks follow one latent structure, ICM's few hyperparameters are what a sparse task can afford;
 3. otherwise fits a shared+private model: one shared rank-1 latent process over the tasks plus each task's
    private process (its chosen smoothness and its own lengthscales,
@@ -55,6 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -74,8 +76,9 @@ if TYPE_CHECKING:
 SMOOTHNESS = (2.5, 1.5)
 
 
-#: Largest leave-one-condition-out loss (nats per observation) a task may take under ICM. Smaller
-#: than the comparison resolves for a densely observed task (standard errors 0.006-0.02 nats).
+#: Largest leave-one-condition-out loss (nats per observation) a task may take under ICM, or one
+#: standard error of that comparison where that is larger (:func:`_icm_pays`). Smaller than the
+#: comparison resolves for a densely observed task (standard errors 0.006-0.02 nats).
 ICM_TOLERANCE = 0.01
 
 
@@ -510,10 +513,19 @@ def _icm_pays(report: pd.DataFrame) -> bool:
     """Whether ICM predicts held-out conditions better in total and no task worse beyond tolerance.
 
     ``report`` is :func:`~mtgp_kinetics.comparison.transfer_report` of ICM against independent GPs
-    (leave-one-condition-out, nats per observation).
+    (leave-one-condition-out, nats per observation, with the standard error ``se`` of each
+    difference). A task's loss vetoes ICM when it exceeds :data:`ICM_TOLERANCE` and one standard
+    error: a loss the comparison cannot tell from zero does not. Measured (session 10): a
+    four-task problem whose 4-observation task gains 2.2 nats per observation under ICM had been
+    refused it over a +0.033 ± 0.082 difference on a 24-observation task (held-out RMSE of the
+    sparse task 0.71 with independent GPs, 0.09 with the default now); on H2/O2 and the analytic
+    problem (heterotopic, n = 30 / 60 / 120, 5 seeds) the rule changed the choice in 2 of 30 runs
+    (analytic n = 30: median sparse-task gain 0 -> 0.078 nats, the dense task within 0.015) and
+    on the measured data sets in none.
     """
-    difference = report["nlpd_vs_independent"]
-    return bool((difference <= ICM_TOLERANCE).all() and difference.sum() < 0.0)
+    difference = report["nlpd_vs_independent"].to_numpy(dtype=float)
+    allowed = np.maximum(ICM_TOLERANCE, report["se"].to_numpy(dtype=float))
+    return bool((difference <= allowed).all() and difference.sum() < 0.0)
 
 
 def fit_default(

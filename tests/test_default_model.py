@@ -86,6 +86,20 @@ def test_icm_is_kept_only_when_it_pays_and_hurts_no_task(differences, kept):
     assert _icm_pays(report) is kept
 
 
+@pytest.mark.parametrize(
+    ("se_of_loss", "kept"),
+    [
+        (0.082, True),  # +0.033 cannot be told from zero: the sparse task's 2.2-nat gain decides
+        (0.020, False),  # +0.033 is 1.6 standard errors: a real loss vetoes ICM
+    ],
+)
+def test_icm_loss_within_one_standard_error_does_not_veto(se_of_loss, kept):
+    report = pd.DataFrame(
+        {"task": ["dense", "rare"], "nlpd_vs_independent": [0.033, -2.2], "se": [se_of_loss, 0.4]}
+    )
+    assert _icm_pays(report) is kept
+
+
 def test_opted_out_task_has_no_shared_loading(analytic_data):
     spec = shared_private_spec((0,), num_tasks=2)
     model = mk.KineticsModel.from_dataset(analytic_data, spec)
