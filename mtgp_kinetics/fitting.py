@@ -252,9 +252,11 @@ def single_threaded() -> Iterator[None]:
     saves, and between L-BFGS-B steps it contends with scipy's BLAS threads (measured: an objective
     evaluation at n = 55 takes 1.5 ms on one thread and up to 40 ms with two contending pools).
     OpenBLAS's idle workers spin after each call (L-BFGS-B's own small BLAS calls included) and
-    take the core torch works on: on 2 cores the default model's fit of H2/O2 at 120 conditions
-    took 2.6-3.3 s with two OpenBLAS threads and 0.9-1.1 s with one (session 10, ``/tmp``
-    profile; ``setulb`` alone went from 1.8 ms to 0.01 ms per call).
+    take the core torch works on. Measured on 2 cores (session 10, default model, H2/O2 and the
+    analytic problem, n = 30 and 120, 5 seeds): 5-15 % faster on an idle machine (H2/O2 n = 120:
+    0.91 -> 0.79 s per fit), and 3x faster with another process busy on the second core
+    (2.6-3.3 s -> 0.9-1.1 s; ``setulb`` alone 1.8 ms -> 0.01 ms per call), as a campaign with an
+    oracle or a test run alongside has it.
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
