@@ -82,7 +82,7 @@ def test_default_records_its_selection_and_round_trips(tmp_path, analytic_data):
     ],
 )
 def test_icm_is_kept_only_when_it_pays_and_hurts_no_task(differences, kept):
-    report = pd.DataFrame({"task": ["a", "b"], "nlpd_vs_independent": differences, "se": [0.05, 0.01]})
+    report = pd.DataFrame({"task": ["a", "b"], "nlpd_vs_independent": differences, "se": [0.05, 0.004]})
     assert _icm_pays(report) is kept
 
 
@@ -90,10 +90,11 @@ def test_icm_is_kept_only_when_it_pays_and_hurts_no_task(differences, kept):
     ("se_of_loss", "kept"),
     [
         (0.082, True),  # +0.033 cannot be told from zero: the sparse task's 2.2-nat gain decides
-        (0.020, False),  # +0.033 is 1.6 standard errors: a real loss vetoes ICM
+        (0.020, True),  # 1.65 standard errors: still within the comparison's noise
+        (0.012, False),  # 2.75 standard errors: a real loss vetoes ICM
     ],
 )
-def test_icm_loss_within_one_standard_error_does_not_veto(se_of_loss, kept):
+def test_icm_loss_within_two_standard_errors_does_not_veto(se_of_loss, kept):
     report = pd.DataFrame(
         {"task": ["dense", "rare"], "nlpd_vs_independent": [0.033, -2.2], "se": [se_of_loss, 0.4]}
     )
@@ -202,3 +203,37 @@ def test_opted_out_task_takes_the_independent_fit_exactly():
     np.testing.assert_allclose(after.loc[~out, columns], before.loc[~out, columns], atol=1e-9)
     with torch.no_grad():
         assert shared.fit_result_.neg_log_posterior == pytest.approx(float(neg_log_posterior(shared.gp)))
+
+
+def test_default_shares_when_a_sparse_task_follows_the_dense_ones_function():
+    """One function behind both tasks, the second measured at 6 of 25 conditions (seed where the
+    dense task's leave-one-condition-out "loss" under ICM is +0.039 +- 0.020 nats): the default
+    shares, and the sparse task is predicted far better than by independent GPs (0.028 against
+    0.29 held-out RMSE when measured)."""
+    space = mk.Space(
+        [mk.Continuous("T", 700, 1200, transform="inverse"), mk.Continuous("P", 0.5, 20, transform="log")]
+    )
+    tasks = [mk.Task("a", transform="log10"), mk.Task("b", transform="log10")]
+
+    def latent(frame: pd.DataFrame) -> np.ndarray:
+        return np.sin(4 * 1000 / frame["T"].to_numpy()) + 0.3 * np.log(frame["P"].to_numpy())
+
+    rng = np.random.default_rng(0)
+    frame = space.sample(25, seed=0, method="uniform")
+    g = latent(frame)
+    frame["a"] = 10 ** (3 + g + rng.normal(0, 0.03, 25))
+    frame["b"] = 10 ** (1 + g + rng.normal(0, 0.03, 25))
+    frame.loc[frame.index[6:], "b"] = np.nan
+    data = mk.Dataset.from_frame(frame, space, tasks)
+    test = space.sample(300, seed=9)
+    truth = latent(test) + 1
+
+    def sparse_rmse(model: mk.KineticsModel) -> float:
+        mean = model.predict(test, tasks=["b"])["transformed_mean"].to_numpy()
+        return float(np.sqrt(np.mean((mean - truth) ** 2)))
+
+    model = mk.fit(data)
+    independent = mk.fit(data, kernel="independent")
+    assert model.kernel.name != "independent"
+    # The measured gap is tenfold; a factor of 3 leaves room for optimizer differences.
+    assert sparse_rmse(model) < sparse_rmse(independent) / 3
