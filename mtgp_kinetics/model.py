@@ -440,6 +440,7 @@ class KineticsModel:
         seed: int | None = None,
         observation_noise: bool = False,
         physical: bool = True,
+        hyperparameter_uncertainty: bool | None = None,
     ) -> np.ndarray:
         """Joint posterior samples of every task at every condition.
 
@@ -455,13 +456,17 @@ class KineticsModel:
             Sample new measurements instead of the latent functions.
         physical : bool
             Back-transform to physical units (default) or stay in the modelled space.
+        hyperparameter_uncertainty : bool, optional
+            As :meth:`predict` (the same default).
 
         Returns
         -------
         ndarray
             ``s x n x t``, correlated across conditions and tasks as the model says.
         """
-        _, mean, cov = self.predict_joint(conditions, observation_noise)
+        _, mean, cov = self.predict_joint(
+            conditions, observation_noise, hyperparameter_uncertainty=hyperparameter_uncertainty
+        )
         n, t = len(conditions), self.num_tasks
         rng = np.random.default_rng(seed)
         # Eigen-decomposition instead of Cholesky: exact for the PSD but possibly singular

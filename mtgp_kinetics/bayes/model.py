@@ -314,7 +314,17 @@ class BayesianKineticsModel:
                 # Only draws that were picked are visited; each is one joint predictive.
                 with self.at_draw(u) as model:
                     child = int(rng.integers(2**31))
-                    parts.append(model.sample(conditions, int(count), child, observation_noise, physical))
+                    # The draws carry the hyperparameter uncertainty: no Laplace term on top.
+                    parts.append(
+                        model.sample(
+                            conditions,
+                            int(count),
+                            child,
+                            observation_noise,
+                            physical,
+                            hyperparameter_uncertainty=False,
+                        )
+                    )
         samples = np.concatenate(parts)
         return samples[rng.permutation(samples.shape[0])]
 
