@@ -65,7 +65,26 @@ from mtgp_kinetics.tasks import Task
 R_KJ_PER_MOL_K = 8.314462618e-3
 
 #: Units read as "time" by ``activation_energy(kind="auto")``: such a task is a delay.
-TIME_UNITS = ("s", "ms", "us", "µs", "μs", "ns", "min", "h")
+TIME_UNITS = (
+    "s",
+    "sec",
+    "second",
+    "seconds",
+    "ms",
+    "msec",
+    "us",
+    "µs",
+    "μs",
+    "usec",
+    "ns",
+    "min",
+    "minute",
+    "minutes",
+    "h",
+    "hr",
+    "hour",
+    "hours",
+)
 
 METHODS = ("auto", "gaussian", "samples")
 
@@ -440,7 +459,8 @@ def _blockwise(
 # -- public quantities ----------------------------------------------------------------------------
 def _delay_sign(task: Task, kind: str, where: str) -> float:
     if kind == "auto":
-        kind = "delay" if task.unit.strip() in TIME_UNITS else "rate"
+        unit = task.unit.strip()
+        kind = "delay" if unit in TIME_UNITS or unit.lower() in TIME_UNITS else "rate"
     if kind == "rate":
         return -1.0
     if kind == "delay":

@@ -265,3 +265,14 @@ def test_bayesian_model_gets_intervals_from_its_mixture_draws():
     # The mixture's interval is not the Gaussian one built from its first two moments.
     gaussian = mk.activation_energy(model, test, "k", method="gaussian")
     assert not np.allclose(ea["lower"], gaussian["lower"], rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("unit", "kind"), [("ms", "delay"), ("sec", "delay"), ("Seconds", "delay"), ("1/s", "rate")]
+)
+def test_auto_kind_reads_common_spellings_of_time_units(unit, kind):
+    from mtgp_kinetics.derived import _delay_sign
+
+    sign = _delay_sign(mk.Task("y", unit=unit, transform="log10"), "auto", "test")
+    assert sign == _delay_sign(mk.Task("y", unit=unit, transform="log10"), kind, "test")
+    assert _delay_sign(mk.Task("y", unit="ms"), "delay", "test") != _delay_sign(mk.Task("y"), "rate", "test")

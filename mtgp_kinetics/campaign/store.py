@@ -754,8 +754,8 @@ class CampaignStore:
                         raise InputDataError(
                             f"row {row.label}, column {task!r}: suggestion {sid} already has a result for "
                             f"task {task!r} (observation {oid}: {value!r} from {source!r}, recorded "
-                            f"{at}); to correct it, record again with replace=True, which keeps the old "
-                            f"value marked as superseded"
+                            f"{at}); to correct it, record again with replace=True (CLI: observe "
+                            f"--replace), which keeps the old value marked as superseded"
                         )
                     replaced[task] = oid
             plan.append((row, json.dumps(conditions), replaced))
