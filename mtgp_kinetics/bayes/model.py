@@ -443,9 +443,14 @@ class BayesianKineticsModel:
         if warn:
             problems = convergence_problems(frame)
             if problems:
+                fewer = (
+                    ""
+                    if self.kernel.name == "icm"
+                    else ", or a structure with fewer hyperparameters (kernel='icm')"
+                )
                 warnings.warn(
                     "NUTS may not have converged: " + "; ".join(problems) + ". Run longer chains "
-                    "(num_warmup, num_samples), or a structure with fewer hyperparameters (kernel='icm').",
+                    f"(num_warmup, num_samples){fewer}.",
                     ConvergenceWarning,
                     stacklevel=2,
                 )
