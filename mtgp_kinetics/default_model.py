@@ -27,8 +27,8 @@
    model. A task that opted out of a kept shared model gets the independent fit's parameters
    (:func:`use_independent_fit_for`), so it predicts exactly as its independent GP;
 6. with two or more continuous conditions, refits the independent GPs with rotated ARD axes
-   (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`, started from the
-   axis-aligned fit) and gives a task rotated axes where the data give strong evidence for them
+   (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`, Matern-5/2, started from
+   the axis-aligned 5/2 fit) and gives a task rotated axes where the data give strong evidence for them
    (BIC-approximated Bayes factor above 10, :func:`rotation_pays`). A regime boundary that runs
    diagonally across the conditions (the explosion limit is a line in 1000/T and ln P) is then
    learned by one short lengthscale across it. A task that does not get rotated axes of its own
