@@ -27,8 +27,8 @@
    model. A task that opted out of a kept shared model gets the independent fit's parameters
    (:func:`use_independent_fit_for`), so it predicts exactly as its independent GP;
 6. with two or more continuous conditions, refits the independent GPs with rotated ARD axes
-   (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`, Matern-5/2, started from
-   the axis-aligned 5/2 fit) and gives a task rotated axes where the data give strong evidence for them
+   (:class:`~mtgp_kinetics.models.rotated_kernel.RotatedMaternKernel`, started from the
+   axis-aligned fit) and gives a task rotated axes where the data give strong evidence for them
    (BIC-approximated Bayes factor above 10, :func:`rotation_pays`). A regime boundary that runs
    diagonally across the conditions (the explosion limit is a line in 1000/T and ln P) is then
    learned by one short lengthscale across it. A task that does not get rotated axes of its own
@@ -109,14 +109,6 @@ ROTATION_MIN_PER_DIM = 10
 #: runs (0.06-0.10 nats); with 15 and 30 the rule borrowed in 9 of 10 runs, each gaining 0.04-0.19
 #: nats held out (docs/default_model.md, "Session 8").
 BORROW_MIN_PER_DIM = 5
-
-#: Matern smoothness of a rotated candidate (:func:`_with_rotated_axes_where_they_pay`). Session 10,
-#: H2/O2 heterotopic, n = 60 and 120, 5 seeds: fitted with rotated axes at both smoothness values,
-#: the delay's marginal likelihood preferred 5/2 in 9 of 10 runs (on axis-aligned kernels it
-#: chose 3/2 in 8), its median 95 % coverage moved from 0.957 / 0.975 to 0.949 / 0.950 and the
-#: NLPD by -0.07 to +0.06 per run (mean about zero). The rotated direction across the explosion
-#: limit carries the regime change that the rougher kernel had been absorbing.
-ROTATED_SMOOTHNESS = 2.5
 
 #: Stopping tolerance of the rotated candidate's fit. With a task whose variation is along one
 #: direction (a near-plane) the rotation among its long axes is barely identified, and L-BFGS-B
@@ -320,7 +312,7 @@ def log_posterior_gain(shared: KineticsModel, independent: KineticsModel) -> flo
 
 def _independent_with_chosen_smoothness(
     data: Dataset, restarts: int, max_iter: int, seed: int, mean: str
-) -> tuple[KineticsModel, pd.DataFrame, dict[float, KineticsModel]]:
+) -> tuple[KineticsModel, pd.DataFrame]:
     """Fit independent GPs under each smoothness of :data:`SMOOTHNESS`; keep each task's better one.
 
     Every parameter of an independent model belongs to one task (its private process, its noise,
@@ -348,10 +340,10 @@ def _independent_with_chosen_smoothness(
     chosen = [SMOOTHNESS[int(i)] for i in table[columns].to_numpy().argmax(axis=1)]
     table["chosen"] = chosen
     if len(set(chosen)) == 1:
-        return fits[chosen[0]], table, fits
+        return fits[chosen[0]], table
     combined = KineticsModel.from_dataset(data, independent_spec(chosen), mean)
     combine_task_fits(combined, {k: fits[nu] for k, nu in enumerate(chosen)})
-    return combined, table, fits
+    return combined, table
 
 
 def _with_rotated_axes_where_they_pay(
@@ -361,7 +353,6 @@ def _with_rotated_axes_where_they_pay(
     max_iter: int,
     seed: int,
     mean: str,
-    smooth_fit: KineticsModel | None = None,
 ) -> tuple[KineticsModel, pd.DataFrame | None]:
     """Refit ``independent`` with rotated ARD axes; keep them for the tasks where they pay.
 
@@ -369,9 +360,6 @@ def _with_rotated_axes_where_they_pay(
     and mean), so its optimum is at least as probable; one start. Per task the log marginal
     likelihood gain must exceed :func:`rotation_penalty` by :data:`STRONG_EVIDENCE`; only tasks
     with at least :data:`ROTATION_MIN_PER_DIM` observations per continuous condition are refitted.
-    Rotated candidates are Matern-:data:`ROTATED_SMOOTHNESS` (column ``nu``): a task that chose
-    another smoothness on axis-aligned kernels starts from its axis-aligned fit at that smoothness,
-    ``smooth_fit`` (when given), and is compared with its axis-aligned fit at its own choice.
     Returns the (possibly mixed) model and the table of :attr:`Selection.rotation`.
     """
     num_continuous = len(data.space.continuous_dims)
@@ -389,33 +377,25 @@ def _with_rotated_axes_where_they_pay(
             "penalty": [rotation_penalty(int(c), num_continuous) for c in counts],
         }
     )
-    rotated_nu = [
-        ROTATED_SMOOTHNESS if e and smooth_fit is not None else nu
-        for nu, e in zip(smoothness, eligible, strict=True)
-    ]
-    table["nu"] = rotated_nu
     if not any(eligible):
         table["chosen"] = False
         table["borrowed_from"] = ""
         return independent, table
-    rotated = KineticsModel.from_dataset(data, independent_spec(rotated_nu, eligible), mean)
-    starts = {k: smooth_fit if rotated_nu[k] != smoothness[k] else independent for k in range(num_tasks)}
-    copy_task_parameters(rotated, starts)
+    rotated = KineticsModel.from_dataset(data, independent_spec(smoothness, eligible), mean)
+    copy_task_parameters(rotated, dict.fromkeys(range(num_tasks), independent))
     fit_model(rotated, restarts=1, max_iter=max_iter, seed=seed, ftol=ROTATED_FIT_FTOL)
     gains = task_log_marginal_likelihood(rotated).numpy()
     table["rotated"] = [g if e else float("nan") for g, e in zip(gains, eligible, strict=True)]
     chosen = rotation_pays(table)
     table["chosen"] = chosen
     table["borrowed_from"] = ""
-    table["nu"] = [rotated_nu[k] if turn else smoothness[k] for k, turn in enumerate(chosen)]
     if not any(chosen):
         return independent, table
     if all(chosen):
         return rotated, table
-    final_nu = list(table["nu"])
-    combined = KineticsModel.from_dataset(data, independent_spec(final_nu, chosen), mean)
+    combined = KineticsModel.from_dataset(data, independent_spec(smoothness, chosen), mean)
     combine_task_fits(combined, {k: rotated if turn else independent for k, turn in enumerate(chosen)})
-    return _with_borrowed_axes(data, combined, table, final_nu, counts, max_iter, seed, mean), table
+    return _with_borrowed_axes(data, combined, table, smoothness, counts, max_iter, seed, mean), table
 
 
 def _with_borrowed_axes(
@@ -586,13 +566,12 @@ def fit_default(
     # (n = 30-120, 5 seeds): one start each is as accurate as two and about twice as fast
     # (docs/default_model.md).
     candidate_restarts = max(1, restarts // 4)
-    independent, smoothness, fits = _independent_with_chosen_smoothness(
+    independent, smoothness = _independent_with_chosen_smoothness(
         data, candidate_restarts, max_iter, seed, mean
     )
     selection = Selection(independent.kernel, smoothness=smoothness)
     kept = _shared_structure(data, independent, selection, candidate_restarts, max_iter, seed, mean)
-    smooth_fit = fits.get(ROTATED_SMOOTHNESS)
-    return _with_rotation(data, kept, independent, selection, max_iter, seed, mean, smooth_fit)
+    return _with_rotation(data, kept, independent, selection, max_iter, seed, mean)
 
 
 def _shared_structure(
@@ -648,7 +627,6 @@ def _with_rotation(
     max_iter: int,
     seed: int,
     mean: str,
-    smooth_fit: KineticsModel | None = None,
 ) -> KineticsModel:
     """Step 6: give the kept structure's private processes rotated axes where they pay.
 
@@ -660,12 +638,8 @@ def _with_rotation(
     rotated independent fit, its axes held); ICM has no private processes and is kept as it is.
     """
     chosen = list(selection.smoothness["chosen"])
-    rotated, table = _with_rotated_axes_where_they_pay(
-        data, independent, chosen, max_iter, seed, mean, smooth_fit
-    )
+    rotated, table = _with_rotated_axes_where_they_pay(data, independent, chosen, max_iter, seed, mean)
     selection.rotation = table
-    if table is not None:
-        chosen = list(table["nu"])  # a task given rotated axes has their smoothness
     turned = (
         [False] * independent.num_tasks
         if table is None

@@ -247,17 +247,19 @@ def test_bayesian_model_gets_intervals_from_its_mixture_draws():
     from mtgp_kinetics.bayes import NutsSettings, fit_nuts
 
     data = arrhenius_data()
-    # A short single chain: enough for a mixture of 16 hyperparameter draws; its diagnostics may warn.
+    # Two short chains: enough for a mixture of 32 hyperparameter draws; the diagnostics may warn.
+    # (One chain of 30 + 30 covered 8 of 10 conditions once the samples stopped adding the MAP
+    # Laplace term on top of the draws; two chains of 60 + 60 cover 28 of these 30, 6 s.)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mk.ConvergenceWarning)
         model = fit_nuts(
             data,
             restarts=1,
-            settings=NutsSettings(num_warmup=30, num_samples=30, num_chains=1),
+            settings=NutsSettings(num_warmup=60, num_samples=60, num_chains=2),
             progress=False,
-            max_predictive_draws=16,
+            max_predictive_draws=32,
         )
-    test = model.space.sample(10, seed=7)
+    test = model.space.sample(30, seed=7)
     ea = mk.activation_energy(model, test, "k", n_samples=1000)  # method="auto": mixture draws
     fd = -R * finite_difference(model, test, "T", lambda t: 1.0 / t, lambda v: 1.0 / v)
     np.testing.assert_allclose(ea["mean"], fd, rtol=1e-4)  # the mixture mean's derivative

@@ -213,12 +213,12 @@ def test_a_kept_shared_private_model_takes_the_rotated_private_processes():
     )
 
     data = _shared_direction_data()
-    independent, smoothness, fits = _independent_with_chosen_smoothness(data, 1, 300, 0, "constant")
+    independent, smoothness = _independent_with_chosen_smoothness(data, 1, 300, 0, "constant")
     chosen = list(smoothness["chosen"])
     # As if steps 2-5 had kept a shared+private model on axis-aligned kernels.
     kept = _fitted(data, shared_private_spec((0, 1), 2, chosen), 1, 300, 0, warm_start=independent)
     selection = Selection(kept.kernel, smoothness=smoothness)
-    model = _with_rotation(data, kept, independent, selection, 300, 0, "constant", fits[2.5])
+    model = _with_rotation(data, kept, independent, selection, 300, 0, "constant")
     assert model.kernel.name == "shared+private"
     assert [lat.rotated for lat in model.kernel.latents] == [False, True, True]
     assert list(selection.rotation["borrowed_from"]) == ["", "ridge"]
