@@ -529,7 +529,7 @@ def _icm_pays(report: pd.DataFrame) -> bool:
     - two tasks driven by one function, 25 conditions, the second measured at 6: independent GPs
       had been kept at 2 of 6 seeds over dense-task differences of +0.039 ± 0.020 and +0.025 ±
       0.015 (sparse-task held-out RMSE 0.29 and 0.16; with ICM 0.028 and 0.025, the dense task
-      0.032 and 0.004 nats worse held out). One standard error would have kept them;
+      0.032 and 0.004 nats worse held out); a one-standard-error rule still refused ICM there;
     - H2/O2 and the analytic problem (heterotopic, n = 30 / 60 / 120, 5 seeds): the choice changed
       in 2 of 30 runs (analytic n = 30: median sparse-task gain 0 -> 0.078 nats, the dense task
       within 0.015), the same with one or two standard errors; the measured data sets: none.
