@@ -64,7 +64,8 @@ from mtgp_kinetics.tasks import Task
 #: Gas constant [kJ/(mol K)] (CODATA 2018, exact).
 R_KJ_PER_MOL_K = 8.314462618e-3
 
-#: Units read as "time" by ``activation_energy(kind="auto")``: such a task is a delay.
+#: Units read as "time" by ``activation_energy(kind="auto")`` (compared in lower case): such a task is
+#: a delay.
 TIME_UNITS = (
     "s",
     "sec",
@@ -459,8 +460,7 @@ def _blockwise(
 # -- public quantities ----------------------------------------------------------------------------
 def _delay_sign(task: Task, kind: str, where: str) -> float:
     if kind == "auto":
-        unit = task.unit.strip()
-        kind = "delay" if unit in TIME_UNITS or unit.lower() in TIME_UNITS else "rate"
+        kind = "delay" if task.unit.strip().lower() in TIME_UNITS else "rate"
     if kind == "rate":
         return -1.0
     if kind == "delay":

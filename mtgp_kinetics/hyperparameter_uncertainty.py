@@ -170,7 +170,7 @@ class HyperparameterUncertainty:
                 f"hyperparameter uncertainty left out of the predictive variance: the GP could not be "
                 f"evaluated {STEP} away from its MAP point ({error})",
                 NumericsWarning,
-                stacklevel=5,
+                stacklevel=4,
             )
             return torch.zeros(0, 0, dtype=torch.float64)
         finally:

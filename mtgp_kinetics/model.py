@@ -299,23 +299,20 @@ class KineticsModel:
 
         ``(D ** 2).sum(0)`` is the variance the hyperparameter uncertainty adds, ``D^T D`` the
         covariance. ``0 x N`` where it could not be computed (a :class:`NumericsWarning` says why).
+        Small training sets are computed on one thread (:func:`~mtgp_kinetics.fitting.threads_for`).
         """
         with threads_for(self.gp.train_targets.shape[-1]):
-            return self._sensitivities_of_means(X)
-
-    def _sensitivities_of_means(self, X: torch.Tensor) -> torch.Tensor:
-        # Called by _hyperparameter_sensitivities only: warnings point at the caller of predict.
-        try:
-            laplace = self.hyperparameter_uncertainty()
-        except (torch.linalg.LinAlgError, RuntimeError, ValueError) as error:
-            warnings.warn(
-                f"hyperparameter uncertainty left out of the predictive variance: the Hessian of the "
-                f"MAP objective could not be computed ({error})",
-                NumericsWarning,
-                stacklevel=4,
-            )
-            return torch.zeros(0, X.shape[0], dtype=torch.float64)
-        D = laplace.mean_sensitivities(lambda: self._posterior_means(X))
+            try:
+                laplace = self.hyperparameter_uncertainty()
+            except (torch.linalg.LinAlgError, RuntimeError, ValueError) as error:
+                warnings.warn(
+                    f"hyperparameter uncertainty left out of the predictive variance: the Hessian of "
+                    f"the MAP objective could not be computed ({error})",
+                    NumericsWarning,
+                    stacklevel=3,
+                )
+                return torch.zeros(0, X.shape[0], dtype=torch.float64)
+            D = laplace.mean_sensitivities(lambda: self._posterior_means(X))
         if D.numel() == 0:
             return torch.zeros(0, X.shape[0], dtype=torch.float64)
         self._fresh_posterior_cache()
