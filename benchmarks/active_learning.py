@@ -1,10 +1,12 @@
-"""Active learning on the H2/O2 problem: how many experiments each strategy needs to reach a target.
+"""Active learning on a built-in problem: how many experiments each strategy needs to reach a target.
 
-Setup (per seed): a pool of ``--pool`` Sobol conditions of the H2/O2 space, ``--initial`` Sobol
-experiments (both tasks measured, with the problem's measurement noise), then ``--steps``
-sequential experiments chosen from the pool by each strategy; a held-out set of ``--n-test``
-noise-free conditions (Cantera truth, another Sobol draw) scores the model after every
-``--eval-every`` experiments: RMSE and NLPD per task in modelled units (log10 s, logit).
+Setup (per seed): a pool of ``--pool`` Sobol conditions of the problem's space (``--problem``:
+``h2o2``, the Cantera H2/O2 ignition problem, by default; ``analytic`` or any name
+``mtgp_kinetics.problems.get_problem`` knows), ``--initial`` Sobol experiments (every task
+measured, with the problem's measurement noise), then ``--steps`` sequential experiments chosen
+from the pool by each strategy; a held-out set of ``--n-test`` noise-free conditions (the
+problem's truth, another Sobol draw) scores the model after every ``--eval-every`` experiments:
+RMSE and NLPD per task in modelled units (log10 s, logit...).
 
 Strategies:
 
@@ -18,15 +20,18 @@ Target: per task, the RMSE that ``random`` reaches after all ``initial + steps``
 over seeds). Printed: per strategy the experiments needed to reach the target on every task
 (median over seeds; a seed that never reaches it counts as infinite) and the ratio to random.
 
-Per-task-cost mode (``--cost``): ``tau_ign`` costs 1, ``f_branch`` costs 5;
-``integrated_variance_per_cost`` (one (condition, task) pair per step), without and with the
-target passed as its ``target_std`` (the accuracy wanted per task), against the default strategy
-measuring both tasks every time (cost 6 per experiment); total cost to reach the target.
+Per-task-cost mode (``--cost``): a rate task (``tau_ign`` on H2/O2) costs 1, a mechanism task
+(``f_branch``) costs ``--mechanism-cost`` (5); ``integrated_variance_per_cost`` (one (condition,
+task) pair per step), without and with the target passed as its ``target_std`` (the accuracy
+wanted per task), against the default strategy measuring every task every time (cost 6 per
+experiment on H2/O2); total cost to reach the target.
 
     python benchmarks/active_learning.py                 # 5 seeds, 8 + 40 experiments
     python benchmarks/active_learning.py --quick         # 2 seeds, 8 + 16, every 4th step scored
     python benchmarks/active_learning.py --eval-every 4 --n-test 300 --jobs 2 \
         --strategies "random,default,hand-written max-variance"     # the run in docs/campaign.md
+    python benchmarks/active_learning.py --problem analytic --eval-every 4 --n-test 300 --jobs 2 \
+        --strategies "random,default,hand-written max-variance" --cost   # a second problem
 
 ``--jobs`` runs the (strategy, seed) campaigns in worker processes (one torch thread each);
 ``--target task=rmse,...`` reuses a target from an earlier run of random (random is then not run),
@@ -56,7 +61,7 @@ from scipy.stats import norm
 
 from mtgp_kinetics.campaign import Campaign
 from mtgp_kinetics.model_checking import held_out_scores
-from mtgp_kinetics.problems import H2O2Ignition
+from mtgp_kinetics.problems import Problem, get_problem
 
 DEFAULT = "default"
 HAND = "hand-written max-variance"
@@ -78,14 +83,14 @@ VARIANTS = {
 class Setup:
     """One seed's pool, initial design, held-out set and noisy oracle."""
 
-    problem: H2O2Ignition
+    problem: Problem
     seed: int
     pool: pd.DataFrame
     initial: pd.DataFrame
     test: pd.DataFrame  # conditions and noise-free truth
 
     def oracle(self, conditions: pd.DataFrame) -> pd.DataFrame:
-        """Noisy measurements (the problem's noise in modelled units), both tasks."""
+        """Noisy measurements (the problem's noise in modelled units), every task."""
         out = self.problem.evaluate(conditions, progress=False)
         key = int(1e6 * float(np.sum(conditions.to_numpy(dtype=float)))) % (2**31)
         rng = np.random.default_rng([self.seed, key])
@@ -96,7 +101,7 @@ class Setup:
         return out
 
 
-def make_setup(problem: H2O2Ignition, seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
+def make_setup(problem: Problem, seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
     space = problem.space
     pool = space.sample(n_pool, seed=1000 + seed)
     initial = problem.sample(n_initial, seed=seed)
@@ -242,9 +247,14 @@ def run_hand_written(
 
 # -- running many ------------------------------------------------------------------------------------
 @functools.cache
-def _setup(seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
+def _setup(problem: str, seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
     """One seed's setup, built once per process (the problem holds unpicklable transforms)."""
-    return make_setup(H2O2Ignition(), seed, n_pool, n_initial, n_test)
+    return make_setup(get_problem(problem), seed, n_pool, n_initial, n_test)
+
+
+def task_costs(problem: Problem, mechanism_cost: float) -> dict[str, float]:
+    """Cost per task for ``--cost``: 1 for a rate task, ``mechanism_cost`` for a mechanism task."""
+    return {t.name: (mechanism_cost if t.kind == "mechanism" else 1.0) for t in problem.tasks}
 
 
 def _call(call: tuple) -> list[dict]:
@@ -302,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--problem", default="h2o2", help="a built-in problem: h2o2 or analytic")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--initial", type=int, default=8)
     parser.add_argument("--steps", type=int, default=40)
@@ -310,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=1)
     parser.add_argument("--strategies", default=f"random,sobol,{DEFAULT},{HAND}")
     parser.add_argument("--cost", action="store_true", help="also run the per-task-cost comparison")
+    parser.add_argument("--mechanism-cost", type=float, default=5.0, help="cost of a mechanism task (--cost)")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 16 steps, every 4th step scored")
     parser.add_argument("--csv", type=Path, default=None, help="write every score row to this CSV")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (runs are independent)")
@@ -322,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.seeds, args.steps, args.eval_every, args.n_test = 2, 16, 4, 200
     warnings.simplefilter("ignore")  # botorch's numerical warnings on tiny data sets
-    keys = [(seed, args.pool, args.initial, args.n_test) for seed in range(args.seeds)]
+    keys = [(args.problem, seed, args.pool, args.initial, args.n_test) for seed in range(args.seeds)]
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     total = args.initial + args.steps
     start = time.perf_counter()
@@ -356,8 +368,8 @@ def main(argv: list[str] | None = None) -> None:
                 strategy = None if name == DEFAULT else name
                 calls.append((run_campaign, key, (strategy, args.steps, args.eval_every, target, name)))
     if args.cost:
-        costs = {"tau_ign": 1.0, "f_branch": 5.0}
-        max_cost = 6.0 * total
+        costs = task_costs(get_problem(args.problem), args.mechanism_cost)
+        max_cost = sum(costs.values()) * total
         for key in keys:
             if DEFAULT not in strategies:  # else its runs are reused (task costs do not change its picks)
                 calls.append((run_campaign, key, (None, args.steps, args.eval_every, target, BOTH, costs)))
@@ -391,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.cost:
         cost_frame = frame[frame["strategy"].isin([BOTH, PER_COST, PER_COST_TARGET])]
         print()
-        print("Total cost to reach the target (tau_ign 1, f_branch 5; initial design included):")
+        listed = ", ".join(f"{name} {cost:g}" for name, cost in costs.items())
+        print(f"Total cost to reach the target ({listed}; initial design included):")
         both = needed(cost_frame[cost_frame["strategy"] == BOTH], target, "cost").median()
         print(summary_table(cost_frame, target, "cost", float(both), "both tasks").to_string())
     if args.csv is not None:
