@@ -58,34 +58,42 @@ from scipy.stats import norm
 
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.model import KineticsModel
-from mtgp_kinetics.space import Continuous, Space
+from mtgp_kinetics.space import Continuous, Space, kelvin_offset
 from mtgp_kinetics.tasks import Task
 
 #: Gas constant [kJ/(mol K)] (CODATA 2018, exact).
 R_KJ_PER_MOL_K = 8.314462618e-3
 
-#: Units read as "time" by ``activation_energy(kind="auto")`` (compared in lower case): such a task is
-#: a delay.
+#: Time units read by ``activation_energy(kind="auto")`` (compared in lower case, spaces removed,
+#: with or without an SI prefix of :data:`TIME_PREFIXES`): such a task is a delay.
 TIME_UNITS = (
     "s",
     "sec",
+    "secs",
     "second",
     "seconds",
-    "ms",
-    "msec",
-    "us",
-    "µs",
-    "μs",
-    "usec",
-    "ns",
     "min",
+    "mins",
     "minute",
     "minutes",
     "h",
     "hr",
+    "hrs",
     "hour",
     "hours",
 )
+
+#: SI prefixes a time unit may carry (``ms``, ``µs``, ``microseconds``, ``nsec``...).
+TIME_PREFIXES = ("m", "milli", "u", "µ", "μ", "micro", "n", "nano", "p", "pico")
+
+
+def is_time_unit(unit: str) -> bool:
+    """Whether ``unit`` is a time (``"s"``, ``"ms"``, ``"us"``, ``"µsec"``, ``"microseconds"``...)."""
+    key = unit.strip().lower().replace(" ", "")
+    return key in TIME_UNITS or any(
+        key.startswith(prefix) and key[len(prefix) :] in TIME_UNITS for prefix in TIME_PREFIXES
+    )
+
 
 METHODS = ("auto", "gaussian", "samples")
 
@@ -460,7 +468,7 @@ def _blockwise(
 # -- public quantities ----------------------------------------------------------------------------
 def _delay_sign(task: Task, kind: str, where: str) -> float:
     if kind == "auto":
-        kind = "delay" if task.unit.strip().lower() in TIME_UNITS else "rate"
+        kind = "delay" if is_time_unit(task.unit) else "rate"
     if kind == "rate":
         return -1.0
     if kind == "delay":
@@ -498,7 +506,8 @@ def activation_energy(
     task : str, optional
         The task (may be omitted for a one-task model).
     temperature : str
-        Name of the temperature condition, in kelvin.
+        Name of the temperature condition, in kelvin or degrees Celsius (unit ``"degC"``, ``"°C"``...:
+        converted to kelvin here).
     level : float
         Probability of the central credible interval ``[lower, upper]``.
     kind : {"auto", "rate", "delay"}
@@ -533,9 +542,11 @@ def activation_energy(
     method = _method(model, method, where)
     frame = _frame(conditions, model.space, where)
 
+    offset = kelvin_offset(variable, where)  # a temperature in degrees Celsius: T_K = T + 273.15
+
     def factor(T: np.ndarray) -> np.ndarray:
-        # d/d(1/T) = dT/d(1/T) d/dT = -T^2 d/dT, and d/dT = du/dT d/du.
-        return sign * R_KJ_PER_MOL_K * (-(T**2)) * du_dx(variable, T)
+        # d/d(1/T_K) = dT_K/d(1/T_K) d/dT_K = -T_K^2 d/dT, and d/dT = du/dT d/du.
+        return sign * R_KJ_PER_MOL_K * (-((T + offset) ** 2)) * du_dx(variable, T)
 
     return _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
 

@@ -92,8 +92,9 @@ def temperature_variable(space: Space, name: str | None = None, where: str = "pl
         )
         wanted = f"variable {name!r} as" if name is not None else "a variable as"
         raise InputDataError(
-            f"{where}: needs {wanted} temperature: a Continuous with transform='inverse' (modelled as "
-            f"1000/T); the space has {described}"
+            f"{where}: needs {wanted} temperature: a Continuous in kelvin with transform='inverse' "
+            f"(modelled as 1000/T); the space has {described}. A temperature in degrees Celsius "
+            f"must be converted to kelvin (T_K = T_C + 273.15) before it can be modelled as 1000/T"
         )
     return candidates[0]
 

@@ -28,6 +28,42 @@ def _rows(labels: Sequence[Any], limit: int = 8) -> str:
     return f"{shown} (and {more} more)" if more > 0 else shown
 
 
+#: Units read as degrees Celsius (compared in lower case, spaces removed): a temperature in them is
+#: converted to kelvin (``+ 273.15``) wherever absolute temperature matters (activation energies), and
+#: cannot be modelled as ``1000 / x``.
+CELSIUS_UNITS = ("degc", "°c", "℃", "c", "celsius", "degreesc", "degreescelsius", "deg.c")
+
+#: Temperature units with an offset or scale this package does not convert: rejected where absolute
+#: temperature matters.
+UNSUPPORTED_TEMPERATURE_UNITS = ("degf", "°f", "℉", "f", "fahrenheit", "degr", "°r", "rankine")
+
+
+def _unit_key(unit: str) -> str:
+    return unit.strip().lower().replace(" ", "")
+
+
+def is_celsius(unit: str) -> bool:
+    """Whether ``unit`` is degrees Celsius (``"degC"``, ``"°C"``, ``"C"``, ``"celsius"``...)."""
+    return _unit_key(unit) in CELSIUS_UNITS
+
+
+def kelvin_offset(variable: Continuous, where: str) -> float:
+    """What to add to ``variable``'s values to get kelvin: 273.15 for Celsius, else 0.
+
+    Raises
+    ------
+    InputDataError
+        For a Fahrenheit or Rankine unit; the message names the condition.
+    """
+    key = _unit_key(variable.unit)
+    if key in UNSUPPORTED_TEMPERATURE_UNITS:
+        raise InputDataError(
+            f"{where}: condition {variable.name!r} is in {variable.unit!r}; give the temperature in "
+            f"kelvin (or degrees Celsius, unit='degC')"
+        )
+    return 273.15 if key in CELSIUS_UNITS else 0.0
+
+
 @dataclass(frozen=True)
 class Continuous:
     """A continuous condition with bounds, unit and modelling transform.
@@ -66,6 +102,13 @@ class Continuous:
                 f"Continuous {self.name!r}: lower ({self.lower}) must be < upper ({self.upper})"
             )
         tf = condition_transform(self.transform)
+        if tf.name == "inverse" and is_celsius(self.unit):
+            raise InputDataError(
+                f"Continuous {self.name!r}: transform 'inverse' (1000 / x) needs an absolute "
+                f"temperature, but the unit is {self.unit!r}: give the temperature in kelvin "
+                f"(T_K = T_C + 273.15, unit='K') to model it in Arrhenius coordinates, or keep "
+                f"degrees Celsius with transform='none'"
+            )
         if tf.needs_positive and self.lower <= 0:
             raise InputDataError(
                 f"Continuous {self.name!r}: transform {tf.name!r} needs lower > 0, got {self.lower}"

@@ -270,7 +270,18 @@ def test_bayesian_model_gets_intervals_from_its_mixture_draws():
 
 
 @pytest.mark.parametrize(
-    ("unit", "kind"), [("ms", "delay"), ("sec", "delay"), ("Seconds", "delay"), ("1/s", "rate")]
+    ("unit", "kind"),
+    [
+        ("ms", "delay"),
+        ("sec", "delay"),
+        ("Seconds", "delay"),
+        ("microseconds", "delay"),
+        ("µsec", "delay"),
+        ("min", "delay"),
+        ("1/s", "rate"),
+        ("cm3/molecule/s", "rate"),
+        ("", "rate"),
+    ],
 )
 def test_auto_kind_reads_common_spellings_of_time_units(unit, kind):
     from mtgp_kinetics.derived import _delay_sign
@@ -278,3 +289,43 @@ def test_auto_kind_reads_common_spellings_of_time_units(unit, kind):
     sign = _delay_sign(mk.Task("y", unit=unit, transform="log10"), "auto", "test")
     assert sign == _delay_sign(mk.Task("y", unit=unit, transform="log10"), kind, "test")
     assert _delay_sign(mk.Task("y", unit="ms"), "delay", "test") != _delay_sign(mk.Task("y"), "rate", "test")
+
+
+def test_temperature_in_celsius_is_converted_to_kelvin(test_conditions):
+    """The same data with T in degrees Celsius (modelled linearly) give the same Ea as in kelvin.
+
+    Fitted separately the two models differ slightly (another input transform), so the check is on
+    the truth: the known Ea must lie in the Celsius model's intervals, as it does in kelvin. Read
+    as kelvin, the Celsius values would give Ea scaled by (T_C / T_K)^2, 0.3-0.7 here.
+    """
+    space = mk.Space(
+        [
+            mk.Continuous("T_C", 700.0 - 273.15, 1400.0 - 273.15, unit="degC"),
+            mk.Continuous("P", 0.1, 10.0, unit="bar", transform="log"),
+        ]
+    )
+    raw = arrhenius_data(t_transform="none").space.sample(25, seed=0)
+    ln_k = LN_A - EA / (R * raw["T"]) + ORDER * np.log(raw["P"])
+    frame = pd.DataFrame(
+        {
+            "T_C": raw["T"] - 273.15,
+            "P": raw["P"],
+            "k": np.exp(ln_k + 0.05 * np.random.default_rng(0).standard_normal(25)),
+        }
+    )
+    data = mk.Dataset.from_frame(frame, space, [mk.Task("k", unit="1/s", transform="log10", kind="rate")])
+    model = mk.fit(data, restarts=1)
+    test = test_conditions.assign(T_C=test_conditions["T"] - 273.15).drop(columns="T")
+    ea = mk.activation_energy(model, test, "k", temperature="T_C")
+    assert ((ea["lower"] <= EA) & (EA <= ea["upper"])).mean() >= 0.9
+    fd = -R * finite_difference(model, test, "T_C", lambda t: 1.0 / (t + 273.15), lambda v: 1.0 / v - 273.15)
+    np.testing.assert_allclose(ea["mean"], fd, rtol=1e-3)
+
+
+def test_fahrenheit_temperature_is_rejected():
+    space = mk.Space([mk.Continuous("T_F", 800.0, 2000.0, unit="degF")])
+    frame = pd.DataFrame({"T_F": np.linspace(800.0, 2000.0, 8), "k": np.linspace(1.0, 9.0, 8)})
+    data = mk.Dataset.from_frame(frame, space, [mk.Task("k", unit="1/s", transform="log10")])
+    model = mk.fit(data, restarts=1)
+    with pytest.raises(mk.InputDataError, match="T_F"):
+        mk.activation_energy(model, frame[["T_F"]], "k", temperature="T_F")

@@ -141,3 +141,10 @@ def test_validate_missing_column(space, frame) -> None:
 def test_bad_definitions(make, match) -> None:
     with pytest.raises(InputDataError, match=match):
         make()
+
+
+@pytest.mark.parametrize("unit", ["degC", "°C", "C", "celsius"])
+def test_inverse_transform_of_a_celsius_temperature_is_rejected(unit):
+    with pytest.raises(InputDataError, match=r"T_C.*kelvin"):
+        Continuous("T_C", 30.0, 110.0, unit=unit, transform="inverse")
+    Continuous("T_C", 30.0, 110.0, unit=unit)  # modelled linearly: fine
