@@ -15,6 +15,7 @@ from mtgp_kinetics.errors import (
     NotFittedError,
     NumericsError,
     NumericsWarning,
+    OutlierWarning,
 )
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import KernelSpec, LatentSpec
@@ -62,6 +63,7 @@ __all__ = [
     "NumericsError",
     "NumericsWarning",
     "NutsSettings",
+    "OutlierWarning",
     "Space",
     "Task",
     "__version__",

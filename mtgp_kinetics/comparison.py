@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mtgp_kinetics.errors import InputDataError, MtgpWarning
+from mtgp_kinetics.errors import InputDataError, MtgpWarning, relayed_warnings
 
 if TYPE_CHECKING:
     from mtgp_kinetics.dataset import Dataset
@@ -91,6 +91,7 @@ def compare(
     level: float = 0.95,
     restarts: int = 4,
     seed: int = 0,
+    max_iter: int = 300,
 ) -> pd.DataFrame:
     """Fit (or take) several models of the same data and compare them per task by cross-validation.
 
@@ -106,8 +107,9 @@ def compare(
         Leave out whole conditions (default, fair to multi-task models) or single observations.
     level : float
         Central interval probability for ``coverage``.
-    restarts, seed : int
-        MAP settings for the models fitted here.
+    restarts, seed, max_iter : int
+        MAP settings for the models fitted here (see :func:`mtgp_kinetics.fit`). A warning of a
+        fit is issued once, prefixed with the kernel it came from.
 
     Returns
     -------
@@ -119,15 +121,18 @@ def compare(
     from mtgp_kinetics.api import fit
 
     fitted: dict[str, KineticsModel] = {}
+    settings = {"restarts": restarts, "seed": seed, "max_iter": max_iter}
     for kernel in kernels:
         name = "default" if kernel is None else (kernel if isinstance(kernel, str) else kernel.name)
-        fitted[name] = fit(data, kernel=kernel, restarts=restarts, seed=seed, check_transfer=False)
+        with relayed_warnings(f"compare, kernel {name!r}: "):
+            fitted[name] = fit(data, kernel=kernel, check_transfer=False, **settings)
     for name, model in (models or {}).items():
         if model.train_inputs.shape[0] != data.n_observations:
             raise InputDataError(f"model {name!r} was not fitted to this data set")
         fitted[name] = model
     if "independent" not in fitted:
-        fitted["independent"] = fit(data, kernel="independent", restarts=restarts, seed=seed)
+        with relayed_warnings("compare, kernel 'independent': "):
+            fitted["independent"] = fit(data, kernel="independent", **settings)
     reference = fitted["independent"].held_out_predictions(by=by, level=level)
     tables = []
     for name, model in fitted.items():

@@ -7,6 +7,10 @@ errors in one place; the subclasses also derive from the matching built-in (``Va
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
+
 
 class MtgpError(Exception):
     """Base class of every error raised by mtgp_kinetics."""
@@ -49,3 +53,34 @@ class DataWarning(MtgpWarning):
 
 class FewObservationsWarning(DataWarning):
     """A task has too few observations for its MAP intervals to be trusted (see ``mk.fit``)."""
+
+
+class OutlierWarning(DataWarning):
+    """Observations the fitted model cannot explain (see ``KineticsModel.outliers``); they were kept."""
+
+
+@contextlib.contextmanager
+def relayed_warnings(prefix: str = "", stacklevel: int = 4) -> Iterator[None]:
+    """Collect the warnings of a block and issue each distinct one once, at the caller's line.
+
+    A fit made of several candidate fits (the default model, :func:`mtgp_kinetics.compare`) would
+    otherwise repeat the same warning once per candidate, pointing inside the package; ``prefix``
+    says which part issued it (e.g. ``"compare, kernel 'lmc': "``).
+
+    Parameters
+    ----------
+    prefix : str
+        Put before every message.
+    stacklevel : int
+        Passed to :func:`warnings.warn` (4: the caller of the function that holds this block).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[tuple[type, str]] = set()
+    for record in caught:
+        key = (record.category, str(record.message))
+        if key in seen:
+            continue
+        seen.add(key)
+        warnings.warn(f"{prefix}{record.message}", record.category, stacklevel=stacklevel)

@@ -116,16 +116,22 @@ def held_out_predictive(gp: CoregionalGP, groups: np.ndarray | None = None) -> H
 
 def kfold_groups(train_inputs: torch.Tensor, folds: int, seed: int = 0) -> np.ndarray:
     """Fold label per observation: whole conditions assigned to ``folds`` folds at random (seeded)."""
-    by_condition = condition_groups(train_inputs)
-    n_conditions = by_condition.max() + 1
-    if not 2 <= folds <= n_conditions:
-        raise InputDataError(
-            f"folds must be between 2 and the number of distinct conditions ({n_conditions})"
-        )
-    order = np.random.default_rng(seed).permutation(n_conditions)
-    fold_of_condition = np.empty(n_conditions, dtype=int)
-    fold_of_condition[order] = np.arange(n_conditions) % folds
-    return fold_of_condition[by_condition]
+    return kfold_of(condition_groups(train_inputs), folds, seed, "distinct conditions")
+
+
+def kfold_of(groups: np.ndarray, folds: int, seed: int = 0, what: str = "groups") -> np.ndarray:
+    """Fold label per observation: the ``n`` group labels ``0..G-1`` assigned to ``folds`` folds (seeded).
+
+    A group (a condition, a study) never straddles two folds; fold sizes differ by at most one group.
+    """
+    groups = np.asarray(groups)
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not 2 <= folds <= n_groups:
+        raise InputDataError(f"folds must be between 2 and the number of {what} ({n_groups}), got {folds!r}")
+    order = np.random.default_rng(seed).permutation(n_groups)
+    fold_of_group = np.empty(n_groups, dtype=int)
+    fold_of_group[order] = np.arange(n_groups) % folds
+    return fold_of_group[groups]
 
 
 def pointwise_scores(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,7 +79,7 @@ def test_loo_table_summarizes_pointwise_scores(fitted):
     ind = fitted["independent"]
     pd.testing.assert_frame_equal(ind.loo(by="observation"), ind.loo(by="condition"), atol=1e-9)
     with pytest.raises(mk.InputDataError, match="by"):
-        model.loo(by="row")
+        model.loo(by="laboratory")  # not a column of the observations
 
 
 def test_held_out_physical_back_transforms_the_cross_validated_predictive(fitted):
@@ -95,3 +97,63 @@ def test_held_out_physical_back_transforms_the_cross_validated_predictive(fitted
         upper = transform.forward(ours["upper"].to_numpy())
         np.testing.assert_allclose(upper, rows["mean"] + 1.959964 * rows["std"], rtol=1e-6)
         assert (ours["lower"] < ours["mean"]).all() and (ours["mean"] < ours["upper"]).all()
+
+
+def study_data(n_studies: int = 6, per_study: int = 6) -> mk.Dataset:
+    """A rate-constant compilation: each study (column ``study``) has its own systematic offset."""
+    rng = np.random.default_rng(3)
+    space = mk.Space([mk.Continuous("T", 300.0, 1500.0, unit="K", transform="inverse")])
+    frames = []
+    for s in range(n_studies):
+        T = np.exp(rng.uniform(np.log(300.0), np.log(1500.0), per_study))
+        log10_k = -10.0 - 1500.0 / T + rng.normal(0.0, 0.2) + rng.normal(0.0, 0.02, per_study)
+        frames.append(pd.DataFrame({"T": T, "k": 10.0**log10_k, "study": f"S{s}"}))
+    frame = pd.concat(frames, ignore_index=True)
+    return mk.Dataset.from_frame(frame, space, [mk.Task("k", unit="cm3/molecule/s", transform="log10")])
+
+
+def test_leave_studies_out_holds_each_study_out_together():
+    data = study_data()
+    model = mk.fit(data, restarts=1)
+    by_study = model.held_out_predictions(by="study")
+    labels = pd.factorize(data.observations["study"])[0]
+    # Each study's predictions equal a brute-force refit without that study.
+    for label in (0, 3):
+        held = np.flatnonzero(labels == label)
+        mean, std = brute_force(model, held)
+        np.testing.assert_allclose(by_study["mean"].to_numpy()[held], mean, atol=1e-6)
+        np.testing.assert_allclose(by_study["std"].to_numpy()[held], std, atol=1e-6)
+    # A study's offset cannot be read from its own other points: leaving studies out is the harder test.
+    assert model.loo(by="study")["rmse"].iloc[0] > model.loo(by="condition")["rmse"].iloc[0]
+    folds = model.cross_validate(folds=3, by="study")
+    assert folds["n"].iloc[0] == len(labels)
+
+
+def test_grouping_errors_name_the_column():
+    data = study_data()
+    model = mk.fit(data, restarts=1)
+    with pytest.raises(mk.InputDataError, match="'lab'"):
+        model.loo(by="lab")
+    with pytest.raises(mk.InputDataError, match="number of groups"):
+        model.cross_validate(folds=7, by="study")  # 6 studies
+    with pytest.raises(mk.InputDataError, match="loo"):
+        model.cross_validate(by="observation")
+
+
+def test_outliers_flag_a_mistyped_measurement_and_fit_warns():
+    space = mk.Space([mk.Continuous("T", 700.0, 1400.0, unit="K", transform="inverse")])
+    frame = space.sample(30, seed=0)
+    rng = np.random.default_rng(0)
+    frame["tau"] = 10.0 ** (-8.0 + 6000.0 / frame["T"] + rng.normal(0.0, 0.03, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mk.OutlierWarning)
+        clean = mk.fit(mk.Dataset.from_frame(frame, space, [mk.Task("tau", unit="s", transform="log10")]))
+    assert clean.outliers().empty
+    frame.loc[7, "tau"] *= 10.0  # one value entered a decade off
+    data = mk.Dataset.from_frame(frame, space, [mk.Task("tau", unit="s", transform="log10")])
+    with pytest.warns(mk.OutlierWarning, match="row 7"):
+        model = mk.fit(data)
+    flagged = model.outliers()
+    assert flagged["row"].tolist() == [7]
+    assert flagged["z"].iloc[0] > 4.0
+    assert len(model.data.observations) == 30  # kept, not dropped

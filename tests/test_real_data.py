@@ -147,6 +147,9 @@ def test_replay_split_and_a_tiny_replay():
 
 
 @pytest.mark.slow
+# Three measured yields lie 4.0-4.7 leave-one-out standard deviations out (rows 79, 131, 268): the
+# fit says so (OutlierWarning), which is not what this test checks.
+@pytest.mark.filterwarnings("ignore::mtgp_kinetics.OutlierWarning")
 def test_default_model_shares_on_reizman_and_gains_by_experiment():
     # A measured set on which sharing pays: the three Suzuki cases move together. The default
     # model keeps a shared process and its 5-fold NLPD by experiment beats independent GPs on
