@@ -54,6 +54,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from scipy.stats import norm
 
 from mtgp_kinetics.errors import InputDataError
@@ -198,8 +199,8 @@ def dlog_output_dz(
         return np.full_like(z, _LN10)
     if transform_name == "log":
         return np.ones_like(z)
-    if transform_name == "logit":
-        return 1.0 - inverse(z)  # d ln(expit z) / dz = 1 - expit(z)
+    if transform_name in ("logit", "logit_percent"):
+        return 1.0 - expit(z)  # d ln(c expit z) / dz = 1 - expit(z)
     with np.errstate(divide="ignore", invalid="ignore"):
         if transform_name == "none":
             return np.where(z > 0, 1.0 / np.where(z > 0, z, 1.0), np.nan)

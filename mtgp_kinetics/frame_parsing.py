@@ -124,7 +124,26 @@ def _check_task_values(
             f"{where}: value(s) {values[invalid][:5].tolist()} at row(s) {_rows(labels[invalid])} "
             f"cannot be modelled with the {tf.name!r} transform of task {task.name!r}, which needs "
             f"values {tf.domain}; correct or remove these rows, or give the task another transform"
+            + _fraction_hint(tf.name, values, invalid)
         )
+
+
+def _fraction_hint(transform: str, values: np.ndarray, invalid: np.ndarray) -> str:
+    """What to do about fractions a logit cannot take: per cent values, or exact bounds."""
+    if transform not in ("logit", "logit_percent"):
+        return ""
+    top = 100.0 if transform == "logit_percent" else 1.0
+    bad = values[invalid]
+    hints = []
+    if transform == "logit" and np.nanmax(values) > 1.0 and np.nanmax(values) <= 100.0:
+        hints.append("the values look like per cent: give the task unit='%' (modelled as logit(y / 100))")
+    if np.any((bad == 0.0) | (bad == top)):
+        hints.append(
+            f"a measured 0 or {top:g} is outside the logit's open interval: clip such values just "
+            f"inside it first (the data set loaders use {0.01 * top:g} and {0.99 * top:g}), which "
+            "says 'at most about the detection limit'"
+        )
+    return "".join(f". Hint: {h}" for h in hints)
 
 
 def _check_noise(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.transforms import OutputTransform, output_transform
+from mtgp_kinetics.transforms import PERCENT_UNITS, OutputTransform, output_transform
 
 TASK_KINDS = ("rate", "mechanism", "other")
 
@@ -22,9 +22,11 @@ class Task:
         Column name of the output in a wide frame, or its label in the ``task`` column of a long frame.
     unit : str
         Physical unit, for labels (e.g. ``"s"``); ``""`` for dimensionless outputs.
-    transform : {"log10", "log", "logit", "none"} or None
+    transform : {"log10", "log", "logit", "logit_percent", "none"} or None
         Space the GP models the output in. ``log10``/``log`` for positive rate outputs (ignition
         delay, rate constant), ``logit`` for fractions in (0, 1) (branching ratio, selectivity).
+        A ``logit`` task whose ``unit`` is per cent (``"%"``, ``"percent"``, ``"mol%"``...) gets
+        ``logit_percent``: ``logit(y / 100)``, values and predictions in per cent.
     kind : {"rate", "mechanism", "other"}
         What the output describes; used for defaults and plots.
     noise_column : str or None
@@ -49,7 +51,10 @@ class Task:
             raise InputDataError(f"Task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
         if not (isinstance(self.cost, (int, float)) and math.isfinite(self.cost) and self.cost > 0):
             raise InputDataError(f"Task {self.name!r}: cost must be a finite number > 0, got {self.cost!r}")
-        object.__setattr__(self, "_transform", output_transform(self.transform))
+        transform = self.transform
+        if str(transform).lower() == "logit" and self.unit.strip().lower() in PERCENT_UNITS:
+            transform = "logit_percent"  # a yield in %: model logit(y / 100), keep per cent outside
+        object.__setattr__(self, "_transform", output_transform(transform))
         object.__setattr__(self, "transform", self._transform.name)
 
     @property

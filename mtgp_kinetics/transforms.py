@@ -126,7 +126,20 @@ OUTPUT_TRANSFORMS: dict[str, OutputTransform] = {
         lambda y: _finite(y) & (np.asarray(y, float) > 0) & (np.asarray(y, float) < 1),
         "in the open interval (0, 1)",
     ),
+    # A fraction given in per cent (a yield of 42 %): logit of y / 100, back in per cent.
+    "logit_percent": OutputTransform(
+        "logit_percent",
+        lambda y: _logit(np.asarray(y, float) / 100.0),
+        lambda z: 100.0 * _expit(z),
+        lambda y: 1.0 / (np.asarray(y, float) * (1.0 - np.asarray(y, float) / 100.0)),
+        lambda y: _finite(y) & (np.asarray(y, float) > 0) & (np.asarray(y, float) < 100),
+        "in the open interval (0, 100) (per cent)",
+    ),
 }
+
+#: Units that mark a fraction given in per cent: a ``logit`` task in one of them is modelled with
+#: ``logit_percent`` (``logit(y / 100)``), so its values and predictions stay in per cent.
+PERCENT_UNITS = ("%", "percent", "pct", "mol%", "mol %", "wt%", "wt %", "% yield")
 
 
 def condition_transform(name: str | None) -> ConditionTransform:

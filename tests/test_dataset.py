@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+import mtgp_kinetics as mk
 from mtgp_kinetics import Categorical, Continuous, Dataset, Space, Task
 from mtgp_kinetics.errors import DataWarning, InputDataError
 
@@ -569,3 +570,28 @@ def test_repr(space, tasks, wide) -> None:
     text = repr(Dataset.from_frame(wide, space, tasks))
     assert text.startswith("Dataset(8 observations of 2 task(s)")
     assert "tau: 4, frac: 4" in text
+
+
+def test_a_logit_task_in_per_cent_is_modelled_as_logit_of_the_fraction():
+    task = mk.Task("yield", unit="%", transform="logit", kind="mechanism")
+    assert task.transform == "logit_percent"
+    assert mk.Task.from_dict(task.to_dict()).transform == "logit_percent"
+    space = mk.Space([mk.Continuous("T", 300.0, 400.0, unit="K")])
+    frame = pd.DataFrame({"T": np.linspace(300.0, 400.0, 12), "yield": np.linspace(0.5, 95.0, 12)})
+    data = mk.Dataset.from_frame(frame, space, [task])
+    fraction = frame["yield"].to_numpy() / 100.0
+    np.testing.assert_allclose(data.train_targets().numpy(), np.log(fraction / (1.0 - fraction)))
+    model = mk.fit(data, restarts=1)
+    pred = model.predict(pd.DataFrame({"T": [310.0, 390.0]}))
+    assert ((pred["lower"] > 0.0) & (pred["upper"] < 100.0)).all()  # per cent, inside (0, 100)
+    assert pred["mean"].iloc[1] > 50.0
+
+
+def test_fraction_errors_say_what_to_do():
+    space = mk.Space([mk.Continuous("T", 300.0, 400.0, unit="K")])
+    frame = pd.DataFrame({"T": [300.0, 350.0, 400.0], "yield": [12.0, 40.0, 88.0]})
+    with pytest.raises(mk.InputDataError, match="unit='%'"):
+        mk.Dataset.from_frame(frame, space, [mk.Task("yield", transform="logit")])
+    frame["yield"] = [0.0, 40.0, 100.0]
+    with pytest.raises(mk.InputDataError, match=r"row\(s\) 0, 2.*clip"):
+        mk.Dataset.from_frame(frame, space, [mk.Task("yield", unit="%", transform="logit")])

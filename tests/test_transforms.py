@@ -38,14 +38,17 @@ def test_condition_values() -> None:
 @pytest.mark.parametrize("name", sorted(OUTPUT_TRANSFORMS))
 def test_output_round_trip(name: str) -> None:
     tf = output_transform(name)
-    y = FRACTIONS if name == "logit" else POSITIVE
+    y = {"logit": FRACTIONS, "logit_percent": 100.0 * FRACTIONS}.get(name, POSITIVE)
     np.testing.assert_allclose(tf.inverse(tf.forward(y)), y, rtol=RTOL)
 
 
 @pytest.mark.parametrize("name", sorted(OUTPUT_TRANSFORMS))
 def test_output_derivative_matches_finite_difference(name: str) -> None:
     tf = output_transform(name)
-    y = np.array([0.05, 0.3, 0.7]) if name == "logit" else np.array([0.05, 2.0, 300.0])
+    y = {
+        "logit": np.array([0.05, 0.3, 0.7]),
+        "logit_percent": np.array([0.5, 30.0, 70.0]),
+    }.get(name, np.array([0.05, 2.0, 300.0]))
     h = 1e-6 * y
     numeric = (tf.forward(y + h) - tf.forward(y - h)) / (2 * h)
     # Central difference error is O(h^2) plus rounding ~1e-16 / 1e-6: 1e-7 relative is safe.
