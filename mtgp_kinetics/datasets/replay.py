@@ -39,7 +39,7 @@ import torch
 
 from mtgp_kinetics.api import fit
 from mtgp_kinetics.dataset import Dataset
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.model import KineticsModel
 
 ORDERS = ("strategy", "random")
@@ -81,8 +81,13 @@ def split_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split the source rows into test rows, start rows and the rest of the pool (seeded).
 
-    The start rows hold at least two observations of every task (so every task can be fitted from
-    the first checkpoint), then random pool rows up to ``n_start``.
+    The test split takes whole conditions: source rows at identical conditions (repeated
+    experiments) are all test rows or all pool rows, so a test measurement is never predicted from
+    its own repeat (what ``cross_validate`` does too). It holds at least one row of every task that
+    has a row to spare (a task measured at a few conditions only is not silently left unscored);
+    a task it cannot hold is warned about (:class:`~mtgp_kinetics.errors.DataWarning`). The start
+    rows hold at least two observations of every task (so every task can be fitted from the first
+    checkpoint), then random pool rows up to ``n_start``.
 
     Returns
     -------
@@ -93,11 +98,47 @@ def split_rows(
         raise InputDataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     rng = np.random.default_rng(seed)
     labels = row_labels(data)
+    obs = data.observations
+    tasks = obs["task"].to_numpy()
     rows = pd.unique(labels)
-    rows = rows[rng.permutation(len(rows))]
+    # Condition group of each source row, numbered in order of first appearance: without repeats
+    # group i is row i, and the permutation below is the one the split has always used.
+    first = obs.groupby("row", sort=False)[data.space.names].first().loc[rows]
+    group_of_row = first.groupby(data.space.names, sort=False, dropna=False).ngroup().to_numpy()
+    _, group_of_row = np.unique(group_of_row, return_index=False, return_inverse=True)
+    order_of_groups = pd.unique(group_of_row)
+    n_groups = len(order_of_groups)
+    permuted = order_of_groups[rng.permutation(n_groups)]
     n_test = max(1, round(test_fraction * len(rows)))
-    test, pool = rows[:n_test], rows[n_test:]
-    tasks = data.observations["task"].to_numpy()
+    members = {g: rows[group_of_row == g] for g in order_of_groups}
+    task_rows = {name: set(labels[tasks == name]) for name in data.task_names}
+    test_groups: list[Any] = []
+    taken = 0
+    for g in permuted:
+        if taken >= n_test:
+            break
+        test_groups.append(g)
+        taken += len(members[g])
+    for name in data.task_names:
+        in_test = any(r in task_rows[name] for g in test_groups for r in members[g])
+        if in_test:
+            continue
+        # Move the first pool condition that measured the task, if the pool keeps two rows of it.
+        for g in permuted:
+            if g in test_groups or not any(r in task_rows[name] for r in members[g]):
+                continue
+            left = len(task_rows[name]) - sum(r in task_rows[name] for r in members[g])
+            if left >= 2:
+                test_groups.append(g)
+                break
+        else:
+            warnings.warn(
+                f"replay: task {name!r} has too few rows to hold one out for scoring; it is not scored",
+                DataWarning,
+                stacklevel=3,
+            )
+    test = np.concatenate([members[g] for g in permuted if g in test_groups])
+    pool = np.concatenate([members[g] for g in permuted if g not in test_groups])
     start: list[Any] = []
     for name in data.task_names:
         having = [r for r in pool if r not in start and (tasks[labels == r] == name).any()]
