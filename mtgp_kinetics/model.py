@@ -123,6 +123,7 @@ class KineticsModel:
             covar,
             self.num_tasks,
             make_mean(mean, self.num_tasks, space.continuous_dims),
+            torch.tensor([task.excess_noise for task in self.tasks]),
         )
         self.fit_result_: FitResult | None = None
         self._laplace: HyperparameterUncertainty | None = None

@@ -34,6 +34,11 @@ class Task:
         When given, the task's noise is fixed to it instead of learned.
     cost : float
         Relative cost of one measurement of this output (> 0), for cost-aware design.
+    excess_noise : bool
+        With ``noise_column``: also learn a variance added to every known one (stated
+        uncertainties that may be too small; prior
+        :func:`~mtgp_kinetics.models.priors.excess_noise_prior`). Default ``False``: the stated
+        uncertainties are taken as exact.
     """
 
     name: str
@@ -42,6 +47,7 @@ class Task:
     kind: str = "other"
     noise_column: str | None = None
     cost: float = 1.0
+    excess_noise: bool = False
     _transform: OutputTransform = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +57,15 @@ class Task:
             raise InputDataError(f"Task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
         if not (isinstance(self.cost, (int, float)) and math.isfinite(self.cost) and self.cost > 0):
             raise InputDataError(f"Task {self.name!r}: cost must be a finite number > 0, got {self.cost!r}")
+        if not isinstance(self.excess_noise, bool):
+            raise InputDataError(
+                f"Task {self.name!r}: excess_noise must be True or False, got {self.excess_noise!r}"
+            )
+        if self.excess_noise and self.noise_column is None:
+            raise InputDataError(
+                f"Task {self.name!r}: excess_noise adds to known measurement stds, so it needs a "
+                "noise_column (without one the whole noise variance is learned already)"
+            )
         transform = self.transform
         if str(transform).lower() == "logit" and self.unit.strip().lower() in PERCENT_UNITS:
             transform = "logit_percent"  # a yield in %: model logit(y / 100), keep per cent outside
@@ -76,6 +91,7 @@ class Task:
             "kind": self.kind,
             "noise_column": self.noise_column,
             "cost": float(self.cost),
+            "excess_noise": self.excess_noise,
         }
 
     @classmethod

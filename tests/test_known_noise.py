@@ -63,3 +63,32 @@ def test_new_measurement_noise_is_the_median_known_noise(noisy_model):
     np.testing.assert_allclose(
         noisy["transformed_std"] ** 2, latent["transformed_std"] ** 2 + median_var, rtol=1e-8
     )
+
+
+def _understated_frame(stated: float, true: float, n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """A smooth Arrhenius delay with ``true`` relative scatter whose stated std is ``stated``."""
+    rng = np.random.default_rng(seed)
+    T = np.linspace(900, 1500, n)
+    tau = 1e-6 * np.exp(8000 / T)
+    return pd.DataFrame({"T": T, "tau": tau * np.exp(true * rng.standard_normal(n)), "tau_sd": stated * tau})
+
+
+def test_excess_noise_learns_what_the_stated_stds_leave_out():
+    task = mk.Task("tau", unit="s", transform="log10", kind="rate", noise_column="tau_sd", excess_noise=True)
+    assert mk.Task.from_dict(task.to_dict()).excess_noise
+    exact = mk.Task("tau", unit="s", transform="log10", kind="rate", noise_column="tau_sd")
+    frame = _understated_frame(stated=0.02, true=0.10)  # 2 % stated, 10 % real scatter
+    with_excess = mk.fit(mk.Dataset.from_frame(frame, SPACE, [task]), restarts=1)
+    trusted = mk.fit(mk.Dataset.from_frame(frame, SPACE, [exact]), restarts=1)
+    # log10 std of the real scatter: 0.10 / ln 10 = 0.043; the stated one is 0.0087.
+    assert 0.025 < with_excess.noise_std()["tau"] < 0.07
+    assert trusted.noise_std()["tau"] < 0.01
+    # Where the stated stds are right, the excess stays small (its prior's median is a std of 0.03
+    # standardized units).
+    honest = mk.fit(mk.Dataset.from_frame(_understated_frame(0.10, 0.10), SPACE, [task]), restarts=1)
+    assert honest.noise_std()["tau"] < 1.15 * 0.10 / np.log(10)
+
+
+def test_excess_noise_needs_known_noise():
+    with pytest.raises(mk.InputDataError, match="noise_column"):
+        mk.Task("tau", excess_noise=True)

@@ -46,6 +46,8 @@ class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
         ``t``.
     mean_module : TaskMean, optional
         Per-task mean (default: a constant per task).
+    excess_noise : Tensor, optional
+        ``t`` booleans: known-noise tasks that also learn an excess variance.
     """
 
     def __init__(
@@ -56,8 +58,9 @@ class CoregionalGP(ExactGP, GPyTorchModel, FantasizeMixin):
         covar_module: CoregionalizationKernel,
         num_tasks: int,
         mean_module: TaskMean | None = None,
+        excess_noise: torch.Tensor | None = None,
     ) -> None:
-        likelihood = TaskNoiseLikelihood(TaskNoise(train_X, known_variance, num_tasks))
+        likelihood = TaskNoiseLikelihood(TaskNoise(train_X, known_variance, num_tasks, excess_noise))
         super().__init__(train_X, train_Y, likelihood)
         self.mean_module = TaskMean(num_tasks) if mean_module is None else mean_module
         self.covar_module = covar_module

@@ -3,7 +3,9 @@
 For observation ``i`` of task ``t_i`` the noise variance is
 
 * ``sigma_t^2`` (learned, one per task) when the task has no known measurement noise;
-* the user's known variance of that observation when the task has a noise column.
+* the user's known variance of that observation when the task has a noise column;
+* the known variance plus a learned excess ``sigma_t^2`` when the task also has ``excess_noise``
+  (stated uncertainties that may be too small: :func:`~mtgp_kinetics.models.priors.excess_noise_prior`).
 
 At new inputs (predicting a new measurement) a fixed-noise task uses the median of its known
 variances, which is what "a typical new measurement of this task" means. A ``jitter`` buffer adds a
@@ -20,7 +22,7 @@ from gpytorch.likelihoods.noise_models import Noise
 from gpytorch.priors import Prior
 from linear_operator.operators import DiagLinearOperator
 
-from mtgp_kinetics.models.priors import MIN_NOISE_VARIANCE, noise_prior
+from mtgp_kinetics.models.priors import MIN_NOISE_VARIANCE, excess_noise_prior, noise_prior
 
 
 class TaskNoise(Noise):
@@ -34,9 +36,17 @@ class TaskNoise(Noise):
         ``n`` known noise variances (standardized units), NaN where unknown.
     num_tasks : int
         ``t``.
+    excess : Tensor, optional
+        ``t`` booleans: known-noise tasks that also learn an excess variance (default: none).
     """
 
-    def __init__(self, train_inputs: torch.Tensor, known_variance: torch.Tensor, num_tasks: int):
+    def __init__(
+        self,
+        train_inputs: torch.Tensor,
+        known_variance: torch.Tensor,
+        num_tasks: int,
+        excess: torch.Tensor | None = None,
+    ):
         super().__init__()
         tasks = train_inputs[:, -1].round().long()
         fixed = torch.zeros(num_tasks, dtype=torch.bool)
@@ -49,6 +59,8 @@ class TaskNoise(Noise):
         self.register_buffer("train_inputs", train_inputs.clone())
         self.register_buffer("known_variance", known_variance.clone())
         self.register_buffer("fixed_tasks", fixed)
+        wanted = torch.zeros(num_tasks, dtype=torch.bool) if excess is None else torch.as_tensor(excess)
+        self.register_buffer("excess_tasks", wanted.to(torch.bool) & fixed)
         self.register_buffer("typical_known_variance", typical)
         self.register_buffer("jitter", torch.zeros((), dtype=train_inputs.dtype))
         self.register_parameter("raw_noise", torch.nn.Parameter(torch.zeros(num_tasks)))
@@ -57,7 +69,10 @@ class TaskNoise(Noise):
             "raw_noise", GreaterThan(MIN_NOISE_VARIANCE, transform=None, initial_value=prior.mode)
         )
         self.set_noise_prior(prior)
-        self.initialize(raw_noise=torch.full((num_tasks,), float(prior.mode)))
+        excess_prior = excess_noise_prior()
+        self.register_prior("excess_noise_prior", excess_prior, lambda m: m.noise[m.excess_tasks])
+        start = torch.where(self.excess_tasks, float(excess_prior.mode), float(prior.mode))
+        self.initialize(raw_noise=start.to(train_inputs.dtype))
 
     def set_noise_prior(self, prior: Prior) -> None:
         """Use ``prior`` on the learned noise variances (fixed tasks' entries are not scored).
@@ -78,7 +93,8 @@ class TaskNoise(Noise):
 
     def per_task_variance(self) -> torch.Tensor:
         """Noise variance of a new measurement of each task, shape ``t``."""
-        return torch.where(self.fixed_tasks, self.typical_known_variance, self.noise)
+        excess = torch.where(self.excess_tasks, self.noise, torch.zeros_like(self.noise))
+        return torch.where(self.fixed_tasks, self.typical_known_variance + excess, self.noise)
 
     def forward(self, *params: torch.Tensor, shape: torch.Size | None = None, **kwargs) -> DiagLinearOperator:
         """Noise covariance of inputs ``params[0]`` (``... x n x (d + 1)``)."""
@@ -93,6 +109,8 @@ class TaskNoise(Noise):
             X[..., :n_train, :], self.train_inputs.expand(*X.shape[:-2], n_train, X.shape[-1])
         ):
             known = self.known_variance.expand(*X.shape[:-2], n_train)
+            excess = torch.where(self.excess_tasks, self.noise, torch.zeros_like(self.noise))
+            known = known + excess[tasks[..., :n_train]]  # NaN stays NaN: a learned-noise row
             head = torch.where(torch.isnan(known), variance[..., :n_train], known)
             variance = torch.cat([head, variance[..., n_train:]], dim=-1)
         return DiagLinearOperator(variance + self.jitter)

@@ -26,6 +26,10 @@ outputscale
 (independent)
 noise variance         LogNormal(-4, 1), lower bound 1e-6            botorch's default (Hvarfner
 (learned per task)                                                   et al. 2024): median std 0.14
+excess over known      LogNormal(-7, 2), lower bound 1e-6            median std 0.03, 95 % in
+noise (``excess_noise``)                                             0.004-0.22: the stated
+                                                                     uncertainties hold unless the
+                                                                     data disagree
 noise variance, NUTS   LogNormal(-6, 2), lower bound 1e-6            median std 0.05, 95 % in
 (``method="nuts"``)                                                  0.007-0.35: precise rate data
                                                                      (10 % on a delay spanning
@@ -101,6 +105,15 @@ def sampling_noise_prior() -> LogNormalPrior:
     mass (median std 0.14, 2.5 % below 0.05) excludes the precision of good rate measurements.
     """
     return LogNormalPrior(loc=-6.0, scale=2.0, validate_args=False)
+
+
+def excess_noise_prior() -> LogNormalPrior:
+    """LogNormal(-7, 2) prior on the learned excess over known noise variances (``excess_noise``).
+
+    Median std 0.03 of the output's spread, 95 % between 0.004 and 0.22: an excess is allowed but
+    the stated uncertainties are believed unless the data disagree with them.
+    """
+    return LogNormalPrior(loc=-7.0, scale=2.0, validate_args=False)
 
 
 class TaskCovariancePrior(Prior):
