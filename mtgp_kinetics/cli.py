@@ -31,7 +31,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model_checking import held_out_physical, held_out_scores
 from mtgp_kinetics.space import Categorical
 from mtgp_kinetics.tasks import Task
+
+if TYPE_CHECKING:
+    from mtgp_kinetics.model import KineticsModel
 
 #: Exit code of a run stopped by an MtgpError (argparse uses the same for bad arguments).
 EXIT_ERROR = 2
@@ -517,9 +520,25 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"  {task.name}: {row['std']:.4g}{unit} at {where}")
         print("Task correlation:")
         print(model.task_correlation().rename_axis(index=None, columns=None).round(3).to_string())
+        _print_outliers(model)
     finally:
         campaign.close()
     return 0
+
+
+def _print_outliers(model: KineticsModel) -> None:
+    """List recorded results more than 4 leave-one-out stds from the model (a typo, a failed run)."""
+    flagged = model.outliers()
+    if flagged.empty:
+        print("No result lies more than 4 leave-one-out standard deviations from the model.")
+        return
+    print(
+        f"{len(flagged)} result(s) lie more than 4 leave-one-out standard deviations from what the "
+        "model predicts from the others (check them; correct one with observe --replace):"
+    )
+    for r in flagged.to_dict("records"):
+        ident = f"observation {r['observation_id']}" if "observation_id" in r else f"row {r['row']}"
+        print(f"  {ident}: {r['task']} z = {r['z']:+.1f}")
 
 
 # -- report ----------------------------------------------------------------------------------------

@@ -605,8 +605,9 @@ class KineticsModel:
         -------
         DataFrame
             One row per flagged observation, largest ``|z|`` first: ``row`` (source row label),
-            ``task``, the conditions, ``observed``, ``mean``, ``std`` (leave-one-out predictive,
-            model output space) and ``z``.
+            the conditions, the data's extra columns (a study, a campaign's ``observation_id``),
+            ``task``, ``observed``, ``mean``, ``std`` (leave-one-out predictive, model output
+            space) and ``z``.
         """
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not threshold > 0:
             raise InputDataError(f"threshold must be a number > 0, got {threshold!r}")
@@ -615,7 +616,9 @@ class KineticsModel:
         table = points[["task", "observed", "mean", "std"]].assign(z=z)
         observations = None if self.data is None else self.data.observations
         if observations is not None and len(observations) == len(table):
-            context = observations[["row", *self.space.names]].reset_index(drop=True)
+            reserved = {"task", "value", "noise", "row", *self.space.names}
+            extras = [c for c in observations.columns if c not in reserved]  # a study, a campaign id
+            context = observations[["row", *self.space.names, *extras]].reset_index(drop=True)
             table = pd.concat([context, table.reset_index(drop=True)], axis=1)
         flagged = table[np.abs(z) > threshold]
         order = np.argsort(-np.abs(flagged["z"].to_numpy()), kind="stable")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import mtgp_kinetics as mk
 from mtgp_kinetics.campaign import Campaign
 from mtgp_kinetics.campaign.config import load_campaign_config
 from mtgp_kinetics.cli import build_parser, main
@@ -121,6 +123,7 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     assert re.search(r"^  log_k: \S+ cm3/mol/s at T=", out, re.M)
     assert re.search(r"^  f_a: \S+ at T=", out, re.M)
     assert "Task correlation" in out
+    assert "No result lies more than 4 leave-one-out standard deviations" in out
 
     # The same results again: already recorded, so rejected as a whole.
     assert main(["observe", str(good), "--db", str(db)]) == 2
@@ -271,3 +274,21 @@ def test_documented_example_toml_loads(tmp_path):
     assert space.names == ["T", "bath"]
     assert [t.name for t in tasks] == ["tau_ign"]
     assert settings["strategy"] == "integrated_variance" and settings["restarts"] == 2
+
+
+def test_status_names_a_result_the_model_cannot_explain(tmp_path, capsys):
+    """A campaign result entered a decade off is listed by observation id (nothing is removed)."""
+    space = mk.Space([mk.Continuous("T", 700.0, 1400.0, unit="K", transform="inverse")])
+    task = mk.Task("tau", unit="s", transform="log10", kind="rate")
+    db = tmp_path / "campaign.db"
+    campaign = Campaign.create(db, space, [task], kernel="independent")
+    frame = space.sample(30, seed=0)
+    frame["tau"] = 10.0 ** (-8.0 + 6000.0 / frame["T"] + np.random.default_rng(0).normal(0.0, 0.03, 30))
+    frame.loc[7, "tau"] *= 10.0
+    campaign.observe(frame)
+    campaign.close()
+    assert main(["status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"1 result\(s\) lie more than 4 leave-one-out", out)
+    assert re.search(r"^  observation 8: tau z = \+\d", out, re.M)  # ids count from 1
+    assert _counts(db) == {"tau": 30}

@@ -32,7 +32,7 @@ from mtgp_kinetics.campaign.acquisition import (
 from mtgp_kinetics.campaign.results import SUGGESTION_ID
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
 from mtgp_kinetics.campaign.store import CampaignStore
-from mtgp_kinetics.errors import FewObservationsWarning, InputDataError
+from mtgp_kinetics.errors import FewObservationsWarning, InputDataError, OutlierWarning
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Categorical, Space
 from mtgp_kinetics.tasks import Task
@@ -227,6 +227,8 @@ class Campaign:
                 # A campaign fits from MIN_PER_TASK observations per task on purpose: its first
                 # models only steer the next experiments.
                 warnings.simplefilter("ignore", FewObservationsWarning)
+                # Refitted after every result: `status` lists outlying results once, by id.
+                warnings.simplefilter("ignore", OutlierWarning)
                 self._model = fit(
                     self.store.dataset(),
                     kernel=settings["kernel"],
