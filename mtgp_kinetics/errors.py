@@ -61,7 +61,7 @@ class OutlierWarning(DataWarning):
 
 @contextlib.contextmanager
 def relayed_warnings(prefix: str = "", stacklevel: int = 4) -> Iterator[None]:
-    """Collect the warnings of a block and issue each distinct one once, at the caller's line.
+    """Collect the package's warnings of a block and issue each distinct one once, at the caller's line.
 
     A fit made of several candidate fits (the default model, :func:`mtgp_kinetics.compare`) would
     otherwise repeat the same warning once per candidate, pointing inside the package; ``prefix``
@@ -79,6 +79,11 @@ def relayed_warnings(prefix: str = "", stacklevel: int = 4) -> Iterator[None]:
         yield
     seen: set[tuple[type, str]] = set()
     for record in caught:
+        if not issubclass(record.category, MtgpWarning):
+            # Another library's warning: passed on from where it was issued, so the filters that
+            # apply to that library (a DeprecationWarning ignored outside __main__) still do.
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+            continue
         key = (record.category, str(record.message))
         if key in seen:
             continue
