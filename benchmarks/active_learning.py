@@ -23,8 +23,8 @@ over seeds). Printed: per strategy the experiments needed to reach the target on
 Per-task-cost mode (``--cost``): a rate task (``tau_ign`` on H2/O2) costs 1, a mechanism task
 (``f_branch``) costs ``--mechanism-cost`` (5); ``integrated_variance_per_cost`` (one (condition,
 task) pair per step), without and with the target passed as its ``target_std`` (the accuracy
-wanted per task), against the default strategy measuring every task every time (cost 6 per
-experiment on H2/O2); total cost to reach the target.
+wanted per task), and with the target and ``error_weighting``, against the default strategy
+measuring every task every time (cost 6 per experiment on H2/O2); total cost to reach the target.
 
     python benchmarks/active_learning.py                 # 5 seeds, 8 + 40 experiments
     python benchmarks/active_learning.py --quick         # 2 seeds, 8 + 16, every 4th step scored
@@ -67,6 +67,7 @@ DEFAULT = "default"
 HAND = "hand-written max-variance"
 PER_COST = "integrated_variance_per_cost"
 PER_COST_TARGET = "integrated_variance_per_cost, target_std"
+PER_COST_ERROR = "integrated_variance_per_cost, target_std, error-weighted"
 BOTH = "both tasks (default)"
 #: Variants of the default strategy: label -> (strategy, strategy_options).
 VARIANTS = {
@@ -384,6 +385,10 @@ def main(argv: list[str] | None = None) -> None:
             options = {"target_std": target}
             settings = (PER_COST, 10 * args.steps, args.eval_every, target, PER_COST_TARGET, costs, max_cost)
             calls.append((run_campaign, key, (*settings, options)))
+            # ... and told to weigh each task's variance by its own leave-one-out errors nearby
+            options = {"target_std": target, "error_weighting": True}
+            settings = (PER_COST, 10 * args.steps, args.eval_every, target, PER_COST_ERROR, costs, max_cost)
+            calls.append((run_campaign, key, (*settings, options)))
     for result in run_all(calls, args.jobs):
         rows += result
     print(f"  all strategies done ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -393,7 +398,8 @@ def main(argv: list[str] | None = None) -> None:
         both = frame[frame["strategy"] == DEFAULT].assign(strategy=BOTH)
         both["cost"] = both["experiments"] * sum(costs.values())
         frame = pd.concat([frame, both], ignore_index=True)
-    main_frame = frame[~frame["strategy"].isin([BOTH, PER_COST, PER_COST_TARGET])] if rows else frame
+    cost_runs = [BOTH, PER_COST, PER_COST_TARGET, PER_COST_ERROR]
+    main_frame = frame[~frame["strategy"].isin(cost_runs)] if rows else frame
     if len(main_frame):
         print(
             f"\nExperiments to reach the target on every task ({args.seeds} seeds, {args.initial} initial, "
@@ -401,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(summary_table(main_frame, target, "experiments", float(total), "random").to_string())
     if args.cost:
-        cost_frame = frame[frame["strategy"].isin([BOTH, PER_COST, PER_COST_TARGET])]
+        cost_frame = frame[frame["strategy"].isin(cost_runs)]
         print()
         listed = ", ".join(f"{name} {cost:g}" for name, cost in costs.items())
         print(f"Total cost to reach the target ({listed}; initial design included):")

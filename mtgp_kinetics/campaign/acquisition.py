@@ -574,6 +574,13 @@ class IntegratedVariancePerCostStrategy:
         log10 units while the branching fraction lagged, ``docs/campaign.md``). Tasks without a
         target have ``s_j = 0``; when every task is at its target the plain reduction is used.
         Only with ``criterion="trace"``.
+    error_weighting : bool
+        Weigh each task's variance at each integration point by how much larger than predicted
+        that task's leave-one-out errors are nearby
+        (:func:`~mtgp_kinetics.campaign.variance_reduction.error_weights`, as in
+        :class:`IntegratedVarianceStrategy`): a task measured alone is then sent to where its
+        own model errs, e.g. across a regime change its stationary kernel smooths over. Only with
+        ``criterion="trace"``.
     """
 
     name = "integrated_variance_per_cost"
@@ -585,12 +592,16 @@ class IntegratedVariancePerCostStrategy:
         n_candidates: int = SOBOL_CANDIDATES,
         criterion: str = "trace",
         target_std: dict[str, float] | None = None,
+        error_weighting: bool = False,
     ) -> None:
         _check_criterion(criterion)
         self.n_mc_points = int(n_mc_points)
         self.n_candidates = int(n_candidates)
         self.criterion = criterion
         self.target_std = _check_targets(target_std, criterion)
+        if error_weighting and criterion != "trace":
+            raise InputDataError(f"error_weighting needs criterion='trace', got criterion={criterion!r}")
+        self.error_weighting = bool(error_weighting)
 
     def _target_variances(self, model: KineticsModel) -> torch.Tensor | None:
         """``t`` squared targets in standardized units (0 for a task without one), or ``None``."""
@@ -666,6 +677,7 @@ class IntegratedVariancePerCostStrategy:
                     f"ones, fewer than q={q}; add candidates or ask for fewer"
                 )
         target_var = self._target_variances(model)
+        point_weights = error_weights(model.gp, mc_points) if self.error_weighting else None
         picks, values = [], []
         for _ in range(q):
             # Closed form (variance_reduction), identical to one mean fantasy per pair.
@@ -676,9 +688,11 @@ class IntegratedVariancePerCostStrategy:
                 iv_now = posterior_variances(gp, mc_points).mean(0).clamp_min(1e-300)  # t
                 reduction = task_variance_reductions(gp, groups, mc_points) @ (transform.weights / iv_now)
             elif target_var is not None:
-                reduction = _excess_reduction(gp, groups, mc_points, transform.weights, target_var)
+                reduction = _excess_reduction(
+                    gp, groups, mc_points, transform.weights, target_var, point_weights
+                )
             else:
-                reduction = task_variance_reductions(gp, groups, mc_points) @ transform.weights
+                reduction = task_variance_reductions(gp, groups, mc_points, point_weights) @ transform.weights
             scores = (reduction / pair_cost).masked_fill(used, float("-inf"))
             best = int(torch.argmax(scores))
             used[best] = True
@@ -751,7 +765,12 @@ def _check_targets(target_std: dict[str, float] | None, criterion: str) -> dict[
 
 
 def _excess_reduction(
-    gp: Model, groups: torch.Tensor, mc_points: torch.Tensor, weights: torch.Tensor, target_var: torch.Tensor
+    gp: Model,
+    groups: torch.Tensor,
+    mc_points: torch.Tensor,
+    weights: torch.Tensor,
+    target_var: torch.Tensor,
+    point_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Weighted reduction of each task's integrated variance *above its target*, per group.
 
@@ -766,8 +785,9 @@ def _excess_reduction(
     Tensor
         ``n`` values for the ``n x k x (d + 1)`` ``groups``.
     """
-    reductions = task_variance_reductions(gp, groups, mc_points)  # n x t
-    iv_now = posterior_variances(gp, mc_points).mean(0)  # t
+    reductions = task_variance_reductions(gp, groups, mc_points, point_weights)  # n x t
+    now = posterior_variances(gp, mc_points)  # m x t
+    iv_now = (now if point_weights is None else now * point_weights.T).mean(0)  # t
     excess_now = (iv_now - target_var).clamp_min(0.0)
     excess_after = (iv_now - reductions - target_var).clamp_min(0.0)
     gain = (excess_now - excess_after) @ weights

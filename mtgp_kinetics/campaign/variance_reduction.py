@@ -132,7 +132,9 @@ def integrated_variance_reduction(
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 
-def task_variance_reductions(gp: CoregionalGP, groups: torch.Tensor, mc_points: torch.Tensor) -> torch.Tensor:
+def task_variance_reductions(
+    gp: CoregionalGP, groups: torch.Tensor, mc_points: torch.Tensor, point_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean over ``mc_points`` of the reduction of each task's own variance ``Var[f(z, j)]``, per group.
 
     The per-task form of :func:`integrated_variance_reduction`: ``r_j(z, B) = c_j^T (Sigma_BB +
@@ -150,6 +152,9 @@ def task_variance_reductions(gp: CoregionalGP, groups: torch.Tensor, mc_points: 
         ``n x k x (d + 1)``: ``n`` candidate groups of ``k`` (condition, task) pairs observed together.
     mc_points : Tensor
         ``m x d`` integration points (model coordinates).
+    point_weights : Tensor, optional
+        ``t x m`` weights of each task's reduction at each integration point in the mean (see
+        :func:`error_weights`).
 
     Returns
     -------
@@ -170,7 +175,8 @@ def task_variance_reductions(gp: CoregionalGP, groups: torch.Tensor, mc_points: 
             C = (gp.covar_module.forward(A, B) - V_A.T @ V_B).reshape(t * m, b, k).permute(1, 2, 0)
             S = _group_covariance(gp, block, V_B, noise)  # b x k x k
             solved = torch.cholesky_solve(C, torch.linalg.cholesky(S))  # b x k x (t m)
-            out.append((C * solved).sum(1).reshape(b, t, m).mean(-1))
+            reduction = (C * solved).sum(1).reshape(b, t, m)
+            out.append((reduction if point_weights is None else reduction * point_weights).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, t, dtype=torch.float64)
 
 

@@ -263,3 +263,34 @@ def test_unknown_target_task_is_named(model, pool):
     strategy = IntegratedVariancePerCostStrategy(n_mc_points=N_MC, target_std={"delay": 0.1})
     with pytest.raises(mk.InputDataError, match=r"target_std names unknown task\(s\) \['delay'\]"):
         strategy.suggest(model, pool, 1)
+
+
+def test_error_weighting_weighs_each_task_by_its_own_leave_one_out_errors(model, pool, monkeypatch):
+    """Weights of 1 change nothing; weights that count only some integration points move the picks there."""
+    import mtgp_kinetics.campaign.acquisition as acquisition
+
+    costs = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    plain_X, plain_values = IntegratedVariancePerCostStrategy(n_mc_points=N_MC).suggest(
+        model, pool, 2, rng=np.random.default_rng(0), costs=costs
+    )
+    weighted = IntegratedVariancePerCostStrategy(n_mc_points=N_MC, error_weighting=True)
+    monkeypatch.setattr(
+        acquisition, "error_weights", lambda gp, z: torch.ones(2, z.shape[0], dtype=torch.float64)
+    )
+    X, values = weighted.suggest(model, pool, 2, rng=np.random.default_rng(0), costs=costs)
+    torch.testing.assert_close(X, plain_X)
+    torch.testing.assert_close(values, plain_values)
+
+    # Only integration points with a first coordinate below 0.2 count: the pick moves towards them
+    # (unweighted it lies at the other end of that coordinate).
+    def corner(gp, z):
+        return (z[:, 0] < 0.2).to(torch.float64).expand(2, -1).clone()
+
+    monkeypatch.setattr(acquisition, "error_weights", corner)
+    X, _ = weighted.suggest(model, pool, 1, rng=np.random.default_rng(0), costs=costs)
+    assert float(X[0, 0]) < 0.4 < float(plain_X[0, 0])
+
+
+def test_error_weighting_needs_the_trace_criterion():
+    with pytest.raises(mk.InputDataError, match="error_weighting needs criterion='trace'"):
+        IntegratedVariancePerCostStrategy(criterion="sum", error_weighting=True)
