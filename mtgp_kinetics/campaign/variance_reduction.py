@@ -127,7 +127,7 @@ def integrated_variance_reduction(
             V_B = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, B), upper=False)  # N x (b k)
             C = (K_wB - V_Aw @ V_B).reshape(m, b, k).permute(1, 2, 0)  # b x k x m
             S = _group_covariance(gp, block, V_B, noise)  # b x k x k
-            solved = torch.cholesky_solve(C, torch.linalg.cholesky(S))  # b x k x m
+            solved = torch.cholesky_solve(C.contiguous(), torch.linalg.cholesky(S))  # b x k x m
             out.append((C * solved).sum(1).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
@@ -174,7 +174,7 @@ def task_variance_reductions(
             V_B = torch.linalg.solve_triangular(L, gp.covar_module.forward(X, B), upper=False)  # N x (b k)
             C = (gp.covar_module.forward(A, B) - V_A.T @ V_B).reshape(t * m, b, k).permute(1, 2, 0)
             S = _group_covariance(gp, block, V_B, noise)  # b x k x k
-            solved = torch.cholesky_solve(C, torch.linalg.cholesky(S))  # b x k x (t m)
+            solved = torch.cholesky_solve(C.contiguous(), torch.linalg.cholesky(S))  # b x k x (t m)
             reduction = (C * solved).sum(1).reshape(b, t, m)
             out.append((reduction if point_weights is None else reduction * point_weights).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, t, dtype=torch.float64)
@@ -234,7 +234,7 @@ def all_tasks_variance_reductions(
             C = C.reshape(t * m, b, t).permute(1, 2, 0)  # b x t x (t m)
             V_Bb = V_B.reshape(N, b, t)
             S = K_BB - torch.einsum("jbk,jbl->bkl", V_Bb, V_Bb) + torch.diag(noise)
-            solved = torch.cholesky_solve(C, torch.linalg.cholesky(S))  # b x t x (t m)
+            solved = torch.cholesky_solve(C.contiguous(), torch.linalg.cholesky(S))  # b x t x (t m)
             reduction = (C * solved).sum(1).reshape(b, t, m)
             out.append((reduction if point_weights is None else reduction * point_weights).mean(-1))
         return torch.cat(out) if out else torch.zeros(0, t, dtype=torch.float64)
