@@ -81,9 +81,14 @@ class Pool:
     ----------
     X : Tensor
         ``n x d`` candidates in model coordinates.
+    region : Tensor, optional
+        ``m x d`` points spread over the region where predictions matter (the feasible part of
+        the space, :mod:`~mtgp_kinetics.campaign.feasibility`): integrated-variance strategies
+        integrate over up to their ``n_mc_points`` of them instead of Sobol points of the box.
     """
 
     X: torch.Tensor
+    region: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,20 @@ class Bounds:
 
 
 Domain = Pool | Bounds
+
+
+def integration_points(domain: Domain, model: KineticsModel, seed: int, n: int) -> torch.Tensor:
+    """``n x d`` points to integrate a variance over: the pool's ``region`` if it has one, else Sobol.
+
+    From a region of more than ``n`` points a seeded subset of ``n`` is taken.
+    """
+    region = domain.region if isinstance(domain, Pool) else None
+    if region is None:
+        return IntegratedVarianceStrategy.mc_points(model, seed, n)
+    if region.shape[0] <= n:
+        return region.to(torch.float64)
+    rows = np.random.default_rng(seed).choice(region.shape[0], size=n, replace=False)
+    return region[torch.as_tensor(np.sort(rows))].to(torch.float64)
 
 
 class Strategy(Protocol):
@@ -503,7 +522,7 @@ class IntegratedVarianceStrategy:
         _check_q(q, domain)
         transform = ScalarizedPosteriorTransform(_weights(model, task_weights))
         seed = 0 if rng is None else int(rng.integers(2**31))
-        mc_points = self.mc_points(model, seed, self.n_mc_points)
+        mc_points = integration_points(domain, model, seed, self.n_mc_points)
         gp = _fantasize(model.gp, _pending(pending_X, model))
         if isinstance(domain, Bounds) and (self.search == "candidates" or domain.categorical_dims):
             # optimize_acqf would treat level codes as continuous: search a Sobol set instead.
@@ -651,7 +670,7 @@ class IntegratedVariancePerCostStrategy:
         cost = _costs(costs, t)
         transform = ScalarizedPosteriorTransform(_weights(model, task_weights))
         seed = 0 if rng is None else int(rng.integers(2**31))
-        mc_points = IntegratedVarianceStrategy.mc_points(model, seed, self.n_mc_points)
+        mc_points = integration_points(domain, model, seed, self.n_mc_points)
         candidates = domain.X if isinstance(domain, Pool) else domain.sobol(self.n_candidates, seed)
         n = candidates.shape[0]
         if n * t < q:
@@ -909,7 +928,7 @@ class BaldStrategy:
         weights = _weights(model, task_weights)
         transform = ScalarizedPosteriorTransform(weights)
         seed = 0 if rng is None else int(rng.integers(2**31))
-        mc_points = IntegratedVarianceStrategy.mc_points(model, seed, self.n_mc_points)
+        mc_points = integration_points(domain, model, seed, self.n_mc_points)
         candidates = domain.X if isinstance(domain, Pool) else domain.sobol(self.n_candidates, seed)
         all_draws = model.predictive_draws()
         index = np.unique(np.linspace(0, len(all_draws) - 1, min(self.n_draws, len(all_draws))).round())

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from mtgp_kinetics.api import fit
 from mtgp_kinetics.campaign.acquisition import (
+    MC_POINTS,
     SOBOL_CANDIDATES,
     Bounds,
     Pool,
@@ -29,6 +30,7 @@ from mtgp_kinetics.campaign.acquisition import (
     get_strategy,
     nearest_distance,
 )
+from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
 from mtgp_kinetics.campaign.store import CampaignStore
@@ -43,6 +45,8 @@ MIN_DISTANCE = 1e-3
 MIN_PER_TASK = 2
 #: ... and there are this many observations in all; before that, suggestions are Sobol points.
 MIN_TOTAL = 3
+#: Feasible Sobol candidates searched in bounds mode when fixed values or constraints are set.
+FEASIBLE_CANDIDATES = SOBOL_CANDIDATES
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class Campaign:
         restarts: int = 4,
         strategy_options: dict[str, Any] | None = None,
         fit_options: dict[str, Any] | None = None,
+        fixed: dict[str, Any] | None = None,
+        constraints: Sequence[str] | None = None,
     ) -> Campaign:
         """Start a campaign in a new store at ``path``.
 
@@ -135,6 +141,15 @@ class Campaign:
             Extra keywords of :func:`mtgp_kinetics.fit`, e.g. ``{"method": "nuts"}`` with
             ``num_warmup``/``num_samples``/``num_chains``. Strategy ``"bald"`` needs posterior draws:
             without a ``method`` it fits by NUTS (``method="nuts"``, the default sampler settings).
+        fixed : dict, optional
+            Condition name -> value every suggestion has (a number in a continuous condition's
+            bounds, or a level of a categorical one), e.g. ``{"P": 1.0}``.
+        constraints : sequence of str, optional
+            Linear constraints on continuous conditions in physical units, e.g.
+            ``["F_H2 + F_CO <= 60"]`` (:mod:`~mtgp_kinetics.campaign.feasibility`). With fixed values
+            or constraints, suggestions are chosen among feasible candidates (Sobol points of the
+            box that obey them, or the pool rows that do) and the variance is integrated over
+            feasible points.
 
         Returns
         -------
@@ -154,6 +169,11 @@ class Campaign:
             weights[name] = float(weight)
         if not (np.isfinite(min_distance) and min_distance >= 0):
             raise InputDataError(f"min_distance must be finite and >= 0, got {min_distance!r}")
+        feasibility = Feasibility(space, fixed or {}, constraints or ())
+        if pool is not None and feasibility.active:
+            frame = pool if isinstance(pool, pd.DataFrame) else pd.DataFrame(pool)
+            if not feasibility.mask(frame.reset_index(drop=True)).any():
+                raise InputDataError("no row of the pool obeys the fixed values and constraints")
         settings: dict[str, Any] = {
             "strategy": strategy,
             "strategy_options": strategy_options,
@@ -164,6 +184,7 @@ class Campaign:
             "task_weights": weights,
             "min_distance": float(min_distance),
             "pool": None if pool is None else _pool_records(pool, space),
+            **feasibility.settings(),
         }
         store = CampaignStore.create(path, space, tasks, settings)
         campaign = cls(store)
@@ -185,6 +206,12 @@ class Campaign:
     def settings(self) -> dict[str, Any]:
         """The campaign's settings (from the store)."""
         return self.store.settings
+
+    @property
+    def feasibility(self) -> Feasibility:
+        """The campaign's fixed values and linear constraints (none for a campaign without them)."""
+        settings = self.settings
+        return Feasibility(self.store.space, settings.get("fixed") or {}, settings.get("constraints") or ())
 
     def observations(self) -> pd.DataFrame:
         """The current observations (see :meth:`CampaignStore.observations`)."""
@@ -274,17 +301,26 @@ class Campaign:
         pending_X = self._conditions_X(self.store.pending())
         used_X = torch.cat([pending_X, self._conditions_X(self.store.observations())])
         min_distance = settings["min_distance"]
+        feasibility = self.feasibility
+        rng = np.random.default_rng([settings["seed"], len(self.store.suggestions())])
         pool_X = None
         if settings["pool"] is not None:
-            pool_X = space.to_model(pd.DataFrame.from_records(settings["pool"]))
-        domain: Pool | Bounds = Bounds.of(space) if pool_X is None else Pool(pool_X)
-        rng = np.random.default_rng([settings["seed"], len(self.store.suggestions())])
+            pool_frame = pd.DataFrame.from_records(settings["pool"])
+            if feasibility.active:
+                pool_frame = pool_frame[feasibility.mask(pool_frame)].reset_index(drop=True)
+            pool_X = space.to_model(pool_frame)
+        elif feasibility.active:
+            # The feasible part of the box, as candidates (and the region to integrate over).
+            seed = int(rng.integers(2**31))
+            pool_X = feasibility.candidates(FEASIBLE_CANDIDATES, seed)
+        region = feasibility.candidates(MC_POINTS, settings["seed"]) if feasibility.active else None
+        domain: Pool | Bounds = Bounds.of(space) if pool_X is None else Pool(pool_X, region)
         tasks_to_measure: list[list[str]] | None = None  # None: every task
         name = settings["strategy"]
         strategy = get_strategy(name, **settings["strategy_options"]) if self.can_fit() else None
         per_task = bool(getattr(strategy, "per_task", False))
         if pool_X is not None and not per_task:
-            domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance])
+            domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance], region)
         if strategy is not None:
             # Model-free strategies (random, Sobol) need no fit; they avoid every used condition.
             needs_model = bool(getattr(strategy, "needs_model", True))

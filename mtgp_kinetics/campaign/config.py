@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mtgp_kinetics.campaign.campaign import MIN_DISTANCE
+from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import parse_results
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.frame_parsing import read_csv
@@ -33,6 +34,8 @@ seed = 0                           # optional
 kernel = "independent"             # optional; omit (or "default") for the default model
 restarts = 2                       # optional (default 4)
 # pool = "pool.csv"                # optional: candidate conditions (path relative to this file)
+# fixed = { bath = "Ar" }           # optional: conditions every suggestion has
+# constraints = ["T <= 1400"]       # optional: linear constraints, physical units
 # initial = "initial.csv"          # optional: experiments already run (path relative to this file)
 
 [[conditions]]
@@ -65,6 +68,8 @@ CAMPAIGN_KEYS = (
     "task_weights",
     "pool",
     "initial",
+    "fixed",
+    "constraints",
 )
 #: Keys of a ``[[conditions]]`` entry: continuous (bounds) or categorical (levels).
 CONTINUOUS_KEYS = ("name", "lower", "upper", "unit", "transform")
@@ -96,7 +101,7 @@ def load_campaign_config(path: str | os.PathLike[str]) -> tuple[Space, list[Task
         Keyword arguments of :meth:`Campaign.create` besides path, space and tasks: ``strategy``,
         ``strategy_options``, ``seed``, ``kernel`` (None: the default model), ``restarts``,
         ``min_distance``, ``task_weights``, ``pool`` and ``initial`` (DataFrames read from the CSV
-        files named, paths relative to the TOML file, or None).
+        files named, paths relative to the TOML file, or None), ``fixed`` and ``constraints``.
 
     Raises
     ------
@@ -273,6 +278,18 @@ def _settings(table: Any, where: str, folder: Path, space: Space, tasks: list[Ta
             parse_results(initial, space, tasks)
         except InputDataError as err:
             raise InputDataError(f"{where}: campaign.initial ({table['initial']}): {err}") from None
+    fixed = table.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise InputDataError(f"{where}: campaign.fixed must be a table of condition = value")
+    constraints = table.get("constraints", [])
+    if not isinstance(constraints, list) or not all(isinstance(c, str) for c in constraints):
+        raise InputDataError(
+            f'{where}: campaign.constraints must be a list of text such as ["F_H2 + F_CO <= 60"]'
+        )
+    try:
+        Feasibility(space, fixed, constraints)
+    except InputDataError as err:
+        raise InputDataError(f"{where}: campaign: {err}") from None
     return {
         "strategy": strategy,
         "strategy_options": dict(options),
@@ -283,6 +300,8 @@ def _settings(table: Any, where: str, folder: Path, space: Space, tasks: list[Ta
         "task_weights": {k: float(v) for k, v in weights.items()},
         "pool": pool,
         "initial": initial,
+        "fixed": dict(fixed),
+        "constraints": list(constraints),
     }
 
 
