@@ -29,6 +29,7 @@ the index of the task to measure there in the last column (as float).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1023,8 +1024,15 @@ def get_strategy(name: str, **options: Any) -> Strategy:
     Raises
     ------
     InputDataError
-        For an unknown name; the message lists the choices.
+        For an unknown name or option; the message lists the choices.
     """
     if not isinstance(name, str) or name not in STRATEGIES:
         raise InputDataError(f"unknown acquisition strategy {name!r}; choose one of {sorted(STRATEGIES)}")
-    return STRATEGIES[name](**options)
+    cls = STRATEGIES[name]
+    accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputDataError(
+            f"strategy_options: unknown option(s) {unknown} of strategy {name!r}; it takes {accepted}"
+        )
+    return cls(**options)

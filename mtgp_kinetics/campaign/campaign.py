@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,10 @@ from mtgp_kinetics.campaign.acquisition import (
     nearest_distance,
 )
 from mtgp_kinetics.campaign.feasibility import Feasibility
-from mtgp_kinetics.campaign.results import SUGGESTION_ID
+from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
 from mtgp_kinetics.campaign.store import CampaignStore
-from mtgp_kinetics.errors import FewObservationsWarning, InputDataError, OutlierWarning
+from mtgp_kinetics.errors import DataWarning, FewObservationsWarning, InputDataError, OutlierWarning
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Categorical, Space
 from mtgp_kinetics.tasks import Task
@@ -160,6 +161,14 @@ class Campaign:
         strategy_options = dict(strategy_options or {})
         get_strategy(strategy, **strategy_options)  # fail before creating the file
         names = [t.name for t in tasks]
+        targets = strategy_options.get("target_std") or {}
+        unknown_targets = sorted(set(targets) - set(names)) if isinstance(targets, dict) else []
+        if unknown_targets:
+            raise InputDataError(
+                f"strategy_options.target_std names unknown task(s) {unknown_targets}; the tasks are {names}"
+            )
+        if initial is not None:
+            parse_results(initial, space, tasks)  # a bad initial design: fail before creating the file
         weights = {n: 1.0 for n in names}
         for name, weight in (task_weights or {}).items():
             if name not in weights:
@@ -189,7 +198,14 @@ class Campaign:
         store = CampaignStore.create(path, space, tasks, settings)
         campaign = cls(store)
         if initial is not None:
-            store.record(initial, source="initial")
+            try:
+                store.record(initial, source="initial")
+            except Exception:
+                # Nothing of this campaign exists yet: leave no half-made file behind.
+                store.close()
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{os.fspath(path)}{suffix}").unlink(missing_ok=True)
+                raise
         return campaign
 
     @classmethod
@@ -361,15 +377,25 @@ class Campaign:
         out["acquisition_value"] = values.numpy()
         return out
 
-    def observe(self, results: pd.DataFrame) -> int:
+    def observe(self, results: pd.DataFrame, *, replace: bool = False) -> int:
         """Record results (wide form; see :meth:`CampaignStore.record`) with source ``"observe"``.
+
+        The frame :meth:`suggest` returned may come back with its task columns filled in (its
+        ``batch_id``, ``tasks``, ``strategy`` and ``acquisition_value`` columns are ignored).
+
+        Parameters
+        ----------
+        results : DataFrame
+            The results.
+        replace : bool
+            Correct results already recorded (the old ones are kept, marked as superseded).
 
         Returns
         -------
         int
             Number of observations recorded.
         """
-        return self.store.record(results, source="observe")
+        return self.store.record(results, source="observe", replace=replace)
 
     # -- closed loop -------------------------------------------------------------------------------
     def run(
@@ -483,6 +509,19 @@ class Campaign:
                 f"({len(suggestions)}), got {type(results).__name__} of length {length}"
             )
         suggestions = suggestions.reset_index(drop=True)
+        store = self.store
+        known = {*store.space.names, *store.task_names, "note"}
+        known |= {t.noise_column for t in store.tasks if t.noise_column is not None}
+        extra = [c for c in results.columns if c not in known]
+        if extra:
+            # A simulator's bookkeeping (a run time, a log path) must not cost the measured values.
+            warnings.warn(
+                f"run: the oracle's column(s) {extra} are not conditions, tasks or noise columns; "
+                "they were not recorded",
+                DataWarning,
+                stacklevel=3,
+            )
+            results = results.drop(columns=extra)
         results = self._only_asked_tasks(results.reset_index(drop=True), suggestions)
         results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
         self.observe(results)

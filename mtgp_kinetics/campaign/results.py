@@ -30,6 +30,9 @@ SUGGESTION_ID = "suggestion_id"
 #: Optional columns besides conditions, tasks, noise and ``suggestion_id``: a free-text note per row.
 EXTRA_COLUMNS = ("note",)
 
+#: Columns of ``Campaign.suggest``'s frame that a results frame may carry back unchanged; ignored.
+SUGGESTION_COLUMNS = ("batch_id", "tasks", "strategy", "acquisition_value")
+
 #: Relative tolerance of the match between given conditions and a suggestion's (float round trips
 #: through CSV files and spreadsheets are exact or off by a few ulps; a typo is off by far more).
 CONDITION_RTOL = 1e-9
@@ -139,7 +142,7 @@ def _check_columns(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> 
         raise InputDataError(f"column(s) {duplicated} appear more than once; rename them")
     names = [t.name for t in tasks]
     noise_columns = [t.noise_column for t in tasks if t.noise_column is not None]
-    allowed = [*space.names, *names, *noise_columns, SUGGESTION_ID, *EXTRA_COLUMNS]
+    allowed = [*space.names, *names, *noise_columns, SUGGESTION_ID, *EXTRA_COLUMNS, *SUGGESTION_COLUMNS]
     unknown = [c for c in frame.columns if c not in allowed]
     if unknown:
         raise InputDataError(

@@ -1,0 +1,82 @@
+"""What a lab does that a simulation does not: typos in settings, sheets sent back, extra columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.campaign import Campaign, get_strategy
+
+SPACE = mk.Space([mk.Continuous("T", 600.0, 1200.0, unit="K", transform="inverse")])
+TASKS = [mk.Task("k", unit="1/s", transform="log10", kind="rate")]
+
+
+def lab(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[["T"]].copy()
+    out["k"] = 10.0 ** (13.0 - 9000.0 / frame["T"].to_numpy(dtype=float))
+    return out
+
+
+def initial(n: int = 5) -> pd.DataFrame:
+    return lab(SPACE.sample(n, seed=0))
+
+
+def test_a_mistyped_strategy_option_is_named_with_the_accepted_ones(tmp_path):
+    with pytest.raises(mk.InputDataError, match=r"\['n_mc_point'\].*'n_mc_points'"):
+        get_strategy("integrated_variance", n_mc_point=64)
+    with pytest.raises(mk.InputDataError, match="n_mc_point"):
+        Campaign.create(tmp_path / "c.db", SPACE, TASKS, strategy_options={"n_mc_point": 64})
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_a_target_for_an_unknown_task_is_refused_at_create(tmp_path):
+    with pytest.raises(mk.InputDataError, match=r"unknown task\(s\) \['kk'\]"):
+        Campaign.create(
+            tmp_path / "c.db",
+            SPACE,
+            TASKS,
+            strategy="integrated_variance_per_cost",
+            strategy_options={"target_std": {"kk": 0.1}},
+        )
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_a_rejected_initial_design_leaves_no_file_behind(tmp_path):
+    bad = initial()
+    bad.loc[2, "k"] = -1.0
+    with pytest.raises(mk.InputDataError, match="row"):
+        Campaign.create(tmp_path / "c.db", SPACE, TASKS, initial=bad)
+    assert not list(tmp_path.iterdir())
+    Campaign.create(tmp_path / "c.db", SPACE, TASKS, initial=initial()).close()  # the retry works
+
+
+def test_the_suggestion_frame_comes_back_filled_in_and_can_be_corrected(tmp_path):
+    campaign = Campaign.create(tmp_path / "c.db", SPACE, TASKS, initial=initial(), restarts=1)
+    sheet = campaign.suggest(q=2)
+    assert {"batch_id", "tasks", "strategy", "acquisition_value"} <= set(sheet.columns)
+    sheet["k"] = lab(sheet)["k"].to_numpy()
+    assert campaign.observe(sheet) == 2
+    fix = sheet[["suggestion_id"]].assign(k=sheet["k"].to_numpy() * 1.01)
+    with pytest.raises(mk.InputDataError, match="replace=True"):
+        campaign.observe(fix)
+    assert campaign.observe(fix, replace=True) == 2
+    current = campaign.observations()
+    assert len(current) == 5 + 2
+    answered = current[current["suggestion_id"].isin(sheet["suggestion_id"])].sort_values("suggestion_id")
+    np.testing.assert_allclose(answered["value"].to_numpy(), fix.sort_values("suggestion_id")["k"].to_numpy())
+    campaign.close()
+
+
+def test_an_oracles_extra_columns_are_dropped_with_a_warning_and_nothing_is_lost(tmp_path):
+    campaign = Campaign.create(tmp_path / "c.db", SPACE, TASKS, initial=initial(), restarts=1)
+
+    def simulator(frame: pd.DataFrame) -> pd.DataFrame:
+        return lab(frame).assign(duration_s=3.2)
+
+    with pytest.warns(mk.DataWarning, match="duration_s"):
+        campaign.run(simulator, budget=2, progress=False)
+    assert len(campaign.observations()) == 5 + 2
+    assert (campaign.store.suggestions()["status"] == "completed").all()
+    campaign.close()
