@@ -7,7 +7,7 @@
 
 from mtgp_kinetics.campaign.acquisition import STRATEGIES, get_strategy
 from mtgp_kinetics.campaign.campaign import Campaign, StopReport
-from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError
+from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError, SuggestionConflict
 from mtgp_kinetics.campaign.stopping import Budget, Stalled, TargetStd
 from mtgp_kinetics.campaign.store import CampaignStore
 
@@ -20,6 +20,7 @@ __all__ = [
     "CampaignStoreError",
     "Stalled",
     "StopReport",
+    "SuggestionConflict",
     "TargetStd",
     "get_strategy",
 ]

@@ -31,6 +31,7 @@ from mtgp_kinetics.campaign.acquisition import (
     get_strategy,
     nearest_distance,
 )
+from mtgp_kinetics.campaign.errors import SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
@@ -46,6 +47,8 @@ MIN_DISTANCE = 1e-3
 MIN_PER_TASK = 2
 #: ... and there are this many observations in all; before that, suggestions are Sobol points.
 MIN_TOTAL = 3
+#: Times :meth:`Campaign.suggest` chooses again when another process added suggestions meanwhile.
+SUGGEST_ATTEMPTS = 5
 #: Feasible Sobol candidates searched in bounds mode when fixed values or constraints are set.
 FEASIBLE_CANDIDATES = SOBOL_CANDIDATES
 
@@ -312,13 +315,25 @@ class Campaign:
         """
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise InputDataError(f"suggest: q must be a positive integer, got {q!r}")
+        for attempt in range(SUGGEST_ATTEMPTS):
+            try:
+                return self._suggest_once(q)
+            except SuggestionConflict:
+                # Another process recorded suggestions meanwhile: choose again with them pending.
+                if attempt == SUGGEST_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _suggest_once(self, q: int) -> pd.DataFrame:
+        """One attempt of :meth:`suggest`; raises :class:`SuggestionConflict` if it raced another."""
+        based_on = len(self.store.suggestions())
         settings = self.settings
         space = self.store.space
         pending_X = self._conditions_X(self.store.pending())
         used_X = torch.cat([pending_X, self._conditions_X(self.store.observations())])
         min_distance = settings["min_distance"]
         feasibility = self.feasibility
-        rng = np.random.default_rng([settings["seed"], len(self.store.suggestions())])
+        rng = np.random.default_rng([settings["seed"], based_on])
         pool_X = None
         if settings["pool"] is not None:
             pool_frame = pd.DataFrame.from_records(settings["pool"])
@@ -372,7 +387,7 @@ class Campaign:
             X, values = sobol.suggest(None, domain, q, used_X, None, rng)
             label = "sobol (too few observations for a model)"
         frame = space.from_model(X)
-        out = self.store.add_suggestions(frame, tasks_to_measure, label, values.numpy())
+        out = self.store.add_suggestions(frame, tasks_to_measure, label, values.numpy(), based_on=based_on)
         out["strategy"] = label
         out["acquisition_value"] = values.numpy()
         return out

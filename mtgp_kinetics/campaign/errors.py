@@ -17,3 +17,11 @@ class CampaignBusyError(CampaignStoreError):
 
     Nothing was written; the same call can simply be tried again.
     """
+
+
+class SuggestionConflict(CampaignStoreError):
+    """Another process added suggestions while a batch was being chosen; nothing was recorded.
+
+    :meth:`~mtgp_kinetics.campaign.Campaign.suggest` chooses again with those as pending
+    experiments, so two processes asking at once never get the same experiment.
+    """

@@ -42,7 +42,7 @@ from mtgp_kinetics.campaign.connection import (
     is_busy,
     scalar,
 )
-from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError
+from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError, SuggestionConflict
 from mtgp_kinetics.campaign.export import wide_results
 from mtgp_kinetics.campaign.results import (
     SUGGESTION_ID,
@@ -431,6 +431,7 @@ class CampaignStore:
         acquisition_values: Sequence[float] | np.ndarray | None = None,
         *,
         note: str | None = None,
+        based_on: int | None = None,
     ) -> pd.DataFrame:
         """Record a batch of suggested experiments as pending.
 
@@ -448,6 +449,10 @@ class CampaignStore:
             ``q`` acquisition values (NaN: none).
         note : str, optional
             A note stored with every suggestion of the batch.
+        based_on : int, optional
+            The number of suggestions in the store when the batch was chosen. If another process
+            has added suggestions since, nothing is recorded and :class:`SuggestionConflict` is
+            raised: the batch ignored them as pending experiments and may repeat them.
 
         Returns
         -------
@@ -472,6 +477,13 @@ class CampaignStore:
         else:
             created_at = _now()
             with self._write() as conn:
+                if based_on is not None:
+                    now = scalar(conn, "SELECT count(*) FROM suggestions")
+                    if now != based_on:
+                        raise SuggestionConflict(
+                            f"{now - based_on} suggestion(s) were added by another process while this "
+                            "batch was chosen; choose again"
+                        )
                 batch_id = scalar(conn, "SELECT coalesce(max(batch_id), 0) + 1 FROM suggestions")
                 ids = []
                 for cond, tasks, value in zip(conditions, asked, acquisition, strict=True):

@@ -80,3 +80,27 @@ def test_an_oracles_extra_columns_are_dropped_with_a_warning_and_nothing_is_lost
     assert len(campaign.observations()) == 5 + 2
     assert (campaign.store.suggestions()["status"] == "completed").all()
     campaign.close()
+
+
+def test_two_processes_asking_at_once_never_get_the_same_experiment(tmp_path):
+    """B records a suggestion while A is choosing: A's batch is refused and chosen again."""
+    path = tmp_path / "c.db"
+    Campaign.create(path, SPACE, TASKS, initial=initial(), restarts=1).close()
+    a, b = Campaign.open(path), Campaign.open(path)
+    record = a.store.add_suggestions
+    calls = []
+
+    def racing(*args, **kwargs):
+        if not calls:
+            b.suggest(q=1)  # lands between A's read of the pending list and A's write
+        calls.append(kwargs.get("based_on"))
+        return record(*args, **kwargs)
+
+    a.store.add_suggestions = racing
+    mine = a.suggest(q=1)
+    assert calls == [0, 1]  # the first attempt was based on 0 suggestions and refused
+    pending = a.store.pending()
+    assert len(pending) == 2
+    assert float(mine["T"].iloc[0]) != float(pending["T"].iloc[0])  # not B's experiment again
+    a.close()
+    b.close()
