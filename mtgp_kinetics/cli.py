@@ -254,6 +254,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 # -- campaign commands -------------------------------------------------------------------------------
+#: Most suspicious results ``status`` refits the model without before scoring them (see
+#: :meth:`KineticsModel.outliers <mtgp_kinetics.model.KineticsModel.outliers>`).
+STATUS_OUTLIER_REFITS = 3
+
 #: Sobol points at which ``status`` looks for the largest predictive std.
 STATUS_POINTS = 256
 
@@ -532,7 +536,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _print_outliers(model: KineticsModel) -> None:
     """List recorded results more than 4 leave-one-out stds from the model (a typo, a failed run)."""
-    flagged = model.outliers()
+    flagged = model.outliers(refit=STATUS_OUTLIER_REFITS)
     if flagged.empty:
         print("No result lies more than 4 leave-one-out standard deviations from the model.")
         return

@@ -585,7 +585,7 @@ class KineticsModel:
             )
         return pd.factorize(values)[0]
 
-    def outliers(self, threshold: float = OUTLIER_Z) -> pd.DataFrame:
+    def outliers(self, threshold: float = OUTLIER_Z, refit: int = 0) -> pd.DataFrame:
         """Observations whose leave-one-out standardized residual exceeds ``threshold``.
 
         ``z = (y - mu_-i) / s_-i`` with the exact leave-one-out predictive of each observation
@@ -600,29 +600,23 @@ class KineticsModel:
         ----------
         threshold : float
             Smallest ``|z|`` reported.
+        refit : int
+            Refit the hyperparameters without each of up to ``refit`` observations with the largest
+            ``|z|`` (from 2.5) and score them against that refit: a gross error inflates the fitted
+            noise and hides itself otherwise (:mod:`mtgp_kinetics.outliers`). ``mtgp-kinetics
+            status`` uses 3.
 
         Returns
         -------
         DataFrame
             One row per flagged observation, largest ``|z|`` first: ``row`` (source row label),
             the conditions, the data's extra columns (a study, a campaign's ``observation_id``),
-            ``task``, ``observed``, ``mean``, ``std`` (leave-one-out predictive, model output
-            space) and ``z``.
+            ``task``, ``observed``, ``mean``, ``std`` (held-out predictive, model output space)
+            and ``z``.
         """
-        if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not threshold > 0:
-            raise InputDataError(f"threshold must be a number > 0, got {threshold!r}")
-        points = self.held_out_predictions(by="observation")
-        z = ((points["observed"] - points["mean"]) / points["std"]).to_numpy()
-        table = points[["task", "observed", "mean", "std"]].assign(z=z)
-        observations = None if self.data is None else self.data.observations
-        if observations is not None and len(observations) == len(table):
-            reserved = {"task", "value", "noise", "row", *self.space.names}
-            extras = [c for c in observations.columns if c not in reserved]  # a study, a campaign id
-            context = observations[["row", *self.space.names, *extras]].reset_index(drop=True)
-            table = pd.concat([context, table.reset_index(drop=True)], axis=1)
-        flagged = table[np.abs(z) > threshold]
-        order = np.argsort(-np.abs(flagged["z"].to_numpy()), kind="stable")
-        return flagged.iloc[order].reset_index(drop=True)
+        from mtgp_kinetics.outliers import outlier_table
+
+        return outlier_table(self, threshold, refit)
 
     def loo(self, level: float = 0.95, by: str = "observation") -> pd.DataFrame:
         """Leave-one-out check per task, exact and without refitting.

@@ -157,3 +157,19 @@ def test_outliers_flag_a_mistyped_measurement_and_fit_warns():
     assert flagged["row"].tolist() == [7]
     assert flagged["z"].iloc[0] > 4.0
     assert len(model.data.observations) == 30  # kept, not dropped
+
+
+def test_refits_unmask_a_typo_that_inflated_the_noise():
+    """15 points of a smooth rate, one entered a decade off: its own fit hides it (noise 0.03 -> 0.28)."""
+    space = mk.Space([mk.Continuous("T", 500.0, 1200.0, unit="K", transform="inverse")])
+    frame = space.sample(15, seed=0)
+    frame["k"] = 10.0 ** (13.0 - 9000.0 / frame["T"] + np.random.default_rng(0).normal(0.0, 0.03, 15))
+    frame.loc[6, "k"] *= 10.0
+    task = mk.Task("k", unit="1/s", transform="log10", kind="rate")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.OutlierWarning)
+        model = mk.fit(mk.Dataset.from_frame(frame, space, [task]))
+    assert model.outliers().empty  # leave-one-out at the fitted hyperparameters: z = 3.3
+    flagged = model.outliers(refit=3)
+    assert flagged["row"].tolist() == [6]
+    assert flagged["z"].iloc[0] > 10.0  # measured 17.6

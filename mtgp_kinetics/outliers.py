@@ -1,0 +1,78 @@
+"""Observations a fitted model cannot explain: leave-one-out residuals, optionally with refits.
+
+The exact leave-one-out predictive of observation ``i`` (R&W eq. 5.12, hyperparameters fixed) gives
+``z_i = (y_i - mu_-i) / s_-i``, standard normal for a correct model. A gross error (a value typed a
+decade off) also pulls the hyperparameters, above all the noise level: with 15 observations of a
+smooth rate, a 10x typo raised the fitted noise std from 0.03 to 0.28 log10 units and its own ``z``
+fell to 3.3 (session 11). ``refit`` therefore refits the hyperparameters without each of the most
+suspicious observations (warm-started from the fit, so a fraction of a fit each) and scores the
+observation against that model: the typo's ``z`` becomes what a model that never saw it says.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mtgp_kinetics.errors import InputDataError
+
+if TYPE_CHECKING:
+    from mtgp_kinetics.model import KineticsModel
+
+#: Leave-one-out ``|z|`` from which an observation is refitted without (``refit`` > 0).
+REFIT_FROM = 2.5
+
+#: Optimizer iterations of a refit without one observation (warm start).
+REFIT_MAX_ITER = 100
+
+
+def outlier_table(model: KineticsModel, threshold: float, refit: int = 0) -> pd.DataFrame:
+    """See :meth:`KineticsModel.outliers <mtgp_kinetics.model.KineticsModel.outliers>`."""
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not threshold > 0:
+        raise InputDataError(f"threshold must be a number > 0, got {threshold!r}")
+    if isinstance(refit, bool) or not isinstance(refit, int) or refit < 0:
+        raise InputDataError(f"refit must be an integer >= 0, got {refit!r}")
+    points = model.held_out_predictions(by="observation")
+    z = ((points["observed"] - points["mean"]) / points["std"]).to_numpy()
+    table = points[["task", "observed", "mean", "std"]].assign(z=z)
+    if refit and model.data is not None:
+        suspects = [i for i in np.argsort(-np.abs(z)) if abs(z[i]) >= REFIT_FROM][:refit]
+        for i in suspects:
+            mean, std = _refitted_predictive(model, int(i))
+            table.loc[i, ["mean", "std", "z"]] = [mean, std, (table.loc[i, "observed"] - mean) / std]
+    observations = None if model.data is None else model.data.observations
+    if observations is not None and len(observations) == len(table):
+        reserved = {"task", "value", "noise", "row", *model.space.names}
+        extras = [c for c in observations.columns if c not in reserved]  # a study, a campaign id
+        context = observations[["row", *model.space.names, *extras]].reset_index(drop=True)
+        table = pd.concat([context, table.reset_index(drop=True)], axis=1)
+    flagged = table[np.abs(table["z"].to_numpy()) > threshold]
+    order = np.argsort(-np.abs(flagged["z"].to_numpy()), kind="stable")
+    return flagged.iloc[order].reset_index(drop=True)
+
+
+def _refitted_predictive(model: KineticsModel, index: int) -> tuple[float, float]:
+    """Mean and std (model output space, noise included) of observation ``index`` from a refit without it."""
+    from mtgp_kinetics.model import KineticsModel
+    from mtgp_kinetics.task_by_task import fit_model
+
+    data = model.data
+    keep = np.ones(data.n_observations, dtype=bool)
+    keep[index] = False
+    without = KineticsModel.from_dataset(data.subset(keep), model.kernel, model.mean)
+    source = dict(model.gp.named_parameters())
+    with torch.no_grad():
+        for name, param in without.gp.named_parameters():
+            if name in source and source[name].shape == param.shape:
+                param.copy_(source[name])
+                param.requires_grad_(source[name].requires_grad)
+    fit_model(without, restarts=1, max_iter=REFIT_MAX_ITER)
+    row = data.observations.iloc[[index]]
+    task = str(row["task"].iloc[0])
+    prediction = without.predict(
+        row[model.space.names].reset_index(drop=True), observation_noise=True, tasks=[task]
+    )
+    return float(prediction["transformed_mean"].iloc[0]), float(prediction["transformed_std"].iloc[0])
