@@ -453,14 +453,16 @@ def run_suggest(args: argparse.Namespace) -> int:
             print(f"Fitting the model on {len(campaign.observations())} observations...")
         suggestions = campaign.suggest(args.q)
         names = campaign.store.space.names
-        task_names = campaign.store.task_names
+        tasks = campaign.store.tasks
     finally:
         campaign.close()
 
     sheet = suggestions[["suggestion_id", *names]].copy()
     sheet[TASKS_COLUMN] = [";".join(t) for t in suggestions["tasks"]]
-    for name in task_names:
-        sheet[name] = np.nan
+    for task in tasks:
+        sheet[task.name] = np.nan
+        if task.noise_column is not None:  # the measurement std, physical units, beside the value
+            sheet[task.noise_column] = np.nan
     sheet.to_csv(out, index=False)
 
     batch = int(suggestions["batch_id"].iloc[0])
@@ -472,7 +474,9 @@ def run_suggest(args: argparse.Namespace) -> int:
     if np.isfinite(values).any():
         shown["acquisition_value"] = [f"{v:.4g}" for v in values]
     print(shown.to_string(index=False))
-    print(f"Wrote {out}: fill in the task columns and run 'mtgp-kinetics observe {out} --db {args.db}'")
+    stds = [t.noise_column for t in tasks if t.noise_column is not None]
+    what = "the task columns" + (f" and the measurement stds ({', '.join(stds)})" if stds else "")
+    print(f"Wrote {out}: fill in {what} and run 'mtgp-kinetics observe {out} --db {args.db}'")
     return 0
 
 

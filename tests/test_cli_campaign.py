@@ -292,3 +292,21 @@ def test_status_names_a_result_the_model_cannot_explain(tmp_path, capsys):
     assert re.search(r"1 result\(s\) lie more than 4 leave-one-out", out)
     assert re.search(r"^  observation 8: tau z = \+\d", out, re.M)  # ids count from 1
     assert _counts(db) == {"tau": 30}
+
+
+def test_the_sheet_has_a_column_for_a_known_measurement_std(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[conditions]]\nname = "T"\nlower = 500\nupper = 1200\nunit = "K"\ntransform = "inverse"\n'
+        '[[tasks]]\nname = "k"\nunit = "1/s"\ntransform = "log10"\nnoise_column = "k_std"\n'
+    )
+    db = tmp_path / "c.db"
+    assert main(["init", str(config), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "2", "--out", str(tmp_path / "s.csv")]) == 0
+    assert "measurement stds (k_std)" in capsys.readouterr().out
+    sheet = pd.read_csv(tmp_path / "s.csv")
+    assert list(sheet.columns) == ["suggestion_id", "T", "tasks", "k", "k_std"]
+    sheet["k"], sheet["k_std"] = [1e3, 2e3], [50.0, 100.0]
+    sheet.to_csv(tmp_path / "f.csv", index=False)
+    assert main(["observe", str(tmp_path / "f.csv"), "--db", str(db)]) == 0
+    assert _counts(db) == {"k": 2}
