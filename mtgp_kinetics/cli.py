@@ -515,11 +515,11 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"Fitting the model on {len(campaign.observations())} observations...")
         model = campaign.model
         space = campaign.store.space
-        points = space.sample(STATUS_POINTS, seed=int(campaign.settings["seed"]), method="sobol")
+        points = campaign.region(STATUS_POINTS, seed=int(campaign.settings["seed"]))
         prediction = model.predict(points, observation_noise=False)
         print(
-            f"Largest predictive std over {STATUS_POINTS} Sobol points (latent, physical units, "
-            "including the hyperparameters' own uncertainty):"
+            f"Largest predictive std over {STATUS_POINTS} points where experiments can run (latent, "
+            "physical units, including the hyperparameters' own uncertainty):"
         )
         for task in campaign.store.tasks:
             rows = prediction[prediction["task"] == task.name]
@@ -668,7 +668,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"Fitting the model on {len(campaign.observations())} observations...")
         model = campaign.model
         space, tasks = campaign.store.space, campaign.store.tasks
-        points = space.sample(REPORT_POINTS, seed=int(campaign.settings["seed"]), method="sobol")
+        points = campaign.region(REPORT_POINTS, seed=int(campaign.settings["seed"]))
         history = learning_history(model, campaign.observations(), points)
     finally:
         campaign.close()

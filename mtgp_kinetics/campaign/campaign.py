@@ -226,6 +226,30 @@ class Campaign:
         """The campaign's settings (from the store)."""
         return self.store.settings
 
+    def region(self, n: int, seed: int = 0) -> pd.DataFrame:
+        """``n`` conditions spread over where this campaign's experiments may be run (physical units).
+
+        The pool's rows that obey the fixed values and constraints (a seeded subset of ``n`` when
+        there are more), else ``n`` feasible Sobol points of the space, else ``n`` Sobol points of
+        the space. The campaign integrates its variance over this region, and the stopping rules
+        and ``mtgp-kinetics status`` / ``report`` summarize the uncertainty over it: an infeasible
+        corner of the box is never where the model is judged.
+        """
+        settings = self.settings
+        feasibility = self.feasibility
+        space = self.store.space
+        if settings["pool"] is not None:
+            frame = pd.DataFrame.from_records(settings["pool"])
+            if feasibility.active:
+                frame = frame[feasibility.mask(frame)]
+            if len(frame) > n:
+                rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=n, replace=False))
+                frame = frame.iloc[rows]
+            return frame.reset_index(drop=True)
+        if feasibility.active:
+            return space.from_model(feasibility.candidates(n, seed))
+        return space.sample(n, seed=seed)
+
     @property
     def feasibility(self) -> Feasibility:
         """The campaign's fixed values and linear constraints (none for a campaign without them)."""
@@ -334,17 +358,19 @@ class Campaign:
         min_distance = settings["min_distance"]
         feasibility = self.feasibility
         rng = np.random.default_rng([settings["seed"], based_on])
-        pool_X = None
+        pool_X = region = None
         if settings["pool"] is not None:
             pool_frame = pd.DataFrame.from_records(settings["pool"])
             if feasibility.active:
                 pool_frame = pool_frame[feasibility.mask(pool_frame)].reset_index(drop=True)
-            pool_X = space.to_model(pool_frame)
+            # The pool is where experiments can be run: it is also what the variance is integrated
+            # over (a random subset of MC_POINTS rows per call, as fresh Sobol points would be).
+            pool_X = region = space.to_model(pool_frame)
         elif feasibility.active:
             # The feasible part of the box, as candidates (and the region to integrate over).
             seed = int(rng.integers(2**31))
             pool_X = feasibility.candidates(FEASIBLE_CANDIDATES, seed)
-        region = feasibility.candidates(MC_POINTS, settings["seed"]) if feasibility.active else None
+            region = space.to_model(self.region(MC_POINTS, settings["seed"]))
         domain: Pool | Bounds = Bounds.of(space) if pool_X is None else Pool(pool_X, region)
         tasks_to_measure: list[list[str]] | None = None  # None: every task
         name = settings["strategy"]

@@ -17,7 +17,7 @@ from mtgp_kinetics.errors import InputDataError
 if TYPE_CHECKING:
     from mtgp_kinetics.campaign.campaign import Campaign
 
-#: Sobol points at which :class:`TargetStd` checks the predictive std.
+#: Points of the campaign's region (:meth:`Campaign.region`) at which the rules check the std.
 CHECK_POINTS = 256
 
 
@@ -60,8 +60,8 @@ class TargetStd:
     """Stop once every named task is predicted to within a target std everywhere.
 
     The largest physical predictive std (latent, no measurement noise) over :data:`CHECK_POINTS`
-    Sobol points of the space is compared with the target. Never stops while the campaign has too
-    few observations to fit a model.
+    points of the campaign's region (pool rows, feasible or plain Sobol points) is compared with
+    the target. Never stops while the campaign has too few observations to fit a model.
 
     Parameters
     ----------
@@ -90,7 +90,7 @@ class TargetStd:
             )
         if not campaign.can_fit():
             return None
-        check = campaign.store.space.sample(CHECK_POINTS, seed=self.seed)
+        check = campaign.region(CHECK_POINTS, seed=self.seed)
         prediction = campaign.model.predict(check, tasks=list(self.max_std))
         largest = prediction.groupby("task")["std"].max()
         done = all(largest[task] <= target for task, target in self.max_std.items())
@@ -98,8 +98,8 @@ class TargetStd:
             return None
         figures = ", ".join(f"{task} {largest[task]:.3g} <= {t:.3g}" for task, t in self.max_std.items())
         self.message = (
-            f"target_std: every task's largest predictive std over {CHECK_POINTS} Sobol points is within "
-            f"its target ({figures}, physical units)"
+            f"target_std: every task's largest predictive std over {CHECK_POINTS} points of the "
+            f"campaign's region is within its target ({figures}, physical units)"
         )
         return "target_std"
 
@@ -169,7 +169,7 @@ class Stalled:
             return None
         n = campaign.n_experiments
         if n not in self.history:
-            points = campaign.store.space.sample(CHECK_POINTS, seed=self.seed)
+            points = campaign.region(CHECK_POINTS, seed=self.seed)
             self.history[n] = uncertainty_summary(campaign, points)["mean_transformed_std"]
         if len(self.history) <= self.patience:
             return None
@@ -182,6 +182,7 @@ class Stalled:
         figures = ", ".join(f"{task} {100 * value:+.1f}%" for task, value in improvement.items())
         self.message = (
             f"stalled: over the last {self.patience} batches no task's mean predictive std (modelled "
-            f"units, {CHECK_POINTS} Sobol points) fell by {100 * self.rel_tol:.1f}% or more ({figures})"
+            f"units, {CHECK_POINTS} points of the campaign's region) fell by {100 * self.rel_tol:.1f}% "
+            f"or more ({figures})"
         )
         return "stalled"
