@@ -90,3 +90,19 @@ def test_pool_rows_that_break_a_rule_are_never_suggested(tmp_path):
     campaign.close()
     with pytest.raises(mk.InputDataError, match="no row of the pool"):
         Campaign.create(tmp_path / "q.db", SPACE, TASKS, pool=pool.iloc[:0].assign(), **RULES)
+
+
+def test_the_region_is_where_experiments_can_run(tmp_path):
+    """Variance is integrated, and stopping rules and status judge the model, over feasible points only."""
+    box = Campaign.create(tmp_path / "b.db", SPACE, TASKS, **RULES)
+    assert obeys(box.region(64)).all() and len(box.region(64)) == 64
+    box.close()
+    pool = SPACE.sample(300, seed=5)
+    pooled = Campaign.create(tmp_path / "p.db", SPACE, TASKS, pool=pool, **RULES)
+    region = pooled.region(1000)
+    assert obeys(region).all() and len(region) == int(obeys(pool).sum())  # every feasible row
+    assert len(pooled.region(10)) == 10
+    pooled.close()
+    plain = Campaign.create(tmp_path / "n.db", SPACE, TASKS)
+    pd.testing.assert_frame_equal(plain.region(16, seed=3), SPACE.sample(16, seed=3))
+    plain.close()
