@@ -757,6 +757,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MtgpError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader left; nothing is wrong with the campaign.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 from mtgp_kinetics.campaign.acquisition import STRATEGIES, get_strategy
 from mtgp_kinetics.campaign.campaign import Campaign, StopReport
 from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError, SuggestionConflict
-from mtgp_kinetics.campaign.stopping import Budget, Stalled, TargetStd
+from mtgp_kinetics.campaign.stopping import Budget, CostBudget, Stalled, TargetStd
 from mtgp_kinetics.campaign.store import CampaignStore
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "CampaignBusyError",
     "CampaignStore",
     "CampaignStoreError",
+    "CostBudget",
     "Stalled",
     "StopReport",
     "SuggestionConflict",

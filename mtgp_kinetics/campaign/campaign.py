@@ -226,6 +226,15 @@ class Campaign:
         """The campaign's settings (from the store)."""
         return self.store.settings
 
+    def cost_spent(self) -> float:
+        """Cost of every measurement recorded (superseded ones included) or pending (``Task.cost``)."""
+        cost = {t.name: float(t.cost) for t in self.store.tasks}
+        recorded = self.store.counts()
+        spent = sum(
+            cost[name] * float(row["observations"] + row["superseded"]) for name, row in recorded.iterrows()
+        )
+        return spent + sum(cost[name] * float(row["awaited"]) for name, row in recorded.iterrows())
+
     def region(self, n: int, seed: int = 0) -> pd.DataFrame:
         """``n`` conditions spread over where this campaign's experiments may be run (physical units).
 

@@ -1,7 +1,7 @@
 """Stopping rules of :meth:`Campaign.run`: objects with ``should_stop(campaign) -> str | None``.
 
-A rule returns ``None`` to go on, or a short reason (``"budget"``, ``"target_std"``, ``"stalled"``)
-to stop; it then also sets ``message``, a sentence saying why (the figures it compared), which
+A rule returns ``None`` to go on, or a short reason (``"budget"``, ``"cost"``, ``"target_std"``,
+``"stalled"``) to stop; it then also sets ``message``, a sentence saying why (the figures it compared), which
 :class:`~mtgp_kinetics.campaign.campaign.StopReport` carries.
 """
 
@@ -54,6 +54,36 @@ class Budget:
             return None
         self.message = f"budget: the campaign has {n} experiments, the budget allows {self.max_experiments}"
         return "budget"
+
+
+class CostBudget:
+    """Stop once the measurements recorded or pending cost ``max_cost`` in all (``Task.cost`` each).
+
+    For campaigns whose outputs cost differently (``integrated_variance_per_cost``): a budget in
+    money or instrument hours rather than in experiments. Every recorded observation (corrections
+    included: they were paid for) and every pending (suggestion, task) pair counts its task's cost.
+
+    Parameters
+    ----------
+    max_cost : float
+        Total cost allowed, counting measurements made before.
+    """
+
+    def __init__(self, max_cost: float) -> None:
+        if isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or not max_cost > 0:
+            raise InputDataError(f"CostBudget: max_cost must be a number > 0, got {max_cost!r}")
+        self.max_cost = float(max_cost)
+        self.message = ""
+
+    def should_stop(self, campaign: Campaign) -> str | None:
+        """``"cost"`` once the measurements made and asked for cost ``max_cost``."""
+        spent = campaign.cost_spent()
+        if spent < self.max_cost:
+            return None
+        self.message = (
+            f"cost: the measurements made and pending cost {spent:g}, the budget allows {self.max_cost:g}"
+        )
+        return "cost"
 
 
 class TargetStd:

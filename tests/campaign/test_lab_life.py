@@ -104,3 +104,30 @@ def test_two_processes_asking_at_once_never_get_the_same_experiment(tmp_path):
     assert float(mine["T"].iloc[0]) != float(pending["T"].iloc[0])  # not B's experiment again
     a.close()
     b.close()
+
+
+def test_a_cost_budget_stops_a_per_task_campaign_by_what_was_spent(tmp_path):
+    from mtgp_kinetics.campaign import CostBudget
+    from mtgp_kinetics.problems import AnalyticKinetics
+
+    problem = AnalyticKinetics(n_tasks=2)
+    tasks = [
+        mk.Task(t.name, unit=t.unit, transform=t.transform, kind=t.kind, cost=c)
+        for t, c in zip(problem.tasks, (1.0, 5.0), strict=True)
+    ]
+    campaign = Campaign.create(
+        tmp_path / "c.db",
+        problem.space,
+        tasks,
+        strategy="integrated_variance_per_cost",
+        initial=problem.sample(6, seed=0),
+        kernel="independent",
+        restarts=1,
+    )
+    assert campaign.cost_spent() == 6 * (1.0 + 5.0)
+    report = campaign.run(problem.evaluate, budget=30, stop=[CostBudget(45.0)], progress=False)
+    assert report.reason == "cost" and "budget allows 45" in report.message
+    assert 45.0 <= campaign.cost_spent() < 45.0 + 5.0  # stops at the first check past the budget
+    campaign.close()
+    with pytest.raises(mk.InputDataError, match="max_cost"):
+        CostBudget(0)
