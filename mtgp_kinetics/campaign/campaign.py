@@ -53,6 +53,18 @@ SUGGEST_ATTEMPTS = 5
 FEASIBLE_CANDIDATES = SOBOL_CANDIDATES
 
 
+#: Columns of an exported campaign (``export_csv``, wide) that say where a result came from in *that*
+#: campaign; an initial design read from such a file drops them (its rows are unsolicited here).
+EXPORT_PROVENANCE = (SUGGESTION_ID, "source", "recorded_at")
+
+
+def as_initial_design(initial: pd.DataFrame) -> pd.DataFrame:
+    """``initial`` without another campaign's provenance columns (an export can seed a new campaign)."""
+    if not isinstance(initial, pd.DataFrame):
+        raise InputDataError(f"initial must be a DataFrame of experiments, got {type(initial).__name__}")
+    return initial.drop(columns=[c for c in EXPORT_PROVENANCE if c in initial.columns])
+
+
 @dataclass(frozen=True)
 class StopReport:
     """Why :meth:`Campaign.run` stopped.
@@ -171,6 +183,7 @@ class Campaign:
                 f"strategy_options.target_std names unknown task(s) {unknown_targets}; the tasks are {names}"
             )
         if initial is not None:
+            initial = as_initial_design(initial)
             parse_results(initial, space, tasks)  # a bad initial design: fail before creating the file
         weights = {n: 1.0 for n in names}
         for name, weight in (task_weights or {}).items():

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mtgp_kinetics.campaign.campaign import MIN_DISTANCE
+from mtgp_kinetics.campaign.campaign import MIN_DISTANCE, as_initial_design
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import parse_results
 from mtgp_kinetics.errors import InputDataError
@@ -274,6 +274,7 @@ def _settings(table: Any, where: str, folder: Path, space: Space, tasks: list[Ta
             raise InputDataError(f"{where}: campaign.pool ({table['pool']}): {err}") from None
     initial = _csv(table, "initial", where, folder, space)
     if initial is not None:
+        initial = as_initial_design(initial)  # an export of another campaign is a fine start
         try:
             parse_results(initial, space, tasks)
         except InputDataError as err:

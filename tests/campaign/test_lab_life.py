@@ -131,3 +131,18 @@ def test_a_cost_budget_stops_a_per_task_campaign_by_what_was_spent(tmp_path):
     campaign.close()
     with pytest.raises(mk.InputDataError, match="max_cost"):
         CostBudget(0)
+
+
+def test_an_export_seeds_a_new_campaign(tmp_path):
+    old = Campaign.create(tmp_path / "old.db", SPACE, TASKS, initial=initial(), restarts=1)
+    sheet = old.suggest(q=2)
+    sheet["k"] = lab(sheet)["k"].to_numpy()
+    old.observe(sheet)
+    exported = tmp_path / "old.csv"
+    old.store.export_csv(exported)
+    old.close()
+    frame = pd.read_csv(exported)
+    assert {"suggestion_id", "source", "recorded_at"} <= set(frame.columns)
+    new = Campaign.create(tmp_path / "new.db", SPACE, TASKS, initial=frame)
+    assert len(new.observations()) == 7 and new.observations()["suggestion_id"].isna().all()
+    new.close()
