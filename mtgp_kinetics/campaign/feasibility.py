@@ -207,6 +207,10 @@ class Feasibility:
             ok &= constraint.holds(frame)
         return ok
 
+    def region(self, n: int, seed: int) -> pd.DataFrame:
+        """``n`` feasible conditions (physical units) spread over the feasible part of the space."""
+        return self.space.from_model(self.candidates(n, seed))
+
     def candidates(self, n: int, seed: int) -> torch.Tensor:
         """``n`` feasible conditions in model coordinates (``n x d``): Sobol points, rules applied.
 
