@@ -16,9 +16,11 @@ Sub-commands
     Suggest a batch of experiments and write a sheet to fill in with the results.
 ``observe``
     Record a CSV of results in the campaign (all or nothing).
+``abandon``
+    Mark pending suggestions as abandoned (an experiment that will not be run).
 ``status``
     Observations per task, pending suggestions and, once a model can be fitted, its largest
-    predictive std per task and the learned task correlation.
+    predictive std per task, the learned task correlation and results it cannot explain.
 ``report``
     PNG figures of a campaign: learning curve, Arrhenius plots, leave-one-out parity plots, task
     correlation.
@@ -301,8 +303,17 @@ example:
 
 Prints the observations and awaited results per task and the pending suggestions. Once every task
 has enough observations, fits the model and prints each task's largest predictive std (latent, in
-physical units) over {STATUS_POINTS} Sobol points of the space, where it is, and the learned task
-correlation.
+physical units) over {STATUS_POINTS} points where experiments can run (the pool, the feasible part of
+the space, or the whole space), where it is, the learned task correlation, and the results more
+than 4 leave-one-out standard deviations from the model (a typo, a failed run).
+"""
+
+_ABANDON_EPILOG = """example:
+  mtgp-kinetics abandon 12 13 --db campaign.db
+
+Marks pending suggestions as abandoned: the campaign stops waiting for them and later suggestions no
+longer treat them as pending. Results already recorded for them are kept; a completed suggestion
+cannot be abandoned. Nothing is changed if any id is unknown or completed.
 """
 
 
@@ -357,6 +368,33 @@ def _add_observe(subparsers: _SubParsers) -> None:
         help="correct results already recorded for a suggestion (the old values are kept as superseded)",
     )
     parser.set_defaults(handler=run_observe)
+
+
+def _add_abandon(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "abandon",
+        help="mark pending suggestions as abandoned",
+        description="Mark pending suggestions as abandoned (experiments that will not be run).",
+        epilog=_ABANDON_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("ids", type=_positive_int, nargs="+", help="suggestion ids")
+    _add_db_argument(parser)
+    parser.set_defaults(handler=run_abandon)
+
+
+def run_abandon(args: argparse.Namespace) -> int:
+    """The ``abandon`` sub-command (see ``mtgp-kinetics abandon --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+
+    campaign = Campaign.open(args.db)
+    try:
+        newly = campaign.store.abandon(args.ids)
+        print(f"Abandoned {newly} suggestion(s); {len(args.ids) - newly} already were.")
+        print("\n".join(_counts_lines(campaign)))
+    finally:
+        campaign.close()
+    return 0
 
 
 def _add_status(subparsers: _SubParsers) -> None:
@@ -714,6 +752,7 @@ COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
     _add_init,
     _add_suggest,
     _add_observe,
+    _add_abandon,
     _add_status,
     _add_report,
 )

@@ -218,7 +218,7 @@ def _commands() -> list[str]:
 
 
 def test_every_command_is_covered():
-    assert set(_commands()) >= {"demo", "init", "suggest", "observe", "status", "report"}
+    assert set(_commands()) >= {"demo", "init", "suggest", "observe", "abandon", "status", "report"}
 
 
 @pytest.mark.parametrize("command", _commands())
@@ -310,3 +310,22 @@ def test_the_sheet_has_a_column_for_a_known_measurement_std(tmp_path, capsys):
     sheet.to_csv(tmp_path / "f.csv", index=False)
     assert main(["observe", str(tmp_path / "f.csv"), "--db", str(db)]) == 0
     assert _counts(db) == {"k": 2}
+
+
+def test_abandon_stops_waiting_for_a_suggestion(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "3"]) == 0
+    capsys.readouterr()
+    assert main(["abandon", "2", "3", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "Abandoned 2 suggestion(s); 0 already were." in out and "Pending suggestions: 1" in out
+    assert main(["abandon", "2", "--db", str(db)]) == 0
+    assert "Abandoned 0 suggestion(s); 1 already were." in capsys.readouterr().out
+    assert main(["abandon", "99", "--db", str(db)]) == 2
+    assert "99" in capsys.readouterr().err
+    campaign = Campaign.open(db)
+    try:
+        assert campaign.store.suggestions()["status"].tolist() == ["pending", "abandoned", "abandoned"]
+    finally:
+        campaign.close()
