@@ -148,3 +148,18 @@ def test_inverse_transform_of_a_celsius_temperature_is_rejected(unit):
     with pytest.raises(InputDataError, match=r"T_C.*kelvin"):
         Continuous("T_C", 30.0, 110.0, unit=unit, transform="inverse")
     Continuous("T_C", 30.0, 110.0, unit=unit)  # modelled linearly: fine
+
+
+def test_categorical_kernel_diagonal_matches_the_full_matrix():
+    from botorch.models.kernels.categorical import CategoricalKernel
+
+    from mtgp_kinetics.models.input_kernel import LevelKernel
+
+    kernel = LevelKernel(ard_num_dims=2)
+    kernel.lengthscale = torch.tensor([[0.7, 2.0]], dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, (40, 2), generator=generator).double()
+    y = torch.randint(0, 3, (40, 2), generator=generator).double()
+    full = CategoricalKernel.forward(kernel, x, y)
+    torch.testing.assert_close(kernel.forward(x, y, diag=True), torch.diagonal(full))
+    torch.testing.assert_close(kernel.forward(x, y), full)
