@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
 from mtgp_kinetics.default_model import fit_default
 from mtgp_kinetics.errors import FewObservationsWarning, InputDataError, OutlierWarning, relayed_warnings
-from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.means import MEAN_NAMES
 from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
 from mtgp_kinetics.task_by_task import fit_model
@@ -148,8 +148,8 @@ def warn_outliers(model: KineticsModel, stacklevel: int = 2) -> None:
     more = len(flagged) - len(shown)
     listed = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
     warnings.warn(
-        f"{len(flagged)} observation(s) lie more than 4 leave-one-out standard deviations from what "
-        f"the model predicts from the rest: {listed}. They were kept. Check them for a mistyped or "
+        f"{len(flagged)} observation(s) lie more than {OUTLIER_Z:g} leave-one-out standard deviations "
+        f"from what the model predicts from the rest: {listed}. They were kept. Check them for a mistyped or "
         "failed measurement, or a feature the model cannot follow; model.outliers() lists them.",
         OutlierWarning,
         stacklevel=stacklevel + 1,

@@ -41,6 +41,7 @@ import pandas as pd
 from mtgp_kinetics import __version__
 from mtgp_kinetics.campaign.config import EXAMPLE_TOML
 from mtgp_kinetics.errors import InputDataError, MtgpError
+from mtgp_kinetics.model import OUTLIER_Z
 from mtgp_kinetics.model_checking import held_out_physical, held_out_scores
 from mtgp_kinetics.space import Categorical
 from mtgp_kinetics.tasks import Task
@@ -580,11 +581,11 @@ def _print_outliers(model: KineticsModel) -> None:
     """List recorded results more than 4 leave-one-out stds from the model (a typo, a failed run)."""
     flagged = model.outliers(refit=STATUS_OUTLIER_REFITS)
     if flagged.empty:
-        print("No result lies more than 4 leave-one-out standard deviations from the model.")
+        print(f"No result lies more than {OUTLIER_Z:g} leave-one-out standard deviations from the model.")
         return
     print(
-        f"{len(flagged)} result(s) lie more than 4 leave-one-out standard deviations from what the "
-        "model predicts from the others (check them; correct one with observe --replace):"
+        f"{len(flagged)} result(s) lie more than {OUTLIER_Z:g} leave-one-out standard deviations from "
+        "what the model predicts from the others (check them; correct one with observe --replace):"
     )
     for r in flagged.to_dict("records"):
         ident = f"observation {r['observation_id']}" if "observation_id" in r else f"row {r['row']}"

@@ -555,7 +555,8 @@ class KineticsModel:
             groups = None
         else:
             labels = mc.condition_groups(self.train_inputs) if by == "condition" else self._column_groups(by)
-            groups = labels if folds is None else mc.kfold_of(labels, folds, seed)
+            what = "distinct conditions" if by == "condition" else f"groups of {by!r}"
+            groups = labels if folds is None else mc.kfold_of(labels, folds, seed, what)
         predictive = mc.held_out_predictive(self.gp, groups)
         points = mc.pointwise_scores(predictive, self.y_mean, self.y_std, level)
         points.insert(0, "task", [self.task_names[k] for k in points.pop("task_index")])

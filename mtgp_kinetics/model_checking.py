@@ -114,11 +114,6 @@ def held_out_predictive(gp: CoregionalGP, groups: np.ndarray | None = None) -> H
     return HeldOutPredictive(mean, variance, target, tasks)
 
 
-def kfold_groups(train_inputs: torch.Tensor, folds: int, seed: int = 0) -> np.ndarray:
-    """Fold label per observation: whole conditions assigned to ``folds`` folds at random (seeded)."""
-    return kfold_of(condition_groups(train_inputs), folds, seed, "distinct conditions")
-
-
 def kfold_of(groups: np.ndarray, folds: int, seed: int = 0, what: str = "groups") -> np.ndarray:
     """Fold label per observation: the ``n`` group labels ``0..G-1`` assigned to ``folds`` folds (seeded).
 

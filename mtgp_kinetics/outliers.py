@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.frame_parsing import RESERVED_COLUMNS
 
 if TYPE_CHECKING:
     from mtgp_kinetics.model import KineticsModel
@@ -45,7 +45,7 @@ def outlier_table(model: KineticsModel, threshold: float, refit: int = 0) -> pd.
             table.loc[i, ["mean", "std", "z"]] = [mean, std, (table.loc[i, "observed"] - mean) / std]
     observations = None if model.data is None else model.data.observations
     if observations is not None and len(observations) == len(table):
-        reserved = {"task", "value", "noise", "row", *model.space.names}
+        reserved = {*RESERVED_COLUMNS, *model.space.names}
         extras = [c for c in observations.columns if c not in reserved]  # a study, a campaign id
         context = observations[["row", *model.space.names, *extras]].reset_index(drop=True)
         table = pd.concat([context, table.reset_index(drop=True)], axis=1)
@@ -57,18 +57,16 @@ def outlier_table(model: KineticsModel, threshold: float, refit: int = 0) -> pd.
 def _refitted_predictive(model: KineticsModel, index: int) -> tuple[float, float]:
     """Mean and std (model output space, noise included) of observation ``index`` from a refit without it."""
     from mtgp_kinetics.model import KineticsModel
-    from mtgp_kinetics.task_by_task import fit_model
+    from mtgp_kinetics.task_by_task import copy_hyperparameters, fit_model
 
     data = model.data
     keep = np.ones(data.n_observations, dtype=bool)
     keep[index] = False
     without = KineticsModel.from_dataset(data.subset(keep), model.kernel, model.mean)
-    source = dict(model.gp.named_parameters())
-    with torch.no_grad():
-        for name, param in without.gp.named_parameters():
-            if name in source and source[name].shape == param.shape:
-                param.copy_(source[name])
-                param.requires_grad_(source[name].requires_grad)
+    copy_hyperparameters(without, model)
+    held = {name for name, param in model.gp.named_parameters() if not param.requires_grad}
+    for name, param in without.gp.named_parameters():
+        param.requires_grad_(name not in held)  # a borrowed rotation stays held
     fit_model(without, restarts=1, max_iter=REFIT_MAX_ITER)
     row = data.observations.iloc[[index]]
     task = str(row["task"].iloc[0])

@@ -52,13 +52,21 @@ def task_model(model: KineticsModel, k: int) -> KineticsModel:
         data=None,
         mean=model.mean,
     )
-    # Same starting hyperparameters; the data buffers (training inputs, known noise) stay its own.
-    state = single.gp.state_dict()
-    for key, value in model.gp.state_dict().items():
+    copy_hyperparameters(single, model)
+    return single
+
+
+def copy_hyperparameters(target: KineticsModel, source: KineticsModel) -> None:
+    """Start ``target`` at ``source``'s hyperparameters (same structure, other data).
+
+    Every state entry whose shape matches is copied; the data buffers (training inputs, known
+    noise), whose shapes follow the data, stay ``target``'s own.
+    """
+    state = target.gp.state_dict()
+    for key, value in source.gp.state_dict().items():
         if key in state and state[key].shape == value.shape:
             state[key] = value.clone()
-    single.gp.load_state_dict(state)
-    return single
+    target.gp.load_state_dict(state)
 
 
 def copy_task_parameters(

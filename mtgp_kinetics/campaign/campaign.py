@@ -33,7 +33,7 @@ from mtgp_kinetics.campaign.acquisition import (
 )
 from mtgp_kinetics.campaign.errors import SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
-from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results
+from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results, result_columns
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
 from mtgp_kinetics.campaign.store import CampaignStore
 from mtgp_kinetics.errors import DataWarning, FewObservationsWarning, InputDataError, OutlierWarning
@@ -241,12 +241,9 @@ class Campaign:
 
     def cost_spent(self) -> float:
         """Cost of every measurement recorded (superseded ones included) or pending (``Task.cost``)."""
-        cost = {t.name: float(t.cost) for t in self.store.tasks}
-        recorded = self.store.counts()
-        spent = sum(
-            cost[name] * float(row["observations"] + row["superseded"]) for name, row in recorded.iterrows()
-        )
-        return spent + sum(cost[name] * float(row["awaited"]) for name, row in recorded.iterrows())
+        counts = self.store.counts()
+        measured = counts["observations"] + counts["superseded"] + counts["awaited"]
+        return float(sum(float(task.cost) * float(measured[task.name]) for task in self.store.tasks))
 
     def region(self, n: int, seed: int = 0) -> pd.DataFrame:
         """``n`` conditions spread over where this campaign's experiments may be run (physical units).
@@ -256,20 +253,26 @@ class Campaign:
         the space. The stopping rules and ``mtgp-kinetics status`` / ``report`` summarize the
         uncertainty over it: an infeasible corner of the box is never where the model is judged.
         """
-        settings = self.settings
         feasibility = self.feasibility
-        space = self.store.space
-        if settings["pool"] is not None:
-            frame = pd.DataFrame.from_records(settings["pool"])
-            if feasibility.active:
-                frame = frame[feasibility.mask(frame)]
+        frame = self._feasible_pool(feasibility)
+        if frame is not None:
             if len(frame) > n:
                 rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=n, replace=False))
-                frame = frame.iloc[rows]
-            return frame.reset_index(drop=True)
+                frame = frame.iloc[rows].reset_index(drop=True)
+            return frame
         if feasibility.active:
             return feasibility.region(n, seed)
-        return space.sample(n, seed=seed)
+        return self.store.space.sample(n, seed=seed)
+
+    def _feasible_pool(self, feasibility: Feasibility) -> pd.DataFrame | None:
+        """The pool's rows that obey ``feasibility`` (physical units), or ``None`` without a pool."""
+        records = self.settings["pool"]
+        if records is None:
+            return None
+        frame = pd.DataFrame.from_records(records)
+        if feasibility.active:
+            frame = frame[feasibility.mask(frame)].reset_index(drop=True)
+        return frame
 
     @property
     def feasibility(self) -> Feasibility:
@@ -384,13 +387,9 @@ class Campaign:
         # the pool's own rows: integration points that are also candidates credit a candidate with
         # its own variance, and integrating over half the pool cost the H2/O2 benchmark campaigns
         # (5 seeds: target reached at 2 seeds instead of 4; session 11).
-        region = (
-            space.to_model(feasibility.region(MC_POINTS, settings["seed"])) if feasibility.active else None
-        )
-        if settings["pool"] is not None:
-            pool_frame = pd.DataFrame.from_records(settings["pool"])
-            if feasibility.active:
-                pool_frame = pool_frame[feasibility.mask(pool_frame)].reset_index(drop=True)
+        region = feasibility.candidates(MC_POINTS, settings["seed"]) if feasibility.active else None
+        pool_frame = self._feasible_pool(feasibility)
+        if pool_frame is not None:
             pool_X = space.to_model(pool_frame)
         elif feasibility.active:
             # The feasible part of the box, as candidates.
@@ -574,9 +573,7 @@ class Campaign:
                 f"({len(suggestions)}), got {type(results).__name__} of length {length}"
             )
         suggestions = suggestions.reset_index(drop=True)
-        store = self.store
-        known = {*store.space.names, *store.task_names, "note"}
-        known |= {t.noise_column for t in store.tasks if t.noise_column is not None}
+        known = result_columns(self.store.space, self.store.tasks)
         extra = [c for c in results.columns if c not in known]
         if extra:
             # A simulator's bookkeeping (a run time, a log path) must not cost the measured values.

@@ -135,6 +135,12 @@ def _suggestion_ids(frame: pd.DataFrame) -> list[int | None]:
     return [int(x) if g else None for x, g in zip(ids, given, strict=True)]
 
 
+def result_columns(space: Space, tasks: Sequence[Task]) -> list[str]:
+    """Columns that carry a result: the conditions, the tasks, their noise columns and ``note``."""
+    noise_columns = [t.noise_column for t in tasks if t.noise_column is not None]
+    return [*space.names, *(t.name for t in tasks), *noise_columns, *EXTRA_COLUMNS]
+
+
 def _check_columns(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> list[Task]:
     """Check the column names; return the tasks that have a column."""
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
@@ -142,7 +148,7 @@ def _check_columns(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> 
         raise InputDataError(f"column(s) {duplicated} appear more than once; rename them")
     names = [t.name for t in tasks]
     noise_columns = [t.noise_column for t in tasks if t.noise_column is not None]
-    allowed = [*space.names, *names, *noise_columns, SUGGESTION_ID, *EXTRA_COLUMNS, *SUGGESTION_COLUMNS]
+    allowed = [*result_columns(space, tasks), SUGGESTION_ID, *SUGGESTION_COLUMNS]
     unknown = [c for c in frame.columns if c not in allowed]
     if unknown:
         raise InputDataError(

@@ -105,12 +105,10 @@ def split_rows(
     # group i is row i, and the permutation below is the one the split has always used.
     first = obs.groupby("row", sort=False)[data.space.names].first().loc[rows]
     group_of_row = first.groupby(data.space.names, sort=False, dropna=False).ngroup().to_numpy()
-    _, group_of_row = np.unique(group_of_row, return_index=False, return_inverse=True)
-    order_of_groups = pd.unique(group_of_row)
-    n_groups = len(order_of_groups)
-    permuted = order_of_groups[rng.permutation(n_groups)]
+    n_groups = int(group_of_row.max()) + 1
+    permuted = rng.permutation(n_groups)
     n_test = max(1, round(test_fraction * len(rows)))
-    members = {g: rows[group_of_row == g] for g in order_of_groups}
+    members = {g: rows[group_of_row == g] for g in range(n_groups)}
     task_rows = {name: set(labels[tasks == name]) for name in data.task_names}
     test_groups: list[Any] = []
     taken = 0

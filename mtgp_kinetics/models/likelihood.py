@@ -91,10 +91,13 @@ class TaskNoise(Noise):
     def noise(self, value: torch.Tensor) -> None:
         self.initialize(raw_noise=self.raw_noise_constraint.inverse_transform(torch.as_tensor(value)))
 
+    def excess_variance(self) -> torch.Tensor:
+        """Learned variance added to each task's known ones, shape ``t`` (0 without ``excess_noise``)."""
+        return torch.where(self.excess_tasks, self.noise, torch.zeros_like(self.noise))
+
     def per_task_variance(self) -> torch.Tensor:
         """Noise variance of a new measurement of each task, shape ``t``."""
-        excess = torch.where(self.excess_tasks, self.noise, torch.zeros_like(self.noise))
-        return torch.where(self.fixed_tasks, self.typical_known_variance + excess, self.noise)
+        return torch.where(self.fixed_tasks, self.typical_known_variance + self.excess_variance(), self.noise)
 
     def forward(self, *params: torch.Tensor, shape: torch.Size | None = None, **kwargs) -> DiagLinearOperator:
         """Noise covariance of inputs ``params[0]`` (``... x n x (d + 1)``)."""
@@ -109,8 +112,7 @@ class TaskNoise(Noise):
             X[..., :n_train, :], self.train_inputs.expand(*X.shape[:-2], n_train, X.shape[-1])
         ):
             known = self.known_variance.expand(*X.shape[:-2], n_train)
-            excess = torch.where(self.excess_tasks, self.noise, torch.zeros_like(self.noise))
-            known = known + excess[tasks[..., :n_train]]  # NaN stays NaN: a learned-noise row
+            known = known + self.excess_variance()[tasks[..., :n_train]]  # NaN stays NaN: a learned-noise row
             head = torch.where(torch.isnan(known), variance[..., :n_train], known)
             variance = torch.cat([head, variance[..., n_train:]], dim=-1)
         return DiagLinearOperator(variance + self.jitter)
