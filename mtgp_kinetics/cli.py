@@ -295,7 +295,13 @@ example:
 The CSV has a row per experiment: suggestion_id (empty for an experiment that was not suggested,
 which then needs every condition column), the condition columns, one column per task with the
 measured value in physical units, and optionally 'note' (the 'tasks' column of a suggestions
-sheet is ignored). Nothing is recorded if any row is wrong; the error names the row and column.
+sheet is ignored). Nothing is recorded if any row is wrong; the error names the row (as a
+spreadsheet numbers it: the header is row 1) and the column.
+
+The condition cells of a suggested experiment must be the suggested ones, or empty. If the
+experiment ran at other conditions (a furnace that settled at 1203 K instead of 1200 K), write
+those and pass --as-run: the result is recorded at the conditions given and still answers its
+suggestion.
 """
 
 _STATUS_EPILOG = f"""\
@@ -367,6 +373,11 @@ def _add_observe(subparsers: _SubParsers) -> None:
         "--replace",
         action="store_true",
         help="correct results already recorded for a suggestion (the old values are kept as superseded)",
+    )
+    parser.add_argument(
+        "--as-run",
+        action="store_true",
+        help="condition cells that differ from a suggestion's are the conditions actually run",
     )
     parser.set_defaults(handler=run_observe)
 
@@ -529,10 +540,12 @@ def run_observe(args: argparse.Namespace) -> int:
         raise InputDataError(f"no CSV file at {str(path)!r}")
     campaign = Campaign.open(args.db)
     try:
-        frame = read_csv(path, campaign.store.space)
+        frame = read_csv(path, campaign.store.space, line_numbers=True)
         if TASKS_COLUMN in frame.columns and TASKS_COLUMN not in campaign.store.task_names:
             frame = frame.drop(columns=[TASKS_COLUMN])
-        n = campaign.store.record(frame, source=f"import:{path.name}", replace=args.replace)
+        n = campaign.store.record(
+            frame, source=f"import:{path.name}", replace=args.replace, as_run=args.as_run
+        )
         print(f"Recorded {n} observation(s) from {path}")
         print("\n".join(_counts_lines(campaign)))
     finally:

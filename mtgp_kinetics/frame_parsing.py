@@ -27,13 +27,19 @@ RESERVED_COLUMNS = ("task", "value", "noise", "row")
 _NA_TEXT = ["", "NA", "N/A", "n/a", "<NA>", "#N/A", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None"]
 
 
-def read_csv(path: str | Path, space: Space) -> pd.DataFrame:
-    """Read ``path``, keeping categorical condition columns as text (see Dataset.from_csv)."""
+def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.DataFrame:
+    """Read ``path``, keeping categorical condition columns as text (see Dataset.from_csv).
+
+    With ``line_numbers`` the rows are labelled by their line in the file, the header being line 1
+    (as a spreadsheet numbers them), so that "row 5" in an error message is row 5 on screen.
+    Blank lines are not counted: a file with blank lines between its rows is labelled as if they
+    were not there.
+    """
     try:
         header = pd.read_csv(path, nrows=0).columns
         categorical = {v.name for v in space.variables if isinstance(v, Categorical)}
         na_values = {c: ([""] if c in categorical else _NA_TEXT) for c in header}
-        return pd.read_csv(
+        frame = pd.read_csv(
             path,
             dtype={c: str for c in categorical if c in header},
             keep_default_na=False,
@@ -41,6 +47,9 @@ def read_csv(path: str | Path, space: Space) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
+    if line_numbers:
+        frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    return frame
 
 
 def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:

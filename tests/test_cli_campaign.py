@@ -104,7 +104,7 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     bad = _fill(sheet_path, tmp_path / "bad.csv", f_a=[0.3, 1.5, 0.4])
     assert main(["observe", str(bad), "--db", str(db)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "f_a" in err and "row(s) 1" in err
+    assert err.startswith("error: ") and "f_a" in err and "row(s) 3" in err  # line 3 of the file
     assert _counts(db) == {"log_k": 0, "f_a": 0}
     assert main(["status", "--db", str(db)]) == 0
     out = capsys.readouterr().out
@@ -129,6 +129,32 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     assert main(["observe", str(good), "--db", str(db)]) == 2
     assert "already has a result" in capsys.readouterr().err
     assert _counts(db) == {"log_k": 3, "f_a": 3}
+
+
+def test_observe_as_run(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "2"]) == 0
+    capsys.readouterr()
+    sheet = pd.read_csv(_fill(tmp_path / "suggestions_1.csv", tmp_path / "ran.csv"))
+    suggested_T = float(sheet.loc[1, "T"])
+    sheet.loc[1, "T"] = suggested_T + 3.0  # the second experiment ran 3 K hotter
+    sheet.to_csv(tmp_path / "ran.csv", index=False)
+
+    assert main(["observe", str(tmp_path / "ran.csv"), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "row 3, column(s) ['T']" in err and "--as-run" in err
+    assert _counts(db) == {"log_k": 0, "f_a": 0}
+
+    assert main(["observe", str(tmp_path / "ran.csv"), "--db", str(db), "--as-run"]) == 0
+    campaign = Campaign.open(db)
+    try:
+        observations = campaign.observations()
+        suggestions = campaign.store.suggestions()
+    finally:
+        campaign.close()
+    assert sorted(observations["T"].unique()) == sorted([float(sheet.loc[0, "T"]), suggested_T + 3.0])
+    assert suggested_T in set(suggestions["T"]) and set(suggestions["status"]) == {"completed"}
 
 
 def test_suggest_with_initial_data_is_model_based(tmp_path, capsys):

@@ -441,7 +441,7 @@ class Campaign:
         out["acquisition_value"] = values.numpy()
         return out
 
-    def observe(self, results: pd.DataFrame, *, replace: bool = False) -> int:
+    def observe(self, results: pd.DataFrame, *, replace: bool = False, as_run: bool = False) -> int:
         """Record results (wide form; see :meth:`CampaignStore.record`) with source ``"observe"``.
 
         The frame :meth:`suggest` returned may come back with its task columns filled in (its
@@ -453,13 +453,17 @@ class Campaign:
             The results.
         replace : bool
             Correct results already recorded (the old ones are kept, marked as superseded).
+        as_run : bool
+            Condition cells that differ from their suggestion's are the conditions the experiment
+            was actually run at; the result is recorded there (see :meth:`CampaignStore.record
+            <mtgp_kinetics.campaign.store.CampaignStore.record>`).
 
         Returns
         -------
         int
             Number of observations recorded.
         """
-        return self.store.record(results, source="observe", replace=replace)
+        return self.store.record(results, source="observe", replace=replace, as_run=as_run)
 
     # -- closed loop -------------------------------------------------------------------------------
     def run(

@@ -47,6 +47,7 @@ from mtgp_kinetics.campaign.export import wide_results
 from mtgp_kinetics.campaign.results import (
     SUGGESTION_ID,
     ParsedResults,
+    Condition,
     ResultRow,
     conditions_json,
     mismatched,
@@ -612,7 +613,9 @@ class CampaignStore:
         return len(pending)
 
     # -- results -----------------------------------------------------------------------------------
-    def record(self, results: pd.DataFrame, source: str, *, replace: bool = False) -> int:
+    def record(
+        self, results: pd.DataFrame, source: str, *, replace: bool = False, as_run: bool = False
+    ) -> int:
         """Record lab results, all or nothing.
 
         Parameters
@@ -623,7 +626,7 @@ class CampaignStore:
             std (required where a task with ``noise_column`` is measured), and optionally a ``note``
             column. A row answering a suggestion gives its ``suggestion_id``; its conditions are the
             suggestion's, and condition cells given on the row must match them (within 1e-9
-            relative; empty cells are fine). A row without ``suggestion_id`` is an unsolicited
+            relative; empty cells are fine) unless ``as_run``. A row without ``suggestion_id`` is an unsolicited
             experiment and needs every condition column. Rows with a suggestion id but no value are
             skipped (the suggestion stays pending; the id must still exist), so a sheet of pending
             suggestions can come back partly filled. A suggestion may get results for tasks it did
@@ -633,6 +636,13 @@ class CampaignStore:
         replace : bool
             Allow results for (suggestion, task) pairs that already have one: the old observation is
             kept and marked as superseded by the new one.
+        as_run : bool
+            The condition cells of a row answering a suggestion are the conditions the experiment
+            was actually run at (a furnace that settled at 1203 K instead of the 1200 K suggested):
+            where they differ from the suggestion's, the observation is recorded at the given
+            conditions (which must lie within the space's bounds), and it still answers the
+            suggestion. Empty cells take the suggestion's values. The suggestion keeps the
+            conditions it suggested; :meth:`observations` holds those run.
 
         Returns
         -------
@@ -656,7 +666,7 @@ class CampaignStore:
             return 0
         recorded_at = _now()
         with self._write() as conn:
-            plan = self._plan(conn, parsed, replace)
+            plan = self._plan(conn, parsed, replace, as_run)
             next_id = scalar(conn, "SELECT coalesce(max(id), 0) + 1 FROM observations")
             record_id = scalar(conn, "SELECT coalesce(max(record_id), 0) + 1 FROM observations")
             touched: set[int] = set()
@@ -700,7 +710,7 @@ class CampaignStore:
         return sum(len(row.values) for row, _, _ in plan)
 
     def _plan(
-        self, conn: sqlite3.Connection, parsed: ParsedResults, replace: bool
+        self, conn: sqlite3.Connection, parsed: ParsedResults, replace: bool, as_run: bool
     ) -> list[tuple[ResultRow, str, dict[str, int]]]:
         """Check ``parsed`` against the store (inside the write transaction).
 
@@ -749,14 +759,17 @@ class CampaignStore:
                     f"unsolicited experiment, with the condition columns)"
                 )
             differ = mismatched(self._space, row.conditions, conditions)
-            if differ:
+            if differ and as_run:
+                conditions = self._as_run(row, conditions)
+            elif differ:
                 detail = ", ".join(
                     f"{n}: given {row.conditions[n]!r}, suggested {conditions[n]!r}" for n in differ
                 )
                 raise InputDataError(
                     f"row {row.label}, column(s) {differ}: the conditions differ from those of suggestion "
-                    f"{sid} ({detail}); correct the suggestion id or the conditions, or clear the "
-                    f"condition cells to use the suggestion's"
+                    f"{sid} ({detail}); correct the suggestion id or the conditions, clear the "
+                    f"condition cells to use the suggestion's, or, if the experiment was run at the "
+                    f"given conditions, record with as_run=True (CLI: observe --as-run)"
                 )
             replaced = {}
             for task in row.values:
@@ -773,19 +786,34 @@ class CampaignStore:
             plan.append((row, json.dumps(conditions), replaced))
         return plan
 
-    def import_csv(self, path: str | os.PathLike[str], *, replace: bool = False) -> int:
+    def _as_run(self, row: ResultRow, suggested: dict[str, Condition]) -> dict[str, Condition]:
+        """The conditions a row answering a suggestion was run at: its given cells over ``suggested``.
+
+        Raises
+        ------
+        InputDataError
+            Naming the row and column, if a given condition is outside the space.
+        """
+        merged = pd.DataFrame([{**suggested, **row.conditions}], index=[row.label])[self._space.names]
+        self._space.validate(merged)
+        return conditions_json(self._space, merged)[0]
+
+    def import_csv(
+        self, path: str | os.PathLike[str], *, replace: bool = False, as_run: bool = False
+    ) -> int:
         """Read a CSV file of results and :meth:`record` it with source ``"import:<file name>"``.
 
         The file has the columns of a results frame (see :meth:`record`). Categorical condition
         columns are read as text; in the other columns empty cells and the usual NA spellings mean
-        "not measured". Row labels in messages are 0-based data rows: "row 3" is line 5 of the file
-        (line 1 = header).
+        "not measured". Rows are labelled by their line in the file, as a spreadsheet numbers
+        them: "row 5" in a message is line 5 (line 1 = header), and the stored ``source_row``
+        is that line.
 
         Parameters
         ----------
         path : str or PathLike
             The CSV file.
-        replace : bool
+        replace, as_run : bool
             As in :meth:`record`.
 
         Returns
@@ -796,7 +824,12 @@ class CampaignStore:
         path = Path(path)
         if not path.is_file():
             raise InputDataError(f"no CSV file at {str(path)!r}")
-        return self.record(read_csv(path, self._space), source=f"import:{path.name}", replace=replace)
+        return self.record(
+            read_csv(path, self._space, line_numbers=True),
+            source=f"import:{path.name}",
+            replace=replace,
+            as_run=as_run,
+        )
 
     # -- reading back ------------------------------------------------------------------------------
     def observations(self, include_superseded: bool = False) -> pd.DataFrame:

@@ -255,6 +255,25 @@ def test_keyed_conditions_match_within_tolerance(busy_store: CampaignStore) -> N
     assert busy_store.observations().iloc[-1]["T"] == 1100.0  # the suggestion's exact value
 
 
+def test_as_run_records_the_conditions_actually_run(busy_store: CampaignStore) -> None:
+    # The furnace settled at 1103 K instead of the 1100 K suggested (suggestion 3, task f).
+    ran = pd.DataFrame({"suggestion_id": [3], "T": [1103.0], "f": [0.5]}, index=["a"])
+    with pytest.raises(InputDataError, match=r"T: given 1103\.0, suggested 1100\.0.*as_run=True"):
+        busy_store.record(ran, "oracle")
+    before = dump(busy_store.path)
+    with pytest.raises(InputDataError, match=r"column 'T'.*\[1500\.0\] at row\(s\) a outside the bounds"):
+        busy_store.record(ran.assign(T=1500.0), "oracle", as_run=True)
+    assert dump(busy_store.path) == before
+
+    assert busy_store.record(ran, "oracle", as_run=True) == 1
+    recorded = busy_store.observations().iloc[-1]
+    # Given cells are what was run; the empty ones (P, gas) are the suggestion's.
+    assert (recorded["T"], recorded["P"], recorded["gas"], recorded["task"]) == (1103.0, 10.0, "N2", "f")
+    suggestion = busy_store.suggestions().set_index("suggestion_id").loc[3]
+    assert suggestion["status"] == "completed" and suggestion["T"] == 1100.0
+    assert busy_store.dataset().observations["T"].iloc[-1] == 1103.0
+
+
 def test_sheet_rows_without_values_are_skipped(busy_store: CampaignStore) -> None:
     sheet = busy_store.pending()[["suggestion_id", "T", "P", "gas"]].assign(
         tau=np.nan, tau_std=np.nan, f=np.nan
@@ -381,10 +400,12 @@ def test_import_csv(busy_store: CampaignStore, tmp_path: Path) -> None:
     csv.write_text("suggestion_id,T,P,gas,tau,tau_std,f,note\n2,,,,0.002,0.0001,,\n,950,4,N2,,,0.3,manual\n")
     assert busy_store.import_csv(csv) == 2
     assert set(busy_store.observations()["source"]) == {"oracle", "import:run12.csv"}
+    assert list(busy_store.observations()["source_row"].iloc[-2:]) == ["2", "3"]
     bad = tmp_path / "bad.csv"
     bad.write_text("suggestion_id,T,P,gas,tau,tau_std,f\n3,,,,,,0.4\n,950,4,N2,,,0.3\n,950,4,N2,,,1.3\n")
     before = dump(busy_store.path)
-    with pytest.raises(InputDataError, match=r"column 'f'.*row\(s\) 2 "):
+    # Rows are named by their line in the file (header = line 1), as a spreadsheet shows them.
+    with pytest.raises(InputDataError, match=r"column 'f'.*row\(s\) 4 "):
         busy_store.import_csv(bad)
     assert dump(busy_store.path) == before
     with pytest.raises(InputDataError, match="no CSV file"):
