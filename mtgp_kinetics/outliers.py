@@ -57,16 +57,14 @@ def outlier_table(model: KineticsModel, threshold: float, refit: int = 0) -> pd.
 def _refitted_predictive(model: KineticsModel, index: int) -> tuple[float, float]:
     """Mean and std (model output space, noise included) of observation ``index`` from a refit without it."""
     from mtgp_kinetics.model import KineticsModel
-    from mtgp_kinetics.task_by_task import copy_hyperparameters, fit_model
+    from mtgp_kinetics.task_by_task import copy_held, copy_hyperparameters, fit_model
 
     data = model.data
     keep = np.ones(data.n_observations, dtype=bool)
     keep[index] = False
     without = KineticsModel.from_dataset(data.subset(keep), model.kernel, model.mean)
     copy_hyperparameters(without, model)
-    held = {name for name, param in model.gp.named_parameters() if not param.requires_grad}
-    for name, param in without.gp.named_parameters():
-        param.requires_grad_(name not in held)  # a borrowed rotation stays held
+    copy_held(without, model)  # a borrowed rotation stays held
     fit_model(without, restarts=1, max_iter=REFIT_MAX_ITER)
     row = data.observations.iloc[[index]]
     task = str(row["task"].iloc[0])

@@ -53,7 +53,18 @@ def task_model(model: KineticsModel, k: int) -> KineticsModel:
         mean=model.mean,
     )
     copy_hyperparameters(single, model)
+    copy_held(single, model)
     return single
+
+
+def copy_held(target: KineticsModel, source: KineticsModel) -> None:
+    """Hold in ``target`` the parameters held in ``source`` (``requires_grad`` false), free the rest.
+
+    A held parameter, such as a rotation borrowed from another task, keeps its value through a fit.
+    """
+    held = {name for name, param in source.gp.named_parameters() if not param.requires_grad}
+    for name, param in target.gp.named_parameters():
+        param.requires_grad_(name not in held)
 
 
 def copy_hyperparameters(target: KineticsModel, source: KineticsModel) -> None:

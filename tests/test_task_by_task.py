@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 import mtgp_kinetics as mk
@@ -65,3 +66,18 @@ def test_a_task_without_observations_keeps_its_start(analytic_data):
     after = model.gp.covar_module.input_kernels[1].state_dict()
     assert all(bool((start[k] == after[k]).all()) for k in start)
     assert not any("f_a" in m for m in model.fit_result_.messages)
+
+
+def test_a_held_parameter_stays_held_task_by_task(analytic_data):
+    """A parameter held in the joint model (a borrowed rotation, here a lengthscale) is held in each task's fit."""
+    model = mk.KineticsModel.from_dataset(analytic_data, KernelSpec.independent())
+    raw = model.gp.covar_module.input_kernels[0].raw_lengthscale
+    with torch.no_grad():
+        raw.fill_(1.5)  # a long lengthscale, far from where the data put it
+    raw.requires_grad_(False)
+    held = raw.detach().clone()
+    assert not task_model(model, 0).gp.covar_module.input_kernels[0].raw_lengthscale.requires_grad
+    fit_task_by_task(model, restarts=1)
+    assert torch.equal(model.gp.covar_module.input_kernels[0].raw_lengthscale.detach(), held)
+    # The other task's kernel was fitted.
+    assert model.gp.covar_module.input_kernels[1].raw_lengthscale.requires_grad
