@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.errors import InputDataError
@@ -69,7 +69,7 @@ def test_a_task_without_observations_keeps_its_start(analytic_data):
 
 
 def test_a_held_parameter_stays_held_task_by_task(analytic_data):
-    """A parameter held in the joint model (a borrowed rotation, here a lengthscale) is held in each task's fit."""
+    """A parameter held in the joint model (a borrowed rotation; here a lengthscale) stays held per task."""
     model = mk.KineticsModel.from_dataset(analytic_data, KernelSpec.independent())
     raw = model.gp.covar_module.input_kernels[0].raw_lengthscale
     with torch.no_grad():

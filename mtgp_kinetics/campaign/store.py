@@ -46,8 +46,8 @@ from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError,
 from mtgp_kinetics.campaign.export import wide_results
 from mtgp_kinetics.campaign.results import (
     SUGGESTION_ID,
-    ParsedResults,
     Condition,
+    ParsedResults,
     ResultRow,
     conditions_json,
     mismatched,
@@ -626,10 +626,10 @@ class CampaignStore:
             std (required where a task with ``noise_column`` is measured), and optionally a ``note``
             column. A row answering a suggestion gives its ``suggestion_id``; its conditions are the
             suggestion's, and condition cells given on the row must match them (within 1e-9
-            relative; empty cells are fine) unless ``as_run``. A row without ``suggestion_id`` is an unsolicited
-            experiment and needs every condition column. Rows with a suggestion id but no value are
-            skipped (the suggestion stays pending; the id must still exist), so a sheet of pending
-            suggestions can come back partly filled. A suggestion may get results for tasks it did
+            relative; empty cells are fine) unless ``as_run``. A row without ``suggestion_id`` is an
+            unsolicited experiment and needs every condition column. Rows with a suggestion id but
+            no value are skipped (the suggestion stays pending; the id must still exist), so a sheet
+            of pending suggestions can come back partly filled. A suggestion may get results for tasks it did
             not ask for.
         source : str
             Where the results come from, e.g. ``"oracle"``, ``"initial"``, ``"import:run12.csv"``.
