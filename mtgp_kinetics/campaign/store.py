@@ -798,9 +798,7 @@ class CampaignStore:
         self._space.validate(merged)
         return conditions_json(self._space, merged)[0]
 
-    def import_csv(
-        self, path: str | os.PathLike[str], *, replace: bool = False, as_run: bool = False
-    ) -> int:
+    def import_csv(self, path: str | os.PathLike[str], *, replace: bool = False, as_run: bool = False) -> int:
         """Read a CSV file of results and :meth:`record` it with source ``"import:<file name>"``.
 
         The file has the columns of a results frame (see :meth:`record`). Categorical condition
