@@ -150,7 +150,13 @@ class TrainingCovariance:
         conditions = X[..., :-1]
         d = conditions.shape[-1]
         diff = (conditions.unsqueeze(-2) - conditions.unsqueeze(-3)).detach()  # n x n x d
-        base = {"matern": diff * diff, "categorical": (diff != 0).to(X.dtype), "rotated": diff}
+        # Each kind's n x n x d base tensor, built only if a kernel part of that kind needs it.
+        make_base = {
+            "matern": lambda: diff * diff,
+            "categorical": lambda: (diff != 0).to(X.dtype),
+            "rotated": lambda: diff,
+        }
+        base: dict[str, torch.Tensor] = {}
         self._latents: list[_Latent] = []
         for input_kernel, task_cov in zip(kernel.input_kernels, kernel.task_covariances, strict=True):
             rows = self._rows(task_cov)
@@ -158,6 +164,8 @@ class TrainingCovariance:
             for part in _parts(input_kernel):
                 kind = _kind(part)
                 dims = list(_active(part, d))
+                if kind not in base:
+                    base[kind] = make_base[kind]()
                 tensor = _block(base[kind], rows)
                 parts.append((kind, part, tensor if dims == list(range(d)) else tensor[..., dims]))
             block_onehot = onehot if rows is None else onehot[..., rows, :]
