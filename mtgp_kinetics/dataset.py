@@ -6,9 +6,9 @@ measured value), validated once, and then holds ``n`` observations in long form.
 kept. The model-facing views are ``n x (d + 1)`` inputs whose last column is the task index,
 ``n`` targets in each task's modelled space and ``n`` known noise variances in that space.
 
-Row labels in error messages are the frame's index labels; for a frame read by
-:meth:`Dataset.from_csv` (default ``RangeIndex``) "row 3" is the fourth data row, 0-based, which is
-line 5 of the file when line 1 is the header.
+Row labels in error messages are the frame's index labels; :meth:`Dataset.from_csv` labels rows by
+their line in the file, as a spreadsheet numbers them (line 1 is the header, so "row 5" is the
+fourth data row).
 """
 
 from __future__ import annotations
@@ -152,8 +152,9 @@ class Dataset:
         """Read a CSV file with pandas and pass it to :meth:`from_frame` (same keywords).
 
         Categorical condition columns are read as text, so levels such as ``"None"`` or ``"01"``
-        survive; in other columns empty cells and the usual NA spellings mean "not measured". Row
-        labels in messages are 0-based data rows: "row 3" is line 5 of the file (line 1 = header).
+        survive; in other columns empty cells and the usual NA spellings mean "not measured". Rows
+        are labelled by their line in the file (line 1 = header), in messages and in the
+        observations' ``row`` column, so "row 5" is row 5 of the file in a spreadsheet.
 
         Parameters
         ----------
@@ -168,7 +169,7 @@ class Dataset:
             The validated data.
         """
         return cls.from_frame(
-            read_csv(path, space),
+            read_csv(path, space, line_numbers=True),
             space,
             tasks,
             form=form,

@@ -404,14 +404,16 @@ def test_csv(space, tasks, wide, tmp_path) -> None:
     path = tmp_path / "data.csv"
     wide.to_csv(path, index=False)
     data = Dataset.from_csv(path, space, tasks)
-    expected = Dataset.from_frame(wide.reset_index(drop=True), space, tasks).observations
+    # Rows are labelled by their line in the file: the header is line 1.
+    lines = wide.set_axis(pd.RangeIndex(2, len(wide) + 2, name="line"))
+    expected = Dataset.from_frame(lines, space, tasks).observations
     pd.testing.assert_frame_equal(data.observations, expected)
 
 
-def test_csv_rows_are_zero_based_data_rows(space, tasks, wide, tmp_path) -> None:
+def test_csv_rows_are_the_files_lines(space, tasks, wide, tmp_path) -> None:
     path = tmp_path / "bad.csv"
-    _set(wide, "r3", "tau", "1.2.3").to_csv(path, index=False)
-    with pytest.raises(InputDataError, match=r"column 'tau': non-numeric .* at row\(s\) 3;"):
+    _set(wide, "r3", "tau", "1.2.3").to_csv(path, index=False)  # the fourth data row: line 5
+    with pytest.raises(InputDataError, match=r"column 'tau': non-numeric .* at row\(s\) 5;"):
         Dataset.from_csv(path, space, tasks)
 
 
