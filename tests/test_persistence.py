@@ -27,6 +27,32 @@ def test_round_trip_gives_identical_predictions(fitted, tmp_path, kernel):
     assert loaded.data is not None and loaded.data.n_observations == model.data.n_observations
 
 
+def test_default_model_with_rotated_axes_round_trips(tmp_path):
+    """The README's quickstart: the default model on 30 H2/O2 rows gives the delay rotated axes."""
+    from mtgp_kinetics.problems import H2O2Ignition
+
+    problem = H2O2Ignition()
+    frame = problem.sample(30, seed=0, observed_fraction={"f_branch": 0.25})
+    model = mk.fit(mk.Dataset.from_frame(frame, problem.space, problem.tasks), seed=0)
+    assert any(latent.rotated for latent in model.kernel.latents)
+    model.save(tmp_path / "h2o2.mtgp")
+    loaded = mk.load(tmp_path / "h2o2.mtgp")
+    assert loaded.kernel == model.kernel
+    grid = problem.space.sample(5, seed=3)
+    pd.testing.assert_frame_equal(model.predict(grid), loaded.predict(grid), check_exact=True)
+
+
+def test_latent_spec_holds_plain_python_values():
+    """numpy scalars from a selection table become plain values, which JSON can write."""
+    import json
+
+    import numpy as np
+
+    spec = mk.LatentSpec(np.int64(1), rank=np.int64(1), nu=np.float64(1.5), rotated=np.True_)
+    assert spec == mk.LatentSpec(1, rank=1, nu=1.5, rotated=True)
+    assert json.dumps([spec.tasks, spec.rank, spec.nu, spec.rotated]) == "[1, 1, 1.5, true]"
+
+
 def test_unfitted_model_cannot_be_saved(analytic_data, tmp_path):
     model = mk.KineticsModel.from_dataset(analytic_data, mk.KernelSpec.icm())
     with pytest.raises(mk.NotFittedError):

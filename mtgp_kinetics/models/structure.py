@@ -60,6 +60,16 @@ class LatentSpec:
     rotated: bool = False
 
     def __post_init__(self) -> None:
+        # Plain Python types whatever the caller passed (numpy bools and ints from a selection
+        # table): the spec is written to JSON by save(), which refuses numpy scalars.
+        object.__setattr__(self, "rotated", bool(self.rotated))
+        object.__setattr__(self, "nu", float(self.nu))
+        if not isinstance(self.tasks, str):
+            object.__setattr__(self, "tasks", int(self.tasks))
+        if self.rank is not None:
+            object.__setattr__(self, "rank", int(self.rank))
+        if self.members is not None:
+            object.__setattr__(self, "members", tuple(int(k) for k in self.members))
         if self.nu not in MATERN_NU:
             raise InputDataError(
                 f"LatentSpec nu must be one of the Matern smoothness values {MATERN_NU}, got {self.nu!r}"
