@@ -533,7 +533,7 @@ def run_suggest(args: argparse.Namespace) -> int:
 def run_observe(args: argparse.Namespace) -> int:
     """The ``observe`` sub-command (see ``mtgp-kinetics observe --help``)."""
     from mtgp_kinetics.campaign import Campaign
-    from mtgp_kinetics.frame_parsing import read_csv
+    from mtgp_kinetics.csv_files import read_csv
 
     path: Path = args.results
     if not path.is_file():

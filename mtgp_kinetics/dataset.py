@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mtgp_kinetics.csv_files import read_csv
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.frame_parsing import RESERVED_COLUMNS, check_definitions, parse, read_csv, stack
+from mtgp_kinetics.frame_parsing import RESERVED_COLUMNS, check_definitions, parse, stack
 from mtgp_kinetics.space import Space
 from mtgp_kinetics.tasks import Task
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,35 +20,6 @@ from mtgp_kinetics.tasks import Task
 
 #: Columns of :attr:`Dataset.observations` after the conditions; no other column may use them.
 RESERVED_COLUMNS = ("task", "value", "noise", "row")
-
-# Text read as "not measured" by from_csv in every column but the categorical conditions, where
-# a level may legitimately be called "None" or "NA" (see read_csv).
-_NA_TEXT = ["", "NA", "N/A", "n/a", "<NA>", "#N/A", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None"]
-
-
-def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.DataFrame:
-    """Read ``path``, keeping categorical condition columns as text (see Dataset.from_csv).
-
-    With ``line_numbers`` the rows are labelled by their line in the file, the header being line 1
-    (as a spreadsheet numbers them), so that "row 5" in an error message is row 5 on screen.
-    Blank lines are not counted: a file with blank lines between its rows is labelled as if they
-    were not there.
-    """
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-        categorical = {v.name for v in space.variables if isinstance(v, Categorical)}
-        na_values = {c: ([""] if c in categorical else _NA_TEXT) for c in header}
-        frame = pd.read_csv(
-            path,
-            dtype={c: str for c in categorical if c in header},
-            keep_default_na=False,
-            na_values=na_values,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
-    if line_numbers:
-        frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
-    return frame
 
 
 def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:

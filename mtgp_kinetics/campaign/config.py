@@ -20,8 +20,8 @@ import pandas as pd
 from mtgp_kinetics.campaign.campaign import MIN_DISTANCE, as_initial_design
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import parse_results
+from mtgp_kinetics.csv_files import read_csv
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.frame_parsing import read_csv
 from mtgp_kinetics.models.structure import KERNEL_NAMES
 from mtgp_kinetics.space import Categorical, Continuous, Space, Variable
 from mtgp_kinetics.tasks import Task
@@ -341,6 +341,6 @@ def _csv(table: dict[str, Any], field: str, where: str, folder: Path, space: Spa
     if not csv_path.is_file():
         raise InputDataError(f"{where}: campaign.{field}: no CSV file at {str(csv_path)!r}")
     try:
-        return read_csv(csv_path, space)
+        return read_csv(csv_path, space, line_numbers=True)
     except InputDataError as err:
         raise InputDataError(f"{where}: campaign.{field}: {err}") from None

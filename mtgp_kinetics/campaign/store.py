@@ -62,9 +62,10 @@ from mtgp_kinetics.campaign.schema import (
     check_version,
 )
 from mtgp_kinetics.campaign.suggestions import parse_acquisition_values, parse_tasks_to_measure
+from mtgp_kinetics.csv_files import read_csv
 from mtgp_kinetics.dataset import Dataset
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.frame_parsing import check_definitions, read_csv
+from mtgp_kinetics.frame_parsing import check_definitions
 from mtgp_kinetics.space import Categorical, Space, _rows
 from mtgp_kinetics.tasks import Task
 

@@ -1,0 +1,125 @@
+"""Reading a lab's CSV file into a frame, with rows named as a spreadsheet names them.
+
+Lab spreadsheets export CSV files with quirks that pandas reads silently into something else: a
+repeated header name becomes ``T`` and ``T.1``, a trailing delimiter on every data row turns the
+first column into the row index, Excel's empty rows (``,,,,``) and empty trailing columns
+(``Unnamed: 5``) appear as data. :func:`read_csv` refuses the first two with a message that says
+what is wrong, drops the empty rows and columns, and labels every row by its line in the file
+(line 1 is the header), so that "row 7" in any later error message is row 7 on screen, blank lines
+included.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.space import Categorical, Space
+
+# Text read as "not measured" in every column but the categorical conditions, where a level may
+# legitimately be called "None" or "NA".
+NA_TEXT = ["", "NA", "N/A", "n/a", "<NA>", "#N/A", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None"]
+
+
+def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.DataFrame:
+    """Read a CSV file of conditions and results, keeping categorical condition columns as text.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (comma-separated, UTF-8 with or without a byte-order mark).
+    space : Space
+        The conditions; its categorical columns are read as text, so levels such as ``"None"`` or
+        ``"01"`` survive. In other columns empty cells and the usual NA spellings mean "not
+        measured".
+    line_numbers : bool
+        Label the rows by their line in the file (the header is line 1; blank lines and quoted
+        line breaks counted), instead of 0, 1, 2...
+
+    Returns
+    -------
+    DataFrame
+        One row per data row that has at least one non-empty cell; columns named in the header
+        (a column with an empty header and no values is dropped).
+
+    Raises
+    ------
+    InputDataError
+        If the file cannot be read as CSV, repeats a column name in its header, or has data rows
+        with more fields than the header.
+    """
+    records = _records(path)
+    header = records[0][1] if records else []
+    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
+    if repeated:
+        raise InputDataError(
+            f"{str(path)!r}: column(s) {repeated} appear more than once in the header; rename them"
+        )
+    for line, fields in records[1:]:
+        if len(fields) > len(header) and any(cell.strip() for cell in fields[len(header) :]):
+            raise InputDataError(
+                f"{str(path)!r}: line {line} has {len(fields)} fields but the header has "
+                f"{len(header)}: an unquoted comma inside a value (1,000.0 or a decimal comma "
+                f"1,5) or a missing header name; quote such values or remove the extra fields"
+            )
+    try:
+        categorical = {v.name for v in space.variables if isinstance(v, Categorical)}
+        frame = pd.read_csv(
+            path,
+            dtype={c: str for c in categorical if c in header},
+            keep_default_na=False,
+            na_values={c: ([""] if c in categorical else NA_TEXT) for c in header},
+            index_col=False,  # a trailing delimiter is an empty last field, not a row index
+            usecols=range(len(header)) if header else None,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+        raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
+    lines = [line for line, _ in records[1:]]
+    if line_numbers:
+        # Equal lengths unless the csv module and pandas split the file differently; then the
+        # labels fall back to counting data rows from line 2.
+        starts = lines if len(lines) == len(frame) else range(2, len(frame) + 2)
+        frame.index = pd.Index(np.asarray(starts, dtype=np.int64), name="line")
+    blank = {column: _blank(frame[column]) for column in frame.columns}
+    unnamed = [
+        column
+        for column, name in zip(frame.columns, header, strict=False)
+        if not name.strip() and blank[column].all()
+    ]
+    empty_row = np.logical_and.reduce([blank[c] for c in frame.columns]) if len(frame.columns) else None
+    frame = frame.drop(columns=unnamed)
+    return frame if empty_row is None else frame.loc[~empty_row]
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """Mask of the empty cells of ``column``: NaN, None or whitespace-only text."""
+    cells = column.to_numpy(dtype=object)
+    return np.array(
+        [
+            x is None or (isinstance(x, str) and not x.strip()) or (isinstance(x, float) and x != x)
+            for x in cells
+        ],
+        dtype=bool,
+    )
+
+
+def _records(path: str | Path) -> list[tuple[int, list[str]]]:
+    """The non-blank records of the file with the line each starts on (1-based), header first."""
+    out = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            end = 0
+            for fields in reader:
+                start, end = end + 1, reader.line_num
+                if fields:  # csv gives [] for a blank line, which pandas skips too
+                    out.append((start, fields))
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
+    except OSError as err:
+        raise InputDataError(f"cannot open {str(path)!r}: {err}") from err
+    return out

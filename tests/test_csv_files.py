@@ -1,0 +1,82 @@
+"""Reading lab CSV files: spreadsheet quirks are read right or refused, rows named by their line."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import mtgp_kinetics as mk
+from mtgp_kinetics.csv_files import read_csv
+from mtgp_kinetics.errors import InputDataError
+
+SPACE = mk.Space([mk.Continuous("T", 800.0, 1400.0, "K", "inverse"), mk.Categorical("gas", ("N2", "Ar"))])
+TASKS = [mk.Task("tau", "s", "log10", "rate")]
+
+
+def write(tmp_path, text: str, name: str = "lab.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_rows_are_labelled_by_their_line_blank_lines_included(tmp_path):
+    path = write(tmp_path, "T,gas,tau\n900,N2,0.01\n\n1000,Ar,0.002\n")
+    frame = read_csv(path, SPACE, line_numbers=True)
+    assert list(frame.index) == [2, 4]
+    assert list(frame["gas"]) == ["N2", "Ar"]
+    # The line shows up in a later error message.
+    bad = write(tmp_path, "T,gas,tau\n900,N2,0.01\n\n1000,Ar,ND\n", "bad.csv")
+    with pytest.raises(InputDataError, match=r"column 'tau': non-numeric .* at row\(s\) 4;"):
+        mk.Dataset.from_csv(bad, SPACE, TASKS)
+
+
+def test_repeated_header_name_is_refused(tmp_path):
+    path = write(tmp_path, "T,gas,tau,T\n900,N2,0.01,950\n")
+    with pytest.raises(InputDataError, match=r"column\(s\) \['T'\] appear more than once in the header"):
+        read_csv(path, SPACE)
+
+
+def test_trailing_delimiters_are_empty_fields(tmp_path):
+    """A trailing comma on every data row (but not on the header) is an empty last field."""
+    path = write(tmp_path, "T,gas,tau\n900,N2,0.01,\n1000,Ar,0.002,\n")
+    frame = read_csv(path, SPACE, line_numbers=True)
+    assert list(frame.columns) == ["T", "gas", "tau"]
+    assert frame["T"].tolist() == [900.0, 1000.0] and list(frame.index) == [2, 3]
+
+
+def test_an_unquoted_comma_in_a_value_is_refused_naming_the_line(tmp_path):
+    path = write(tmp_path, "T,gas,tau\n900,N2,0.01\n1,000.0,Ar,0.002\n")
+    with pytest.raises(InputDataError, match=r"line 3 has 4 fields but the header has 3: an unquoted comma"):
+        read_csv(path, SPACE)
+
+
+def test_excel_empty_rows_and_columns_are_dropped(tmp_path):
+    path = write(tmp_path, "\ufeffT,gas,tau,\r\n900,N2,0.01,\r\n,,,\r\n1000,Ar,0.002,\r\n,,,\r\n")
+    frame = read_csv(path, SPACE, line_numbers=True)
+    assert list(frame.columns) == ["T", "gas", "tau"]  # byte-order mark and 'Unnamed: 3' gone
+    assert list(frame.index) == [2, 4]
+    data = mk.Dataset.from_csv(path, SPACE, TASKS)
+    assert data.n_observations == 2
+
+
+def test_an_unnamed_column_with_values_is_kept(tmp_path):
+    """Values under an empty header are not ours to drop: the caller decides (extra column or error)."""
+    path = write(tmp_path, "T,gas,tau,\n900,N2,0.01,x\n")
+    assert len(read_csv(path, SPACE).columns) == 4
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(InputDataError, match="cannot read"):
+        read_csv(write(tmp_path, ""), SPACE)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("T,gas,tau,note\n900,N2,0.01,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputDataError, match="cannot read"):
+        read_csv(latin, SPACE)
+    with pytest.raises(InputDataError, match="cannot open"):
+        read_csv(tmp_path, SPACE)
+
+
+def test_a_header_only_file_has_no_rows(tmp_path):
+    frame = read_csv(write(tmp_path, "T,gas,tau\n"), SPACE, line_numbers=True)
+    assert len(frame) == 0 and list(frame.columns) == ["T", "gas", "tau"]
+    assert isinstance(frame, pd.DataFrame)
