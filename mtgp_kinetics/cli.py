@@ -298,10 +298,10 @@ measured value in physical units, and optionally 'note' (the 'tasks' column of a
 sheet is ignored). Nothing is recorded if any row is wrong; the error names the row (as a
 spreadsheet numbers it: the header is row 1) and the column.
 
-The condition cells of a suggested experiment must be the suggested ones, or empty. If the
-experiment ran at other conditions (a furnace that settled at 1203 K instead of 1200 K), write
-those and pass --as-run: the result is recorded at the conditions given and still answers its
-suggestion.
+The condition cells of a suggested experiment must be the suggested ones (rounded to three or more
+significant digits is fine), or empty. If the experiment ran at other conditions (a furnace that
+settled at 1203 K instead of 1200 K), write those and pass --as-run: the result is recorded at the
+conditions given and still answers its suggestion.
 """
 
 _STATUS_EPILOG = f"""\

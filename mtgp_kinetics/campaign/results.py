@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,10 @@ SUGGESTION_COLUMNS = ("batch_id", "tasks", "strategy", "acquisition_value")
 #: Relative tolerance of the match between given conditions and a suggestion's (float round trips
 #: through CSV files and spreadsheets are exact or off by a few ulps; a typo is off by far more).
 CONDITION_RTOL = 1e-9
+
+#: Largest half unit of the last digit, relative to the value, of a condition that may stand for a
+#: suggestion's rounded value (1043 for 1042.9 K, 0.255 for 0.2549; not 20 for 20.3).
+ROUNDING_RTOL = 0.005
 
 Condition = float | str
 
@@ -100,17 +105,42 @@ def conditions_json(space: Space, frame: pd.DataFrame) -> list[dict[str, Conditi
 def mismatched(space: Space, given: dict[str, Condition], suggested: dict[str, Condition]) -> list[str]:
     """Names of the ``given`` conditions that differ from the ``suggested`` ones.
 
-    Continuous values match within :data:`CONDITION_RTOL` relative, levels exactly.
+    Levels match exactly. A continuous value matches within :data:`CONDITION_RTOL` relative, or if
+    it is the suggested value rounded to the decimals it is written with (a sheet formatted to
+    show 1043.3 for 1043.2871, or 1043 for 1042.9): see :func:`is_rounding_of`.
     """
     out = []
     for name, value in given.items():
         if isinstance(space[name], Categorical):
             same = str(value) == str(suggested[name])
         else:
-            same = math.isclose(float(value), float(suggested[name]), rel_tol=CONDITION_RTOL, abs_tol=0.0)
+            exact = float(suggested[name])
+            same = math.isclose(float(value), exact, rel_tol=CONDITION_RTOL, abs_tol=0.0)
+            same = same or is_rounding_of(float(value), exact)
         if not same:
             out.append(name)
     return out
+
+
+def is_rounding_of(shown: float, exact: float) -> bool:
+    """Whether ``shown`` is ``exact`` rounded to the last digit ``shown`` is written with.
+
+    The digits are those of the shortest text that reads back as ``shown`` (``repr``): 1043.3 has
+    one decimal, 1043.0 and 1043 none, 1.2e-05 its last digit at 1e-06. Within half a unit of that
+    digit (and a relative 1e-9 for the float round trip) ``exact`` rounds to ``shown``. Only a
+    rounding to a half unit of at most :data:`ROUNDING_RTOL` of the value counts (about three
+    significant digits): "2" for 2.4 bar may as well be an experiment run at 2 bar, and the
+    sheet must then say which (the exact value, or the one run with ``as_run``).
+    """
+    if not (math.isfinite(shown) and math.isfinite(exact)):
+        return False
+    if shown == 0.0:
+        return False  # "0" says nothing about the digits meant
+    last_digit = 0 if shown.is_integer() else Decimal(repr(shown)).as_tuple().exponent
+    if not isinstance(last_digit, int):
+        return False
+    half_unit = 0.5 * 10.0**last_digit
+    return half_unit <= ROUNDING_RTOL * abs(shown) and abs(shown - exact) <= half_unit * (1 + 1e-9)
 
 
 def _blank(col: pd.Series) -> np.ndarray:

@@ -255,6 +255,19 @@ def test_keyed_conditions_match_within_tolerance(busy_store: CampaignStore) -> N
     assert busy_store.observations().iloc[-1]["T"] == 1100.0  # the suggestion's exact value
 
 
+def test_conditions_rounded_by_a_spreadsheet_match_their_suggestion(store: CampaignStore) -> None:
+    exact = pd.DataFrame({"T": [1043.2871], "P": [12.3456], "gas": ["N2"]})
+    store.add_suggestions(exact, [["tau", "f"]], "sobol")
+    shown = pd.DataFrame({"suggestion_id": [1], "T": [1043.3], "P": [12.35], "gas": ["N2"], "f": [0.4]})
+    assert store.record(shown, "oracle") == 1
+    recorded = store.observations().iloc[-1]
+    assert (recorded["T"], recorded["P"]) == (1043.2871, 12.3456)  # the suggestion's exact values
+    # 1043 K is 1043.2871 to the unit; "12" bar may as well be a run at 12 bar: say which.
+    assert store.record(shown.assign(T=1043.0, f=np.nan, tau=2e-3, tau_std=1e-4), "oracle") == 1
+    with pytest.raises(InputDataError, match=r"column\(s\) \['P'\]: the conditions differ"):
+        store.record(shown.assign(P=12.0), "oracle", replace=True)
+
+
 def test_as_run_records_the_conditions_actually_run(busy_store: CampaignStore) -> None:
     # The furnace settled at 1103 K instead of the 1100 K suggested (suggestion 3, task f).
     ran = pd.DataFrame({"suggestion_id": [3], "T": [1103.0], "f": [0.5]}, index=["a"])
