@@ -95,20 +95,23 @@ def fit(
         raise InputDataError(f"restarts must be an integer >= 1, got {restarts!r}")
     if mean not in MEAN_NAMES:
         raise InputDataError(f"mean must be one of {list(MEAN_NAMES)}, got {mean!r}")
+    warn_few_observations(data, stacklevel=3)
     if method == "nuts":
         from mtgp_kinetics.bayes import NutsSettings, fit_nuts
 
-        return fit_nuts(
-            data,
-            kernel,
-            mean=mean,
-            restarts=restarts,
-            max_iter=max_iter,
-            seed=seed,
-            settings=NutsSettings(**nuts_options),
-            progress=progress,
-        )
-    warn_few_observations(data, stacklevel=3)
+        with relayed_warnings():
+            bayesian = fit_nuts(
+                data,
+                kernel,
+                mean=mean,
+                restarts=restarts,
+                max_iter=max_iter,
+                seed=seed,
+                settings=NutsSettings(**nuts_options),
+                progress=progress,
+            )
+        warn_outliers(bayesian, stacklevel=3)
+        return bayesian
     if kernel is None:
         with relayed_warnings():  # each candidate fit's warnings once, at the caller's line
             model = fit_default(data, restarts=restarts, max_iter=max_iter, seed=seed, mean=mean)

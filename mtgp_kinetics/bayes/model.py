@@ -27,13 +27,15 @@ from mtgp_kinetics.bayes.quantities import DIMS, coordinates_of, quantities
 from mtgp_kinetics.bayes.sampler import NutsDraws
 from mtgp_kinetics.errors import ConvergenceWarning, InputDataError
 from mtgp_kinetics.fitting import FitResult, single_threaded
-from mtgp_kinetics.model import KineticsModel
+from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.structure import KernelSpec
 from mtgp_kinetics.space import Space
 
 if TYPE_CHECKING:
     import arviz as az
+
+    from mtgp_kinetics.dataset import Dataset
 
 #: Default number of draws the predictions mix (evenly thinned from all chains).
 MAX_PREDICTIVE_DRAWS = 128
@@ -117,6 +119,31 @@ class BayesianKineticsModel:
         """The MAP fit NUTS started from."""
         return self.base.fit_result_
 
+    @property
+    def data(self) -> Dataset | None:
+        """The training data (``None`` for a model built from tensors)."""
+        return self.base.data
+
+    @property
+    def mean(self) -> str:
+        """The mean function of every task (``"constant"`` or ``"linear"``)."""
+        return self.base.mean
+
+    @property
+    def train_targets(self) -> torch.Tensor:
+        """``n`` standardized targets."""
+        return self.base.train_targets
+
+    @property
+    def y_mean(self) -> torch.Tensor:
+        """Per-task mean of the transformed targets (``t``), as in the MAP model."""
+        return self.base.y_mean
+
+    @property
+    def y_std(self) -> torch.Tensor:
+        """Per-task std of the transformed targets (``t``), as in the MAP model."""
+        return self.base.y_std
+
     def __repr__(self) -> str:
         chains, n_draws, _ = self.draws.z.shape
         return (
@@ -141,10 +168,13 @@ class BayesianKineticsModel:
     def at_draw(self, u: np.ndarray) -> Iterator[KineticsModel]:
         """The base model with the hyperparameters of draw ``u`` (``p``), restored on exit."""
         self.coords.assign(torch.as_tensor(u, dtype=torch.float64))
+        self.base.gp.prediction_strategy = None  # gpytorch's cached solve belongs to other values
         try:
             yield self.base
         finally:
             self.coords.assign(self._map_u)
+            # Without this, model.gp (the MAP point) would predict with the last draw's solve.
+            self.base.gp.prediction_strategy = None
 
     def _per_draw(self, fn: Any) -> list[Any]:
         """``fn(model)`` at each predictive draw, on one torch thread (many small solves)."""
@@ -469,12 +499,14 @@ class BayesianKineticsModel:
         return arviz_io.plot_task_correlation(self.inference_data, level)
 
     # -- model checking ----------------------------------------------------------------------------
-    def held_out_predictions(self, by: str = "observation", level: float = 0.95) -> pd.DataFrame:
+    def held_out_predictions(
+        self, by: str = "observation", folds: int | None = None, seed: int = 0, level: float = 0.95
+    ) -> pd.DataFrame:
         """Exact held-out predictive of each observation at every draw, mixed over the draws.
 
-        Each draw's predictive is exact (:meth:`KineticsModel.held_out_predictions`); the draws
-        themselves are not refitted without the held-out point, so this is the usual
-        hyperparameters-fixed approximation, per draw.
+        Each draw's predictive is exact (:meth:`KineticsModel.held_out_predictions`, same
+        ``by``, ``folds`` and ``seed``); the draws themselves are not refitted without the held-out
+        points, so this is the usual hyperparameters-fixed approximation, per draw.
 
         Returns
         -------
@@ -482,7 +514,7 @@ class BayesianKineticsModel:
             ``n`` rows: ``task``, ``observed``, ``mean``, ``std`` (mixture moments, modelled
             units), ``log_density`` (of the mixture) and ``inside`` (the central ``level`` interval).
         """
-        frames = self._per_draw(lambda m: m.held_out_predictions(by=by, level=level))
+        frames = self._per_draw(lambda m: m.held_out_predictions(by=by, folds=folds, seed=seed, level=level))
         mu = np.stack([f["mean"].to_numpy() for f in frames])
         s = np.stack([f["std"].to_numpy() for f in frames])
         observed = frames[0]["observed"].to_numpy()
@@ -497,6 +529,52 @@ class BayesianKineticsModel:
                 "log_density": mixture_logpdf(observed, mu, s),
                 "inside": (cdf >= 0.5 - level / 2) & (cdf <= 0.5 + level / 2),
             }
+        )
+
+    def outliers(self, threshold: float = OUTLIER_Z, refit: int = 0) -> pd.DataFrame:
+        """Observations whose leave-one-out residual under the posterior mixture exceeds ``threshold``.
+
+        As :meth:`KineticsModel.outliers <mtgp_kinetics.model.KineticsModel.outliers>`, with each
+        observation's held-out mean and std those of the mixture over the draws
+        (:meth:`held_out_predictions`). ``refit`` refits the MAP hyperparameters without each of
+        the ``refit`` most suspicious observations (NUTS is not rerun).
+        """
+        from mtgp_kinetics.outliers import outlier_table
+
+        return outlier_table(self, threshold, refit)
+
+    def latent_task_covariances(self) -> list[pd.DataFrame]:
+        """Posterior mean of the coregionalization matrix ``B_q`` of each latent process (``t x t``)."""
+        per_draw = self._per_draw(lambda m: [B.to_numpy() for B in m.latent_task_covariances()])
+        return [
+            self._labelled(np.mean([draw[q] for draw in per_draw], axis=0)) for q in range(len(per_draw[0]))
+        ]
+
+    def hyperparameter_uncertainty(self) -> None:
+        """Not for a NUTS model: its predictions already integrate over the hyperparameters.
+
+        Raises
+        ------
+        InputDataError
+            Always.
+        """
+        raise InputDataError(
+            "hyperparameter_uncertainty is the MAP model's Laplace approximation; a NUTS model's "
+            "predictions already average over its posterior draws"
+        )
+
+    def cross_validate(self, *args: Any, **kwargs: Any) -> None:
+        """Not for a NUTS model: k-fold refits would rerun the sampler once per fold.
+
+        Raises
+        ------
+        InputDataError
+            Always, naming the alternatives.
+        """
+        raise InputDataError(
+            "cross_validate refits the model on each fold, which for a NUTS model means one sampler "
+            "run per fold; use loo(by='condition') (each draw's exact held-out predictive, mixed) or "
+            "cross-validate the MAP fit: model.base.cross_validate(...)"
         )
 
     def loo(self, level: float = 0.95, by: str = "observation") -> pd.DataFrame:

@@ -8,6 +8,7 @@ task weights, candidate pool, minimum distance) lives in the store's settings, s
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -648,11 +649,48 @@ class Campaign:
         return torch.unique(space.to_model(frame, validate=False), dim=0)
 
 
+#: Keywords of :func:`mtgp_kinetics.fit` the campaign sets from its own settings.
+CAMPAIGN_FIT_KEYWORDS = ("data", "kernel", "restarts", "seed")
+
+
 def _fit_options(strategy: str, fit_options: dict[str, Any] | None) -> dict[str, Any]:
-    """The campaign's keywords of :func:`mtgp_kinetics.fit`; BALD fits by NUTS unless told otherwise."""
+    """The campaign's keywords of :func:`mtgp_kinetics.fit`, checked; BALD fits by NUTS unless told otherwise.
+
+    Raises
+    ------
+    InputDataError
+        Naming a key :func:`~mtgp_kinetics.fit` does not take, one the campaign sets itself, or a
+        bad value (checked here, so a campaign is never stored with options its first fit refuses).
+    """
+    if fit_options is not None and not isinstance(fit_options, dict):
+        raise InputDataError(f"fit_options must be a dict of mtgp_kinetics.fit keywords, got {fit_options!r}")
     options = dict(fit_options or {})
+    own = sorted(set(options) & set(CAMPAIGN_FIT_KEYWORDS))
+    if own:
+        raise InputDataError(
+            f"fit_options {own}: the campaign sets these itself; pass them to Campaign.create "
+            f"directly (kernel=, restarts=, seed=)"
+        )
+    allowed = [name for name in inspect.signature(fit).parameters if name not in CAMPAIGN_FIT_KEYWORDS]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputDataError(
+            f"fit_options {unknown} are not keywords of mtgp_kinetics.fit; allowed: {allowed}"
+        )
     if strategy == "bald":
         options.setdefault("method", "nuts")
+    method = options.get("method", "map")
+    if method not in ("map", "nuts"):
+        raise InputDataError(f"fit_options: method must be 'map' or 'nuts', got {method!r}")
+    sampler = {
+        k: options[k] for k in ("num_warmup", "num_samples", "num_chains") if options.get(k) is not None
+    }
+    if sampler and method != "nuts":
+        raise InputDataError(f"fit_options {sorted(sampler)} apply to method='nuts' only")
+    if sampler:
+        from mtgp_kinetics.bayes import NutsSettings
+
+        NutsSettings(**sampler).validate()
     return options
 
 

@@ -43,7 +43,7 @@ def test_bald_needs_posterior_draws(fitted: dict[str, mk.KineticsModel], analyti
         get_strategy("bald").suggest(fitted["icm"], pool, q=1)
 
 
-def test_campaign_with_bald(analytic_problem, tmp_path) -> None:
+def test_campaign_with_bald(analytic_problem, tmp_path, capsys) -> None:
     initial = analytic_problem.sample(12, seed=2)
     # mk.Campaign is the campaign class; without a method, strategy "bald" fits by NUTS.
     campaign = mk.Campaign.create(
@@ -68,3 +68,32 @@ def test_campaign_with_bald(analytic_problem, tmp_path) -> None:
     assert isinstance(campaign.model, BayesianKineticsModel)
     assert len(suggestions) == 2 and (suggestions["strategy"] == "bald").all()
     campaign.close()
+
+    # The CLI's status and report work on a campaign whose model is a NUTS fit.
+    from mtgp_kinetics.cli import main
+
+    with pytest.warns(mk.ConvergenceWarning):
+        assert main(["status", "--db", str(tmp_path / "c.db")]) == 0
+    assert "leave-one-out standard deviations" in capsys.readouterr().out
+    with pytest.warns(mk.ConvergenceWarning):
+        assert main(["report", "--db", str(tmp_path / "c.db"), "--out", str(tmp_path / "report")]) == 0
+    assert list((tmp_path / "report").glob("*.png"))
+
+
+def test_campaign_refuses_fit_options_it_cannot_use(analytic_problem, tmp_path) -> None:
+    initial = analytic_problem.sample(12, seed=2)[[*analytic_problem.space.names, "log_k", "f_a"]]
+    for options, match in [
+        ({"seed": 3}, r"fit_options \['seed'\]: the campaign sets these itself"),
+        ({"num_warmpu": 10}, r"fit_options \['num_warmpu'\] are not keywords"),
+        ({"num_warmup": -1}, "num_warmup must be an integer"),
+    ]:
+        with pytest.raises(mk.InputDataError, match=match):
+            mk.Campaign.create(
+                tmp_path / "c.db",
+                analytic_problem.space,
+                analytic_problem.tasks[:2],
+                strategy="bald",
+                initial=initial,
+                fit_options=options,
+            )
+        assert not (tmp_path / "c.db").exists()

@@ -192,3 +192,51 @@ def test_convergence_rules_single_chain_says_rhat_needs_chains() -> None:
     problems = "; ".join(convergence_problems(single))
     assert "num_chains >= 2" in problems
     assert "R-hat > " not in problems
+
+
+def test_model_gp_stays_at_the_map_point(nuts_model: BayesianKineticsModel, conditions) -> None:
+    """Per-draw predictions must not leave a draw's cached solve in model.gp (the MAP point)."""
+    gp = nuts_model.gp
+    X = gp.all_tasks_inputs(nuts_model.space.to_model(conditions))
+
+    def map_mean() -> torch.Tensor:
+        gp.eval()
+        with torch.no_grad():
+            return gp(X).mean.clone()
+
+    before = map_mean()
+    nuts_model.sample(conditions, n_samples=4, seed=0)
+    nuts_model.predict_joint(conditions)
+    torch.testing.assert_close(map_mean(), before, rtol=0, atol=1e-10)
+
+
+def test_the_map_model_api_a_campaign_and_the_cli_use(nuts_model: BayesianKineticsModel) -> None:
+    assert nuts_model.data is not None and nuts_model.data.n_observations == len(nuts_model.train_targets)
+    torch.testing.assert_close(nuts_model.y_mean, nuts_model.base.y_mean)
+    flagged = nuts_model.outliers(threshold=0.5)  # low threshold: some rows, with their context
+    assert {"row", "task", "observed", "mean", "std", "z"} <= set(flagged.columns)
+    assert (flagged["z"].abs() > 0.5).all() and len(flagged) > 0
+    covariances = nuts_model.latent_task_covariances()
+    assert len(covariances) == 1 and covariances[0].shape == (2, 2)
+    assert np.all(np.linalg.eigvalsh(covariances[0].to_numpy()) > 0)
+    with pytest.raises(mk.InputDataError, match="loo\\(by='condition'\\)"):
+        nuts_model.cross_validate(folds=3)
+    with pytest.raises(mk.InputDataError, match="already average"):
+        nuts_model.hyperparameter_uncertainty()
+
+
+def test_nuts_fit_gives_the_data_warnings_map_gives(analytic_data: mk.Dataset) -> None:
+    few = analytic_data.subset(
+        (analytic_data.task_indices() == 0) | (np.cumsum(analytic_data.task_indices() == 1) <= 2)
+    )
+    with pytest.warns(mk.ConvergenceWarning), pytest.warns(mk.FewObservationsWarning, match="'f_a' \\(2\\)"):
+        mk.fit(
+            few,
+            "independent",
+            method="nuts",
+            restarts=1,
+            num_warmup=10,
+            num_samples=10,
+            num_chains=1,
+            progress=False,
+        )
