@@ -99,7 +99,7 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
                     )
                 print(
                     f"  n={n} seed={seed} {method:4s}: NLPD {row[0]:+.3f} / {row[1]:+.3f}, "
-                    f"coverage {row[2]:.2f} / {row[3]:.2f}, {seconds:.1f} s{extra}",
+                    f"coverage {row[2]:.3f} / {row[3]:.3f}, {seconds:.1f} s{extra}",
                     flush=True,
                 )
         for method in ("map", "map point", "nuts"):
@@ -113,7 +113,7 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
             f"{n:>3} {method:9} "
             + " ".join(f"{v:>+16.3f}" for v in med[:2])
             + " "
-            + " ".join(f"{v:>16.2f}" for v in med[2:4])
+            + " ".join(f"{v:>16.3f}" for v in med[2:4])
             + f" {med[4]:>9.1f}"
         )
     print("(medians over seeds; NLPD in log10 s and logit units, lower is better; coverage target 0.95)")
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,20,40", help="training sizes, comma separated")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--kernel", default="icm", help="structure of both fits; 'default': kernel=None")
-    parser.add_argument("--n-test", type=int, default=200)
+    parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=None, help="NUTS warm-up per chain (default: library)")
     parser.add_argument("--samples", type=int, default=None, help="NUTS draws per chain (default: library)")
     parser.add_argument("--chains", type=int, default=None, help="NUTS chains (default: library)")

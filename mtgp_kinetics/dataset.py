@@ -224,6 +224,11 @@ class Dataset:
             f"Dataset({self.n_observations} observations of {len(self.tasks)} task(s) over "
             f"{self.space.names} ({per_task})"
         )
+        if len(self.tasks) > 1 and self.n_observations:
+            obs = self._observations
+            tasks_at = obs.groupby(self.space.names, sort=False, dropna=False)["task"].nunique()
+            complete = int((tasks_at == len(self.tasks)).sum())
+            text += f"; {len(tasks_at)} conditions, {complete} with every task"
         if len(self._unmeasured):
             text += f"; {len(self._unmeasured)} unmeasured row(s)"
         return text + ")"
