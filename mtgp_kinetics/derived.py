@@ -57,7 +57,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import InputDataError, check_probability
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Continuous, Space, kelvin_offset
 from mtgp_kinetics.tasks import Task
@@ -148,9 +148,7 @@ def _continuous(space: Space, name: str, where: str) -> Continuous:
 
 
 def _probability(value: float, name: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
-        raise InputDataError(f"{where}: {name} must be a probability in (0, 1), got {value!r}")
-    return float(value)
+    return check_probability(value, name, where)
 
 
 def _method(model: PosteriorModel, method: str, where: str) -> str:

@@ -8,6 +8,7 @@ errors in one place; the subclasses also derive from the matching built-in (``Va
 from __future__ import annotations
 
 import contextlib
+import numbers
 import warnings
 from collections.abc import Iterator
 
@@ -89,3 +90,16 @@ def relayed_warnings(prefix: str = "", stacklevel: int = 4) -> Iterator[None]:
             continue
         seen.add(key)
         warnings.warn(f"{prefix}{record.message}", record.category, stacklevel=stacklevel)
+
+
+def check_probability(value: object, name: str = "level", where: str = "") -> float:
+    """``value`` as a float in (0, 1) (numpy scalars included), or :class:`InputDataError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
+        prefix = f"{where}: " if where else ""
+        hint = (
+            " (a per cent? give 0.95 for 95 %)"
+            if isinstance(value, numbers.Real) and 1 < value <= 100
+            else ""
+        )
+        raise InputDataError(f"{prefix}{name} must be a probability in (0, 1), got {value!r}{hint}")
+    return float(value)

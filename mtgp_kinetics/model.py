@@ -17,7 +17,7 @@ import torch
 from gpytorch.distributions import MultivariateNormal
 
 from mtgp_kinetics.back_transform import central_interval, physical_std
-from mtgp_kinetics.errors import InputDataError, NotFittedError, NumericsWarning
+from mtgp_kinetics.errors import InputDataError, NotFittedError, NumericsWarning, check_probability
 from mtgp_kinetics.fitting import FitResult, threads_for
 from mtgp_kinetics.hyperparameter_uncertainty import HyperparameterUncertainty
 from mtgp_kinetics.models.gp import CoregionalGP
@@ -361,8 +361,7 @@ class KineticsModel:
             ``transformed_std``: the Gaussian predictive in the modelled space (e.g. log10 s).
         """
         self._check_fitted()
-        if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
-            raise InputDataError(f"level must be a probability in (0, 1), got {level!r}")
+        level = check_probability(level)
         task_idx = self._task_indices(tasks)
         X = self._model_inputs(conditions, task_idx)
         self._fresh_posterior_cache()

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib import MatplotlibDeprecationWarning
 
+from mtgp_kinetics.errors import InputDataError
+
 #: Quantities whose ``[i, j]`` and ``[j, i]`` entries are the same number (reported once).
 SYMMETRIC = ("task_covariance", "task_correlation")
 
@@ -54,15 +56,19 @@ def to_inference_data(
         Stored on every group (numbers and strings only, for netCDF).
     """
     used = {d for name in (*posterior, *observed, *constant) for d in dims.get(name, ())}
-    return az.from_dict(
+    idata = az.from_dict(
         posterior=posterior,
         sample_stats=sample_stats,
         observed_data=observed,
         constant_data=constant,
         coords={k: list(v) for k, v in coords.items() if k in used},
         dims={k: list(v) for k, v in dims.items()},
-        attrs=attrs or {},
     )
+    # from_dict puts attrs on some groups only; netCDF attributes take numbers and strings.
+    plain = {k: int(v) if isinstance(v, bool) else v for k, v in (attrs or {}).items() if v is not None}
+    for group in idata.groups():
+        idata[group].attrs.update(plain)
+    return idata
 
 
 def _entries(idata: az.InferenceData) -> list[tuple[str, str, dict[str, Any]]]:
@@ -138,13 +144,32 @@ def from_netcdf(path: str | os.PathLike[str]) -> az.InferenceData:
 
 
 def _scalars(idata: az.InferenceData, var_names: Sequence[str] | None) -> dict[str, np.ndarray]:
-    """Non-constant scalar entries of the chosen quantities, ``chains x draws`` each, by display name."""
+    """Non-constant scalar entries of the chosen quantities, ``chains x draws`` each, by display name.
+
+    Raises
+    ------
+    InputDataError
+        If a name is not a posterior variable, or none of the chosen ones varies over the draws.
+    """
+    if isinstance(var_names, str):
+        var_names = [var_names]
     chosen = None if var_names is None else set(var_names)
-    return {
+    unknown = sorted(chosen - set(idata.posterior.data_vars)) if chosen is not None else []
+    if unknown:
+        raise InputDataError(
+            f"var_names {unknown} are not posterior variables; known: {sorted(idata.posterior.data_vars)}"
+        )
+    out = {
         name: idata.posterior[var].isel(selection).values
         for var, name, selection in _entries(idata)
         if chosen is None or var in chosen
     }
+    if not out:
+        raise InputDataError(
+            f"nothing to plot: {sorted(chosen or [])} do not vary over the draws (e.g. the task "
+            f"correlation of a structure that shares nothing is 0 in every draw)"
+        )
+    return out
 
 
 @contextmanager
@@ -168,13 +193,40 @@ def plot_rank(idata: az.InferenceData, var_names: Sequence[str] | None = None) -
 
 
 def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
-    """Posterior densities of each pair's task correlation with a ``level`` credible interval."""
+    """Posterior densities of each pair's task correlation with its equal-tailed ``level`` interval.
+
+    The interval is the one :meth:`~mtgp_kinetics.bayes.model.BayesianKineticsModel.task_correlation_summary`
+    reports (central quantiles), drawn as a bar under the density with its ends written out.
+
+    Raises
+    ------
+    InputDataError
+        With one task, or if the structure shares nothing (every correlation is 0 in every draw).
+    """
     tasks = idata.posterior["task_correlation"].coords["task"].values.tolist()
     pairs = [(a, b) for i, a in enumerate(tasks) for b in tasks[i + 1 :]]
     if not pairs:
-        raise ValueError("the task correlation needs at least two tasks")
+        raise InputDataError("the task correlation needs at least two tasks")
     stacked = {
         f"{a} ~ {b}": idata.posterior["task_correlation"].sel(task=a, task_=b).values for a, b in pairs
     }
+    if all(np.ptp(values) == 0 for values in stacked.values()):
+        raise InputDataError(
+            "every task correlation is the same in all draws (a structure without a shared process: "
+            "the tasks are independent, correlation 0); there is no posterior to plot"
+        )
     with _quiet_matplotlib():
-        return az.plot_posterior(stacked, hdi_prob=level, ref_val=0.0, point_estimate="median")
+        axes = az.plot_posterior(stacked, hdi_prob="hide", ref_val=0.0, point_estimate="median")
+    for ax, values in zip(np.atleast_1d(axes).ravel(), stacked.values(), strict=False):
+        low, high = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2])
+        bottom = ax.get_ylim()[0]
+        ax.plot([low, high], [bottom, bottom], color="black", linewidth=4, solid_capstyle="butt")
+        ax.annotate(
+            f"{level:.0%} interval [{low:.2f}, {high:.2f}]",
+            xy=(0.5, 0.02),
+            xycoords="axes fraction",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
+    return axes

@@ -9,6 +9,7 @@ uncertain is the mixture ``p(y | x, D) = (1/K) sum_k N(y; mu_k(x), s_k(x)^2)``.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from mtgp_kinetics.bayes.coordinates import Coordinates, use_sampling_priors
 from mtgp_kinetics.bayes.mixture import mixture_cdf, mixture_logpdf, mixture_moments, mixture_quantile
 from mtgp_kinetics.bayes.quantities import DIMS, coordinates_of, quantities
 from mtgp_kinetics.bayes.sampler import NutsDraws
-from mtgp_kinetics.errors import ConvergenceWarning, InputDataError
+from mtgp_kinetics.errors import ConvergenceWarning, InputDataError, check_probability
 from mtgp_kinetics.fitting import FitResult, single_threaded
 from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.gp import CoregionalGP
@@ -201,8 +202,7 @@ class BayesianKineticsModel:
         its central ``level`` quantiles mapped back (exact: the transforms are monotone), and
         ``std`` the std of the physical quantity under the mixture (Gauss-Hermite per draw).
         """
-        if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
-            raise InputDataError(f"level must be a probability in (0, 1), got {level!r}")
+        level = check_probability(level)
         # Each draw predicts at its own hyperparameters: no Laplace correction (the draws are it).
         frames = self._per_draw(
             lambda m: m.predict(conditions, level, observation_noise, tasks, hyperparameter_uncertainty=False)
@@ -264,11 +264,25 @@ class BayesianKineticsModel:
             mixture in modelled units (log10 s, logit...), ``coverage`` of its central ``level``
             interval (the ``lower``/``upper`` of :meth:`predict`).
         """
+        level = check_probability(level)
+        if not isinstance(truth, pd.DataFrame) or len(truth) != len(conditions):
+            raise InputDataError(
+                f"test_scores: truth must be a DataFrame with one row per condition ({len(conditions)}), "
+                f"got {type(truth).__name__} with {len(truth)} rows"
+            )
         index, mu, s = self.predict_draws(conditions)
         rows = []
         for task in self.tasks:
             if task.name not in truth.columns:
                 continue
+            values = truth[task.name].to_numpy(dtype=float)
+            invalid = ~np.asarray(task.output_transform.is_valid(values), dtype=bool)
+            if invalid.any():
+                raise InputDataError(
+                    f"test_scores: truth column {task.name!r} has value(s) {values[invalid][:5].tolist()} "
+                    f"at row(s) {np.flatnonzero(invalid)[:5].tolist()} that its "
+                    f"{task.output_transform.name!r} transform cannot take"
+                )
             where = (index["task"] == task.name).to_numpy()
             z = task.output_transform.forward(truth[task.name].to_numpy(dtype=float))
             mean, _ = mixture_moments(mu[:, where], s[:, where])
@@ -335,6 +349,8 @@ class BayesianKineticsModel:
         sample of that draw's GP (as :meth:`KineticsModel.sample`), so samples carry both the
         uncertainty of the functions and of the hyperparameters.
         """
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise InputDataError(f"n_samples must be an integer >= 1, got {n_samples!r}")
         rng = np.random.default_rng(seed)
         draws = self.predictive_draws()
         counts = rng.multinomial(n_samples, np.full(len(draws), 1.0 / len(draws)))
@@ -393,6 +409,7 @@ class BayesianKineticsModel:
             One row per pair ``task`` < ``task_`` (model order): ``mean``, ``median``, ``lower``,
             ``upper`` (equal-tailed ``level`` credible interval), ``prob_positive``.
         """
+        level = check_probability(level)
         corr = self._quantity_draws["task_correlation"]
         flat = corr.reshape(-1, *corr.shape[2:])
         rows = []
@@ -448,7 +465,12 @@ class BayesianKineticsModel:
                 "kernel": self.kernel.name,
                 "sampler": "pyro NUTS",
                 "num_warmup": settings.num_warmup,
+                "num_samples": settings.num_samples,
+                "num_chains": settings.num_chains,
                 "thin": settings.thin,
+                "target_accept_prob": settings.target_accept_prob,
+                "max_tree_depth": settings.max_tree_depth,
+                "full_mass": settings.full_mass,
                 "seed": self.draws.seed,
                 "sampling_seconds": self.draws.seconds,
             },
@@ -496,7 +518,7 @@ class BayesianKineticsModel:
 
     def plot_task_correlation(self, level: float = 0.95) -> Any:
         """Posterior of each pair's task correlation (ArviZ ``plot_posterior``)."""
-        return arviz_io.plot_task_correlation(self.inference_data, level)
+        return arviz_io.plot_task_correlation(self.inference_data, check_probability(level))
 
     # -- model checking ----------------------------------------------------------------------------
     def held_out_predictions(

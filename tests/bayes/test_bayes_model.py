@@ -88,6 +88,10 @@ def test_inference_data(nuts_model: BayesianKineticsModel) -> None:
     for stat in ("diverging", "tree_depth", "energy", "lp"):
         assert idata.sample_stats[stat].shape == (2, 30)
     assert idata.observed_data["y"].shape == (nuts_model.train_inputs.shape[0],)
+    for group in idata.groups():  # the sampler settings travel with every group
+        attrs = idata[group].attrs
+        assert (attrs["num_chains"], attrs["num_samples"], attrs["num_warmup"]) == (2, 30, 30), group
+        assert attrs["kernel"] == "icm" and attrs["sampler"] == "pyro NUTS"
 
 
 def test_diagnostics_table(nuts_model: BayesianKineticsModel) -> None:
@@ -240,3 +244,28 @@ def test_nuts_fit_gives_the_data_warnings_map_gives(analytic_data: mk.Dataset) -
             num_chains=1,
             progress=False,
         )
+
+
+def test_bad_arguments_name_the_argument(nuts_model: BayesianKineticsModel, conditions, tmp_path) -> None:
+    with pytest.raises(mk.InputDataError, match=r"level must be a probability .*give 0.95 for 95 %"):
+        nuts_model.task_correlation_summary(level=95)
+    with pytest.raises(mk.InputDataError, match="level must be a probability"):
+        nuts_model.plot_task_correlation(level=0)
+    with pytest.raises(mk.InputDataError, match=r"var_names \['nope'\] are not posterior variables"):
+        nuts_model.plot_trace(var_names=["nope"])
+    with pytest.raises(mk.InputDataError, match="n_samples must be an integer >= 1"):
+        nuts_model.sample(conditions, n_samples=0)
+    with pytest.raises(mk.InputDataError, match="one row per condition"):
+        nuts_model.test_scores(conditions, pd.DataFrame({"log_k": [1.0]}))
+    # numpy scalars are numbers too
+    assert len(nuts_model.predict(conditions, level=np.float32(0.9))) == 2 * len(conditions)
+
+
+def test_correlation_plot_shows_the_summary_interval(nuts_model: BayesianKineticsModel) -> None:
+    import matplotlib.pyplot as plt
+
+    axes = np.atleast_1d(nuts_model.plot_task_correlation(level=0.9)).ravel()
+    row = nuts_model.task_correlation_summary(level=0.9).iloc[0]
+    texts = [t.get_text() for t in axes[0].texts]
+    assert f"90% interval [{row['lower']:.2f}, {row['upper']:.2f}]" in texts
+    plt.close("all")
