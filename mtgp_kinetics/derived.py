@@ -48,7 +48,7 @@ physical=False)``, so any model exposing it works.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -107,7 +107,9 @@ class PosteriorModel(Protocol):
     space: Space
     tasks: tuple[Task, ...]
 
-    def predict_joint(self, conditions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    def predict_joint(
+        self, conditions: pd.DataFrame, observation_noise: bool = ..., tasks: Sequence[str] | None = ...
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """``index`` (``N`` rows with ``task``), ``N`` means and ``N x N`` covariance, modelled space."""
         ...
 
@@ -118,8 +120,9 @@ class PosteriorModel(Protocol):
         seed: int | None = ...,
         observation_noise: bool = ...,
         physical: bool = ...,
+        tasks: Sequence[str] | None = ...,
     ) -> np.ndarray:
-        """``s x n x t`` joint posterior draws."""
+        """``s x n x t`` joint posterior draws (``t``: the tasks asked for, all by default)."""
         ...
 
 
@@ -324,9 +327,16 @@ def _gaussian_draws(mean: np.ndarray, cov: np.ndarray, n_samples: int, seed: int
     return mean + rng.standard_normal((n_samples, mean.size)) @ root.T
 
 
+def _task_draws(
+    model: PosteriorModel, frame: pd.DataFrame, task: Task, n_samples: int, seed: int | None
+) -> np.ndarray:
+    """``s x n`` joint draws of one task's modelled value at ``frame``'s rows (that task only)."""
+    return np.asarray(model.sample(frame, n_samples, seed, physical=False, tasks=[task.name]))[..., 0]
+
+
 def _task_moments(model: PosteriorModel, frame: pd.DataFrame, task: Task) -> tuple[np.ndarray, np.ndarray]:
     """Joint mean (``N``) and covariance (``N x N``) of one task's modelled value at ``frame``'s rows."""
-    index, mean, cov = model.predict_joint(frame)
+    index, mean, cov = model.predict_joint(frame, tasks=[task.name])
     rows = np.flatnonzero(index["task"].to_numpy() == task.name)
     return np.asarray(mean)[rows], np.asarray(cov)[np.ix_(rows, rows)]
 
@@ -369,7 +379,7 @@ def derivative_posterior(
         Means, std and ``s x n`` joint draws.
     """
     where = "derivative_posterior"
-    k, task_ = _task(model, task, where)
+    _, task_ = _task(model, task, where)
     variable = _continuous(model.space, condition, where)
     method = _method(model, method, where)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
@@ -386,7 +396,7 @@ def derivative_posterior(
         draws = _gaussian_draws(both @ mean, both @ cov @ both.T, int(n_samples), seed)
         z_draws, dz_draws = draws[:, : len(frame)], draws[:, len(frame) :]
     else:
-        stencil_draws = np.asarray(model.sample(stencil, int(n_samples), seed, physical=False))[..., k]
+        stencil_draws = _task_draws(model, stencil, task_, int(n_samples), seed)
         z_draws, dz_draws = stencil_draws @ value.T, stencil_draws @ derivative.T
     return DerivativePosterior(frame, value @ mean, dz_mean, dz_std, z_draws, dz_draws)
 
@@ -656,7 +666,7 @@ def probability_above(
         ``n`` rows: the condition columns, ``task``, ``probability``.
     """
     where = "probability_above"
-    k, task_ = _task(model, task, where)
+    _, task_ = _task(model, task, where)
     threshold = _threshold(task_, level, where)
     method = _method(model, method, where)
     frame = _frame(conditions, model.space, where)
@@ -668,7 +678,7 @@ def probability_above(
                 std > 0, norm.sf((threshold - mean) / np.where(std > 0, std, 1.0)), mean > threshold
             )
     else:
-        draws = np.asarray(model.sample(frame, int(n_samples), seed, physical=False))[..., k]
+        draws = _task_draws(model, frame, task_, int(n_samples), seed)
         probability = np.mean(draws > threshold, axis=0)
     out = frame.copy()
     out["task"] = task_.name
@@ -751,7 +761,7 @@ def level_crossing(
         cross ``level`` inside the bounds), all in ``along``'s physical unit.
     """
     where = "level_crossing"
-    k, task_ = _task(model, task, where)
+    _, task_ = _task(model, task, where)
     threshold = _threshold(task_, level, where)
     variable = _continuous(model.space, along, where)
     credible_level = _probability(credible_level, "credible_level", where)
@@ -781,10 +791,8 @@ def level_crossing(
         model.space.validate(frame)
         mean, _ = _task_moments(model, frame, task_)
         mean_cross = _crossings(u, (mean - threshold)[None, :])[0]
-        draws = np.asarray(
-            model.sample(frame, int(n_samples), None if seed is None else seed + i, physical=False)
-        )
-        crossings = _crossings(u, draws[..., k] - threshold)
+        draws = _task_draws(model, frame, task_, int(n_samples), None if seed is None else seed + i)
+        crossings = _crossings(u, draws - threshold)
         anchor = mean_cross[0] if mean_cross.size else None
         chosen = np.array(
             [c[np.argmin(np.abs(c - anchor))] if anchor is not None else c[0] for c in crossings if c.size]

@@ -442,8 +442,9 @@ class KineticsModel:
         observation_noise: bool = False,
         physical: bool = True,
         hyperparameter_uncertainty: bool | None = None,
+        tasks: Sequence[str] | None = None,
     ) -> np.ndarray:
-        """Joint posterior samples of every task at every condition.
+        """Joint posterior samples of every task (or of ``tasks``) at every condition.
 
         Parameters
         ----------
@@ -459,16 +460,23 @@ class KineticsModel:
             Back-transform to physical units (default) or stay in the modelled space.
         hyperparameter_uncertainty : bool, optional
             As :meth:`predict` (the same default).
+        tasks : sequence of str, optional
+            Sample only these tasks (default: all): a smaller joint covariance to factorize.
 
         Returns
         -------
         ndarray
-            ``s x n x t``, correlated across conditions and tasks as the model says.
+            ``s x n x t`` (``t``: the tasks sampled, in the order given), correlated across conditions
+            and tasks as the model says.
         """
+        task_idx = self._task_indices(tasks)
         _, mean, cov = self.predict_joint(
-            conditions, observation_noise, hyperparameter_uncertainty=hyperparameter_uncertainty
+            conditions,
+            observation_noise,
+            tasks=[self.task_names[k] for k in task_idx],
+            hyperparameter_uncertainty=hyperparameter_uncertainty,
         )
-        n, t = len(conditions), self.num_tasks
+        n, t = len(conditions), len(task_idx)
         rng = np.random.default_rng(seed)
         # Eigen-decomposition instead of Cholesky: exact for the PSD but possibly singular
         # covariance of noise-free predictions at repeated conditions.
@@ -477,8 +485,8 @@ class KineticsModel:
         draws = mean + rng.standard_normal((n_samples, mean.size)) @ root.T
         draws = draws.reshape(n_samples, n, t)
         if physical:
-            for k, task in enumerate(self.tasks):
-                draws[..., k] = task.output_transform.inverse(draws[..., k])
+            for j, k in enumerate(task_idx):
+                draws[..., j] = self.tasks[k].output_transform.inverse(draws[..., j])
         return draws
 
     # -- task structure --------------------------------------------------------------------------

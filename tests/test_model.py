@@ -93,6 +93,19 @@ def test_samples_in_physical_units_are_transformed_draws(fitted):
     np.testing.assert_allclose(physical[..., 1], 1 / (1 + np.exp(-latent[..., 1])), rtol=1e-12)
 
 
+def test_samples_of_one_task_have_its_marginal(fitted):
+    """sample(tasks=[...]) factorizes only that task's covariance; its draws follow its own marginal."""
+    model = fitted["icm"]
+    conditions = model.space.sample(3, seed=4)
+    draws = model.sample(conditions, n_samples=4000, seed=1, physical=False, tasks=["f_a"])
+    assert draws.shape == (4000, 3, 1)
+    pred = model.predict(conditions, tasks=["f_a"])
+    # 4000 draws: the sample mean is within 4 standard errors (std / sqrt(4000)) of the mean.
+    err = np.abs(draws[..., 0].mean(0) - pred["transformed_mean"].to_numpy())
+    assert np.all(err < 4 * pred["transformed_std"].to_numpy() / np.sqrt(4000))
+    np.testing.assert_allclose(draws[..., 0].std(0), pred["transformed_std"].to_numpy(), rtol=0.06)
+
+
 def test_observation_noise_widens_by_the_task_noise(fitted, grid):
     model = fitted["lmc"]
     latent = model.predict(grid)

@@ -342,12 +342,13 @@ class BayesianKineticsModel:
         seed: int | None = None,
         observation_noise: bool = False,
         physical: bool = True,
+        tasks: Sequence[str] | None = None,
     ) -> np.ndarray:
         """Joint samples (``s x n x t``) of the posterior-averaged model: a draw, then a GP sample.
 
         Each sample picks one of the predictive draws uniformly at random and is a joint Gaussian
-        sample of that draw's GP (as :meth:`KineticsModel.sample`), so samples carry both the
-        uncertainty of the functions and of the hyperparameters.
+        sample of that draw's GP (as :meth:`KineticsModel.sample`, with its ``tasks``), so samples
+        carry both the uncertainty of the functions and of the hyperparameters.
         """
         if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise InputDataError(f"n_samples must be an integer >= 1, got {n_samples!r}")
@@ -369,6 +370,7 @@ class BayesianKineticsModel:
                             observation_noise,
                             physical,
                             hyperparameter_uncertainty=False,
+                            tasks=tasks,
                         )
                     )
         samples = np.concatenate(parts)
