@@ -497,10 +497,12 @@ class BayesianKineticsModel:
         if warn:
             problems = convergence_problems(frame)
             if problems:
+                # ICM has fewer hyperparameters than LMC or shared+private; a structure that
+                # shares nothing (chosen because sharing did not pay) should not be told to share.
                 fewer = (
-                    ""
-                    if self.kernel.name == "icm"
-                    else ", or a structure with fewer hyperparameters (kernel='icm')"
+                    ", or a structure with fewer hyperparameters (kernel='icm')"
+                    if self.kernel.shares_tasks and self.kernel.name != "icm"
+                    else ""
                 )
                 warnings.warn(
                     "NUTS may not have converged: " + "; ".join(problems) + ". Run longer chains "
