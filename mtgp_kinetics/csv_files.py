@@ -12,12 +12,13 @@ included.
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.space import Categorical, Space
 
 # Text read as "not measured" in every column but the categorical conditions, where a level may
@@ -60,6 +61,15 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
             f"{str(path)!r}: column(s) {repeated} appear more than once in the header; rename them"
         )
     for line, fields in records[1:]:
+        unnamed = [
+            j for j, name in enumerate(header) if not name.strip() and j < len(fields) and fields[j].strip()
+        ]
+        if unnamed:
+            raise InputDataError(
+                f"{str(path)!r}: line {line} has a value ({fields[unnamed[0]]!r}) in column "
+                f"{unnamed[0] + 1}, whose header is empty; name the column in the header (line 1) or "
+                f"remove its values"
+            )
         if len(fields) > len(header) and any(cell.strip() for cell in fields[len(header) :]):
             raise InputDataError(
                 f"{str(path)!r}: line {line} has {len(fields)} fields but the header has "
@@ -80,10 +90,17 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
         raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
     lines = [line for line, _ in records[1:]]
     if line_numbers:
-        # Equal lengths unless the csv module and pandas split the file differently; then the
-        # labels fall back to counting data rows from line 2.
-        starts = lines if len(lines) == len(frame) else range(2, len(frame) + 2)
-        frame.index = pd.Index(np.asarray(starts, dtype=np.int64), name="line")
+        if len(lines) != len(frame):
+            # The csv module and pandas split the file differently: the lines are unknown.
+            warnings.warn(
+                f"{str(path)!r}: could not match the rows read to lines of the file ({len(frame)} "
+                f"rows, {len(lines)} records); rows are numbered from line 2 as if there were no "
+                f"blank lines or line breaks inside quoted cells",
+                DataWarning,
+                stacklevel=3,
+            )
+            lines = list(range(2, len(frame) + 2))
+        frame.index = pd.Index(np.asarray(lines, dtype=np.int64), name="line")
     blank = {column: _blank(frame[column]) for column in frame.columns}
     unnamed = [
         column
@@ -116,7 +133,8 @@ def _records(path: str | Path) -> list[tuple[int, list[str]]]:
             end = 0
             for fields in reader:
                 start, end = end + 1, reader.line_num
-                if fields:  # csv gives [] for a blank line, which pandas skips too
+                # A blank or whitespace-only line (csv gives [] or ['  ']) is skipped by pandas too.
+                if fields and not (len(fields) == 1 and not fields[0].strip()):
                     out.append((start, fields))
     except (csv.Error, UnicodeDecodeError) as err:
         raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err

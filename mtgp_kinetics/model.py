@@ -165,9 +165,13 @@ class KineticsModel:
         )
 
     # -- inputs --------------------------------------------------------------------------------
-    def _task_indices(self, tasks: Sequence[str] | None) -> list[int]:
+    def _task_indices(self, tasks: Sequence[str] | str | None) -> list[int]:
         if tasks is None:
             return list(range(self.num_tasks))
+        if isinstance(tasks, str):
+            tasks = [tasks]  # one task name, not its characters
+        if len(tasks) == 0:
+            raise InputDataError(f"tasks is empty; give task names from {self.task_names}, or None for all")
         names = self.task_names
         unknown = [t for t in tasks if t not in names]
         if unknown:

@@ -59,10 +59,23 @@ def test_excel_empty_rows_and_columns_are_dropped(tmp_path):
     assert data.n_observations == 2
 
 
-def test_an_unnamed_column_with_values_is_kept(tmp_path):
-    """Values under an empty header are not ours to drop: the caller decides (extra column or error)."""
-    path = write(tmp_path, "T,gas,tau,\n900,N2,0.01,x\n")
-    assert len(read_csv(path, SPACE).columns) == 4
+def test_values_under_an_empty_header_are_refused(tmp_path):
+    """A value without a column name would be dropped or misnamed ('Unnamed: 3'): say which line."""
+    path = write(tmp_path, "T,gas,tau,\n900,N2,0.01,\n1000,Ar,0.002,5\n")
+    with pytest.raises(
+        InputDataError, match=r"line 3 has a value \('5'\) in column 4, whose header is empty"
+    ):
+        read_csv(path, SPACE)
+
+
+def test_whitespace_only_lines_are_counted_like_blank_ones(tmp_path):
+    path = write(tmp_path, "T,gas,tau\n900,N2,0.01\n\t\n   \n1000,Ar,0.002\n")
+    assert list(read_csv(path, SPACE, line_numbers=True).index) == [2, 5]
+
+
+def test_quoted_line_breaks_keep_the_line_numbers(tmp_path):
+    path = write(tmp_path, 'T,gas,tau,note\n900,N2,0.01,"two\nlines"\n1000,Ar,0.002,x\n')
+    assert list(read_csv(path, SPACE, line_numbers=True).index) == [2, 4]
 
 
 def test_unreadable_files(tmp_path):

@@ -106,6 +106,14 @@ def test_samples_of_one_task_have_its_marginal(fitted):
     np.testing.assert_allclose(draws[..., 0].std(0), pred["transformed_std"].to_numpy(), rtol=0.06)
 
 
+def test_one_task_name_or_none_is_refused_clearly(fitted):
+    model = fitted["icm"]
+    conditions = model.space.sample(2, seed=4)
+    assert model.sample(conditions, n_samples=3, seed=0, tasks="f_a").shape == (3, 2, 1)
+    with pytest.raises(mk.InputDataError, match="tasks is empty"):
+        model.sample(conditions, n_samples=3, tasks=[])
+
+
 def test_observation_noise_widens_by_the_task_noise(fitted, grid):
     model = fitted["lmc"]
     latent = model.predict(grid)

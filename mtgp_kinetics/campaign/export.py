@@ -16,8 +16,9 @@ from mtgp_kinetics.tasks import Task
 def wide_results(obs: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> pd.DataFrame:
     """Observations, one row per result -> one row per experiment.
 
-    An experiment is a suggestion (all its results) or, for unsolicited results, one row of a
-    recorded frame (``record_id``, ``source_row``); rows come in order of their first result.
+    An experiment is a suggestion (all its results at the same conditions: results recorded
+    ``as_run`` at other conditions get a row of their own) or, for unsolicited results, one row of
+    a recorded frame (``record_id``, ``source_row``); rows come in order of their first result.
 
     Parameters
     ----------
@@ -36,9 +37,10 @@ def wide_results(obs: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> pd.D
         joined by ``"; "``) and ``recorded_at`` (the latest).
     """
     sid = obs[SUGGESTION_ID]
+    conditions = list(obs[space.names].itertuples(index=False, name=None))
     keys = [
-        ("suggestion", int(s)) if not pd.isna(s) else ("row", int(r), str(label))
-        for s, r, label in zip(sid, obs["record_id"], obs["source_row"], strict=True)
+        ("suggestion", int(s), where) if not pd.isna(s) else ("row", int(r), str(label))
+        for s, r, label, where in zip(sid, obs["record_id"], obs["source_row"], conditions, strict=True)
     ]
     slot: dict[tuple[Any, ...], int] = {}
     for key in keys:

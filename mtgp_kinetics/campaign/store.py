@@ -761,7 +761,7 @@ class CampaignStore:
                 )
             differ = mismatched(self._space, row.conditions, conditions)
             if differ and as_run:
-                conditions = self._as_run(row, conditions)
+                conditions = self._as_run(row, conditions, differ)
             elif differ:
                 detail = ", ".join(
                     f"{n}: given {row.conditions[n]!r}, suggested {conditions[n]!r}" for n in differ
@@ -787,15 +787,21 @@ class CampaignStore:
             plan.append((row, json.dumps(conditions), replaced))
         return plan
 
-    def _as_run(self, row: ResultRow, suggested: dict[str, Condition]) -> dict[str, Condition]:
-        """The conditions a row answering a suggestion was run at: its given cells over ``suggested``.
+    def _as_run(
+        self, row: ResultRow, suggested: dict[str, Condition], differ: list[str]
+    ) -> dict[str, Condition]:
+        """The conditions a row answering a suggestion was run at: its ``differ`` cells over ``suggested``.
+
+        Cells that match the suggestion (exactly, or as its rounding) keep the suggested value, as
+        without ``as_run``.
 
         Raises
         ------
         InputDataError
             Naming the row and column, if a given condition is outside the space.
         """
-        merged = pd.DataFrame([{**suggested, **row.conditions}], index=[row.label])[self._space.names]
+        ran = {name: row.conditions[name] for name in differ}
+        merged = pd.DataFrame([{**suggested, **ran}], index=[row.label])[self._space.names]
         self._space.validate(merged)
         return conditions_json(self._space, merged)[0]
 

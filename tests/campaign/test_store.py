@@ -287,6 +287,34 @@ def test_as_run_records_the_conditions_actually_run(busy_store: CampaignStore) -
     assert busy_store.dataset().observations["T"].iloc[-1] == 1103.0
 
 
+def test_as_run_keeps_the_exact_value_of_cells_that_match(store: CampaignStore) -> None:
+    """Only the cells that differ are the conditions run; a rounded cell means the suggestion's value."""
+    store.add_suggestions(pd.DataFrame({"T": [1042.9], "P": [12.3456], "gas": ["N2"]}), [["f"]], "sobol")
+    ran = pd.DataFrame({"suggestion_id": [1], "T": [1043.0], "P": [12.35], "gas": ["Ar"], "f": [0.4]})
+    store.record(ran, "oracle", as_run=True)
+    recorded = store.observations().iloc[-1]
+    assert (recorded["T"], recorded["P"], recorded["gas"]) == (1042.9, 12.3456, "Ar")
+
+
+def test_export_keeps_results_run_at_different_conditions_apart(store: CampaignStore, tmp_path: Path) -> None:
+    store.add_suggestions(SUGGESTED.iloc[:1], [["tau", "f"]], "sobol")
+    ran = pd.DataFrame(
+        {
+            "suggestion_id": [1, 1],
+            "T": [905.0, 910.0],
+            "tau": [2e-3, np.nan],
+            "tau_std": [1e-4, np.nan],
+            "f": [np.nan, 0.3],
+        }
+    )
+    store.record(ran, "oracle", as_run=True)
+    wide = tmp_path / "export.csv"
+    store.export_csv(wide)
+    exported = Dataset.from_csv(wide, store.space, store.tasks)
+    by_task = exported.observations.set_index("task")["T"]
+    assert (by_task["tau"], by_task["f"]) == (905.0, 910.0)
+
+
 def test_sheet_rows_without_values_are_skipped(busy_store: CampaignStore) -> None:
     sheet = busy_store.pending()[["suggestion_id", "T", "P", "gas"]].assign(
         tau=np.nan, tau_std=np.nan, f=np.nan
