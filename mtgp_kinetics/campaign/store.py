@@ -627,7 +627,9 @@ class CampaignStore:
             std (required where a task with ``noise_column`` is measured), and optionally a ``note``
             column. A row answering a suggestion gives its ``suggestion_id``; its conditions are the
             suggestion's, and condition cells given on the row must match them (within 1e-9
-            relative; empty cells are fine) unless ``as_run``. A row without ``suggestion_id`` is an
+            relative, or as their rounding to three or more significant digits:
+            :func:`~mtgp_kinetics.campaign.results.is_rounding_of`; empty cells are fine) unless
+            ``as_run``. A row without ``suggestion_id`` is an
             unsolicited experiment and needs every condition column. Rows with a suggestion id but
             no value are skipped (the suggestion stays pending; the id must still exist), so a sheet
             of pending suggestions can come back partly filled. A suggestion may get results for tasks it did
@@ -642,8 +644,9 @@ class CampaignStore:
             was actually run at (a furnace that settled at 1203 K instead of the 1200 K suggested):
             where they differ from the suggestion's, the observation is recorded at the given
             conditions (which must lie within the space's bounds), and it still answers the
-            suggestion. Empty cells take the suggestion's values. The suggestion keeps the
-            conditions it suggested; :meth:`observations` holds those run.
+            suggestion. Empty cells, and cells that match (also as a spreadsheet's rounding),
+            take the suggestion's exact values. The suggestion keeps the conditions it
+            suggested; :meth:`observations` holds those run.
 
         Returns
         -------
