@@ -48,6 +48,7 @@ physical=False)``, so any model exposing it works.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -82,10 +83,20 @@ TIME_UNITS = (
     "hrs",
     "hour",
     "hours",
+    "d",
+    "day",
+    "days",
+    "wk",
+    "week",
+    "weeks",
+    "yr",
+    "yrs",
+    "year",
+    "years",
 )
 
 #: SI prefixes a time unit may carry (``ms``, ``µs``, ``microseconds``, ``nsec``...).
-TIME_PREFIXES = ("m", "milli", "u", "µ", "μ", "micro", "n", "nano", "p", "pico")
+TIME_PREFIXES = ("m", "milli", "u", "µ", "μ", "micro", "n", "nano", "p", "pico", "f", "femto", "k", "kilo")
 
 
 def is_time_unit(unit: str) -> bool:
@@ -688,7 +699,8 @@ def probability_above(
 
 def _threshold(task: Task, level: float, where: str) -> float:
     tf = task.output_transform
-    value = np.array([level], dtype=float) if isinstance(level, (int, float)) else np.array([np.nan])
+    numeric = isinstance(level, numbers.Real) and not isinstance(level, bool)
+    value = np.array([float(level)], dtype=float) if numeric else np.array([np.nan])
     if isinstance(level, bool) or not bool(tf.is_valid(value)[0]):
         raise InputDataError(
             f"{where}: level {level!r} is outside the domain of task {task.name!r} ({tf.domain})"

@@ -124,7 +124,7 @@ def _describe(values: Mapping[str, Any], space: Space) -> str:
     for name, value in values.items():
         v = space[name]
         if isinstance(v, Continuous):
-            parts.append(f"{name} = {value:.3g} {v.unit}".rstrip())
+            parts.append(f"{name} = {float(value):.3g} {v.unit}".rstrip())  # "1.0" from a form is a number
         else:
             parts.append(f"{name} = {value}")
     return ", ".join(parts)

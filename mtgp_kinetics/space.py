@@ -31,7 +31,10 @@ def _rows(labels: Sequence[Any], limit: int = 8) -> str:
 #: Units read as degrees Celsius (compared in lower case, spaces removed): a temperature in them is
 #: converted to kelvin (``+ 273.15``) wherever absolute temperature matters (activation energies), and
 #: cannot be modelled as ``1000 / x``.
-CELSIUS_UNITS = ("degc", "°c", "℃", "c", "celsius", "degreesc", "degreescelsius", "deg.c")
+CELSIUS_UNITS = ("degc", "°c", "℃", "c", "celsius", "degreesc", "degreescelsius", "deg.c", "oc", "ºc", "cel")
+
+#: Units read as kelvin where absolute temperature matters (an empty unit is taken as kelvin).
+KELVIN_UNITS = ("k", "kelvin", "degk", "°k", "")
 
 #: Temperature units with an offset or scale this package does not convert: rejected where absolute
 #: temperature matters.
@@ -56,12 +59,20 @@ def kelvin_offset(variable: Continuous, where: str) -> float:
         For a Fahrenheit or Rankine unit; the message names the condition.
     """
     key = _unit_key(variable.unit)
-    if key in UNSUPPORTED_TEMPERATURE_UNITS:
-        raise InputDataError(
-            f"{where}: condition {variable.name!r} is in {variable.unit!r}; give the temperature in "
-            f"kelvin (or degrees Celsius, unit='degC')"
-        )
-    return 273.15 if key in CELSIUS_UNITS else 0.0
+    if key in CELSIUS_UNITS:
+        return 273.15
+    if key in KELVIN_UNITS:
+        return 0.0
+    what = (
+        "a temperature unit this package does not convert"
+        if key in UNSUPPORTED_TEMPERATURE_UNITS
+        else ("not a temperature unit it knows")
+    )
+    raise InputDataError(
+        f"{where}: condition {variable.name!r} has unit {variable.unit!r}, {what}; an absolute "
+        f"temperature is needed: give the condition in kelvin (unit 'K') or degrees Celsius "
+        f"(unit 'degC'), or name the temperature condition if this is not it"
+    )
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,9 @@ class Continuous:
                 f"Continuous {self.name!r}: lower ({self.lower}) must be < upper ({self.upper})"
             )
         tf = condition_transform(self.transform)
-        if tf.name == "inverse" and is_celsius(self.unit):
+        if tf.name == "inverse" and (
+            is_celsius(self.unit) or _unit_key(self.unit) in ("degf", "°f", "℉", "fahrenheit")
+        ):
             raise InputDataError(
                 f"Continuous {self.name!r}: transform 'inverse' (1000 / x) needs an absolute "
                 f"temperature, but the unit is {self.unit!r}: give the temperature in kelvin "

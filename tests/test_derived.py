@@ -278,6 +278,9 @@ def test_bayesian_model_gets_intervals_from_its_mixture_draws():
         ("microseconds", "delay"),
         ("µsec", "delay"),
         ("min", "delay"),
+        ("days", "delay"),  # shelf-life and stability studies
+        ("yr", "delay"),
+        ("fs", "delay"),
         ("1/s", "rate"),
         ("cm3/molecule/s", "rate"),
         ("", "rate"),
@@ -320,6 +323,29 @@ def test_temperature_in_celsius_is_converted_to_kelvin(test_conditions):
     assert ((ea["lower"] <= EA) & (EA <= ea["upper"])).mean() >= 0.9
     fd = -R * finite_difference(model, test, "T_C", lambda t: 1.0 / (t + 273.15), lambda v: 1.0 / v - 273.15)
     np.testing.assert_allclose(ea["mean"], fd, rtol=1e-3)
+
+
+def test_a_temperature_unit_it_does_not_know_is_refused():
+    """'oC' read as kelvin gave Ea off by (T_C / T_K)^2 without a word; a pressure is no temperature."""
+    from mtgp_kinetics.space import kelvin_offset
+
+    assert kelvin_offset(mk.Continuous("T", 400.0, 500.0, unit="oC"), "x") == 273.15
+    assert kelvin_offset(mk.Continuous("T", 400.0, 500.0, unit="Cel"), "x") == 273.15
+    assert kelvin_offset(mk.Continuous("T", 400.0, 500.0, unit=""), "x") == 0.0
+    for unit in ("bar", "degrees", "°"):
+        with pytest.raises(
+            mk.InputDataError, match=rf"condition 'T' has unit '{unit}', not a temperature unit"
+        ):
+            kelvin_offset(mk.Continuous("T", 400.0, 500.0, unit=unit), "activation_energy")
+
+
+def test_numpy_levels_are_numbers(arrhenius_model, test_conditions):
+    model = arrhenius_model
+    task = model.task_names[0]
+    level = float(np.median(model.predict(test_conditions)["mean"]))
+    a = mk.probability_above(model, test_conditions, task, level=np.float32(level))
+    b = mk.probability_above(model, test_conditions, task, level=float(np.float32(level)))
+    np.testing.assert_allclose(a["probability"], b["probability"])
 
 
 def test_fahrenheit_temperature_is_rejected():

@@ -143,7 +143,7 @@ def test_bad_definitions(make, match) -> None:
         make()
 
 
-@pytest.mark.parametrize("unit", ["degC", "°C", "C", "celsius"])
+@pytest.mark.parametrize("unit", ["degC", "°C", "C", "celsius", "oC", "degF"])
 def test_inverse_transform_of_a_celsius_temperature_is_rejected(unit):
     with pytest.raises(InputDataError, match=r"T_C.*kelvin"):
         Continuous("T_C", 30.0, 110.0, unit=unit, transform="inverse")
