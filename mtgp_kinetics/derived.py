@@ -739,7 +739,10 @@ def level_crossing(
     and each joint posterior draw (``model.sample``) is located where it crosses ``level`` (linear
     interpolation between grid points). A draw that crosses several times counts the crossing nearest
     to that of the posterior mean curve (the first one in the model coordinate if the mean does not
-    cross).
+    cross). Where the mean curve itself crosses more than once (a fraction that rises and falls
+    again), the row reports its first crossing in the model coordinate and ``mean_crossings`` says
+    how many there are: search again over part of the range (a narrower :class:`Space`) for the
+    others.
 
     Parameters
     ----------
@@ -770,7 +773,8 @@ def level_crossing(
         mean of the modelled value crosses; for a log or logit task also where the posterior median
         of the physical value crosses; NaN if it does not), ``median``, ``lower``, ``upper`` (quantiles
         of the draws' crossings, among the draws that cross) and ``probability`` (share of draws that
-        cross ``level`` inside the bounds), all in ``along``'s physical unit.
+        cross ``level`` inside the bounds), all in ``along``'s physical unit, and ``mean_crossings``
+        (how many times the posterior mean curve crosses ``level``; more than 1: see above).
     """
     where = "level_crossing"
     _, task_ = _task(model, task, where)
@@ -820,6 +824,7 @@ def level_crossing(
         else:
             row["median"] = row["lower"] = row["upper"] = math.nan
         row["probability"] = chosen.size / len(crossings)
+        row["mean_crossings"] = int(mean_cross.size)
         rows.append(row)
     out = pd.DataFrame(rows)
     # Quantiles in u map to quantiles of the physical value, but a decreasing transform (1000/T)

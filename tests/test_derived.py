@@ -165,13 +165,34 @@ def test_level_crossing_finds_the_mechanism_switch(switch):
     at = pd.DataFrame({"P": [0.3, 1.0, 3.0]})
     cross = mk.level_crossing(model, "f", 0.5, along="T", at=at, n_samples=300)
     truth = 1000.0 / (c0 + s * np.log(at["P"]))
-    assert list(cross.columns) == ["P", "task", "mean", "median", "lower", "upper", "probability"]
+    assert list(cross.columns) == [
+        "P",
+        "task",
+        "mean",
+        "median",
+        "lower",
+        "upper",
+        "probability",
+        "mean_crossings",
+    ]
+    assert (cross["mean_crossings"] == 1).all()
     assert ((cross["lower"] <= truth) & (truth <= cross["upper"])).all()
     np.testing.assert_allclose(cross["mean"], truth, rtol=0.01)
     assert (cross["lower"] < cross["upper"]).all() and (cross["probability"] > 0.99).all()
     # A level the fraction never reaches inside the space is never crossed.
     never = mk.level_crossing(model, "f", 0.999999, along="T", at=at.iloc[:1], n_samples=50)
     assert never["probability"].iloc[0] == 0.0 and np.isnan(never["mean"].iloc[0])
+
+
+def test_level_crossing_counts_the_mean_curves_crossings():
+    """A fraction that peaks inside the range crosses 0.5 twice: the row says so."""
+    space = mk.Space([mk.Continuous("T", 700.0, 1400.0, unit="K", transform="inverse")])
+    frame = space.sample(30, seed=4)
+    x = 1000.0 / frame["T"] - 1.0  # 0 at 1000 K
+    frame["f"] = expit(1.5 - 40.0 * x**2 + 0.02 * np.random.default_rng(4).standard_normal(30))
+    model = mk.fit(mk.Dataset.from_frame(frame, space, [mk.Task("f", transform="logit")]), restarts=1)
+    cross = mk.level_crossing(model, "f", 0.5, along="T", n_samples=100)
+    assert cross["mean_crossings"].iloc[0] == 2
 
 
 def test_probability_above_is_exact_and_matches_draws(switch):
