@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.space import Categorical, Continuous, Space
+from mtgp_kinetics.space import Categorical, Continuous, Space, is_celsius
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
@@ -97,6 +97,30 @@ def temperature_variable(space: Space, name: str | None = None, where: str = "pl
             f"must be converted to kelvin (T_K = T_C + 273.15) before it can be modelled as 1000/T"
         )
     return candidates[0]
+
+
+def _temperature_for_ea(space: Space, name: str | None, where: str) -> Continuous:
+    """The temperature of an activation-energy plot: modelled as 1000/T or not, in K or degC.
+
+    ``name`` picks any continuous condition (:func:`~mtgp_kinetics.derived.activation_energy`
+    checks its unit); by default the condition modelled as ``1000 / T``, else the first one whose
+    unit is kelvin or degrees Celsius.
+    """
+    if name is not None:
+        if name not in space.names or not isinstance(space[name], Continuous):
+            raise InputDataError(
+                f"{where}: temperature {name!r} is not a continuous condition of {space.names}"
+            )
+        return space[name]
+    continuous = [v for v in space.variables if isinstance(v, Continuous)]
+    inverse = [v for v in continuous if v.transform == "inverse"]
+    in_degrees = [v for v in continuous if is_celsius(v.unit) or v.unit.strip().lower() in ("k", "kelvin")]
+    if inverse or in_degrees:
+        return (inverse or in_degrees)[0]
+    raise InputDataError(
+        f"{where}: no temperature among {space.names}: name it (temperature=...), or give the "
+        f"temperature condition the unit 'K' or 'degC'"
+    )
 
 
 def default_conditions(space: Space) -> dict[str, Any]:
@@ -532,7 +556,8 @@ def activation_energy_plot(
     Parameters
     ----------
     model : KineticsModel
-        A fitted model whose space has a temperature (a Continuous with ``transform="inverse"``).
+        A fitted model whose space has a temperature: a Continuous modelled as ``1000 / T``, or
+        one in kelvin or degrees Celsius (unit ``"K"`` or ``"degC"``) modelled otherwise.
     task : str
         Task name.
     fixed : mapping of str to value, optional
@@ -545,7 +570,8 @@ def activation_energy_plot(
     kind : {"auto", "rate", "delay"}
         Sign convention (see :func:`~mtgp_kinetics.derived.activation_energy`).
     temperature : str, optional
-        Name of the temperature variable when the space has several inverse-transformed ones.
+        Name of the temperature condition (default: the one modelled as ``1000 / T``, else the
+        first in kelvin or degrees Celsius).
     ax : Axes, optional
         Where to draw; default a new figure.
 
@@ -565,7 +591,7 @@ def activation_energy_plot(
     where = "activation_energy_plot"
     task_obj = _model_task(model, task, where)
     space = model.space
-    t_var = temperature_variable(space, temperature, where)
+    t_var = _temperature_for_ea(space, temperature, where)
     if isinstance(n_points, bool) or not isinstance(n_points, int | np.integer) or n_points < 2:
         raise InputDataError(f"{where}: n_points must be an integer >= 2, got {n_points!r}")
     fixed = dict(fixed or {})

@@ -247,3 +247,34 @@ def test_learning_curve_draws_one_mean_line_per_group(tmp_path):
     assert len(single.lines) == 1
     with pytest.raises(InputDataError, match=r"missing column\(s\) \['budget'\]"):
         learning_curve(frame, x="budget")
+
+
+def _celsius_rate_model() -> KineticsModel:
+    """A rate over a temperature in degrees Celsius, modelled linearly (1000/T needs kelvin)."""
+    space = Space(
+        [
+            Continuous("T_C", 430.0, 1130.0, unit="degC"),
+            Continuous("P", 0.5, 5.0, unit="bar", transform="log"),
+        ]
+    )
+    frame = space.sample(20, seed=0)
+    frame["k"] = np.exp(20.0 - 15000.0 / (frame["T_C"] + 273.15))
+    return mk.fit(mk.Dataset.from_frame(frame, space, [Task("k", unit="1/s", transform="log10")]), restarts=1)
+
+
+def test_activation_energy_plot_draws_what_activation_energy_says():
+    from mtgp_kinetics.plotting import activation_energy_plot
+
+    model = _celsius_rate_model()
+    fig = activation_energy_plot(model, "k", fixed={"P": "1.0"}, n_points=5)  # text from a form
+    ax = fig.axes[0]
+    line = ax.get_lines()[0]
+    grid = pd.DataFrame({"T_C": line.get_xdata(), "P": 1.0})
+    ea = mk.activation_energy(model, grid, "k", temperature="T_C")
+    np.testing.assert_allclose(line.get_ydata(), ea["mean"], rtol=1e-8)
+    assert "T_C" in ax.get_xlabel() and "kJ/mol" in ax.get_ylabel()
+    no_temperature = Space([Continuous("x", 0.0, 1.0), Continuous("P", 0.5, 5.0, unit="bar")])
+    frame = no_temperature.sample(8, seed=1).assign(k=np.linspace(1.0, 2.0, 8))
+    other = mk.fit(mk.Dataset.from_frame(frame, no_temperature, [Task("k", transform="log10")]), restarts=1)
+    with pytest.raises(InputDataError, match=r"no temperature among \['x', 'P'\]"):
+        activation_energy_plot(other, "k")
