@@ -795,6 +795,10 @@ def level_crossing(
     missing = [name for name in others if name not in at.columns]
     if missing:
         raise InputDataError(f"{where}: at lacks condition column(s) {missing}")
+    try:  # named by at's own row labels, not the grid's
+        model.space.validate(at[others].assign(**{along: variable.lower})[model.space.names])
+    except InputDataError as err:
+        raise InputDataError(f"{where}: at: {err}") from None
     at = at[others].reset_index(drop=True)
     u = np.linspace(0.0, 1.0, int(n_grid))
     grid_values = variable.from_unit_interval(u)

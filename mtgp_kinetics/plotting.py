@@ -603,6 +603,10 @@ def activation_energy_plot(
         )
     values = {k: v for k, v in default_conditions(space).items() if k != t_var.name}
     values.update(fixed)
+    try:
+        space.validate(pd.DataFrame({**{t_var.name: [t_var.lower]}, **{k: [v] for k, v in values.items()}}))
+    except InputDataError as err:
+        raise InputDataError(f"{where}: bad fixed conditions: {err}") from None
     temperatures = t_var.from_unit_interval(np.linspace(0.0, 1.0, int(n_points)))
     grid = pd.DataFrame({name: [values[name]] * len(temperatures) for name in values})
     grid[t_var.name] = temperatures

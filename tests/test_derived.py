@@ -179,6 +179,11 @@ def test_level_crossing_finds_the_mechanism_switch(switch):
     assert ((cross["lower"] <= truth) & (truth <= cross["upper"])).all()
     np.testing.assert_allclose(cross["mean"], truth, rtol=0.01)
     assert (cross["lower"] < cross["upper"]).all() and (cross["probability"] > 0.99).all()
+    # An at row outside the bounds is named by its own label, not a row of the internal grid.
+    with pytest.raises(mk.InputDataError, match=r"level_crossing: at: column 'P'.*row\(s\) high outside"):
+        mk.level_crossing(
+            model, "f", 0.5, along="T", at=pd.DataFrame({"P": [1.0, 50.0]}, index=["ok", "high"])
+        )
     # A level the fraction never reaches inside the space is never crossed.
     never = mk.level_crossing(model, "f", 0.999999, along="T", at=at.iloc[:1], n_samples=50)
     assert never["probability"].iloc[0] == 0.0 and np.isnan(never["mean"].iloc[0])
