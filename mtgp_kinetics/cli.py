@@ -533,19 +533,14 @@ def run_suggest(args: argparse.Namespace) -> int:
 def run_observe(args: argparse.Namespace) -> int:
     """The ``observe`` sub-command (see ``mtgp-kinetics observe --help``)."""
     from mtgp_kinetics.campaign import Campaign
-    from mtgp_kinetics.csv_files import read_csv
 
     path: Path = args.results
     if not path.is_file():
         raise InputDataError(f"no CSV file at {str(path)!r}")
     campaign = Campaign.open(args.db)
     try:
-        frame = read_csv(path, campaign.store.space, line_numbers=True)
-        if TASKS_COLUMN in frame.columns and TASKS_COLUMN not in campaign.store.task_names:
-            frame = frame.drop(columns=[TASKS_COLUMN])
-        n = campaign.store.record(
-            frame, source=f"import:{path.name}", replace=args.replace, as_run=args.as_run
-        )
+        # A suggestions sheet's 'tasks' column is one of the columns a results frame may carry back.
+        n = campaign.store.import_csv(path, replace=args.replace, as_run=args.as_run)
         print(f"Recorded {n} observation(s) from {path}")
         print("\n".join(_counts_lines(campaign)))
     finally:

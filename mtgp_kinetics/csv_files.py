@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import DataWarning, InputDataError
+from mtgp_kinetics.frame_parsing import blank_cells
 from mtgp_kinetics.space import Categorical, Space
 
 # Text read as "not measured" in every column but the categorical conditions, where a level may
@@ -60,10 +61,9 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
         raise InputDataError(
             f"{str(path)!r}: column(s) {repeated} appear more than once in the header; rename them"
         )
+    nameless = [j for j, name in enumerate(header) if not name.strip()]
     for line, fields in records[1:]:
-        unnamed = [
-            j for j, name in enumerate(header) if not name.strip() and j < len(fields) and fields[j].strip()
-        ]
+        unnamed = [j for j in nameless if j < len(fields) and fields[j].strip()]
         if unnamed:
             raise InputDataError(
                 f"{str(path)!r}: line {line} has a value ({fields[unnamed[0]]!r}) in column "
@@ -101,27 +101,12 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
             )
             lines = list(range(2, len(frame) + 2))
         frame.index = pd.Index(np.asarray(lines, dtype=np.int64), name="line")
-    blank = {column: _blank(frame[column]) for column in frame.columns}
-    unnamed = [
-        column
-        for column, name in zip(frame.columns, header, strict=False)
-        if not name.strip() and blank[column].all()
-    ]
-    empty_row = np.logical_and.reduce([blank[c] for c in frame.columns]) if len(frame.columns) else None
-    frame = frame.drop(columns=unnamed)
-    return frame if empty_row is None else frame.loc[~empty_row]
-
-
-def _blank(column: pd.Series) -> np.ndarray:
-    """Mask of the empty cells of ``column``: NaN, None or whitespace-only text."""
-    cells = column.to_numpy(dtype=object)
-    return np.array(
-        [
-            x is None or (isinstance(x, str) and not x.strip()) or (isinstance(x, float) and x != x)
-            for x in cells
-        ],
-        dtype=bool,
-    )
+    # Columns without a header name hold no values (refused above): Excel's empty trailing columns.
+    frame = frame.drop(columns=[frame.columns[j] for j in nameless])
+    if not len(frame.columns):
+        return frame
+    empty_row = np.logical_and.reduce([blank_cells(frame[c]) for c in frame.columns])
+    return frame.loc[~empty_row]
 
 
 def _records(path: str | Path) -> list[tuple[int, list[str]]]:

@@ -67,6 +67,12 @@ def check_definitions(space: Space, tasks: Sequence[Task] | Task) -> list[Task]:
     return tasks
 
 
+def blank_cells(col: pd.Series) -> np.ndarray:
+    """Mask of the empty cells of ``col``: NaN, None or whitespace-only text."""
+    text = col.map(lambda x: isinstance(x, str) and not x.strip()).to_numpy(dtype=bool)
+    return col.isna().to_numpy(dtype=bool) | text
+
+
 def _to_float(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     """Column as float (NaN: empty); raise naming the column and rows of non-numeric entries."""
     col = frame[column]

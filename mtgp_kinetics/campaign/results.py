@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.frame_parsing import _check_noise, _check_task_values, _to_float
+from mtgp_kinetics.frame_parsing import _check_noise, _check_task_values, _to_float, blank_cells
 from mtgp_kinetics.space import Categorical, Space, _rows
 from mtgp_kinetics.tasks import Task
 
@@ -143,12 +143,6 @@ def is_rounding_of(shown: float, exact: float) -> bool:
     return half_unit <= ROUNDING_RTOL * abs(shown) and abs(shown - exact) <= half_unit * (1 + 1e-9)
 
 
-def _blank(col: pd.Series) -> np.ndarray:
-    """Mask of missing cells: NaN/None or whitespace-only text."""
-    text = col.map(lambda x: isinstance(x, str) and not x.strip()).to_numpy(dtype=bool)
-    return col.isna().to_numpy(dtype=bool) | text
-
-
 def _suggestion_ids(frame: pd.DataFrame) -> list[int | None]:
     """The ``suggestion_id`` column as ints (None where empty); raise naming bad rows."""
     if SUGGESTION_ID not in frame.columns:
@@ -210,7 +204,7 @@ def _given_conditions(frame: pd.DataFrame, space: Space, positions: np.ndarray) 
         if v.name not in frame.columns:
             continue
         col = sub[v.name]
-        given = ~_blank(col)
+        given = ~blank_cells(col)
         if isinstance(v, Categorical):
             cells: list[Condition] = [str(x).strip() for x in col]
         else:
@@ -324,7 +318,7 @@ def parse_results(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> P
         full = dict(zip(unsolicited_positions, conditions, strict=True))
     notes: list[str | None] = [None] * n
     if "note" in frame.columns:
-        blank = _blank(frame["note"])
+        blank = blank_cells(frame["note"])
         notes = [None if b else str(x) for x, b in zip(frame["note"], blank, strict=True)]
 
     rows = []
