@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
 from mtgp_kinetics.default_model import fit_default
@@ -85,12 +85,9 @@ def fit(
     KineticsModel
         The fitted model (``model.fit_result_`` says what the fit did).
     """
-    if method not in ("map", "nuts"):
-        raise InputDataError(f"method must be 'map' or 'nuts', got {method!r}")
-    nuts_options = {"num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains}
-    nuts_options = {k: v for k, v in nuts_options.items() if v is not None}
-    if method == "map" and nuts_options:
-        raise InputDataError(f"{sorted(nuts_options)} apply to method='nuts' only")
+    nuts_options = sampler_options(
+        method, {"num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains}
+    )
     if not isinstance(restarts, int) or restarts < 1:
         raise InputDataError(f"restarts must be an integer >= 1, got {restarts!r}")
     if mean not in MEAN_NAMES:
@@ -130,6 +127,24 @@ def fit(
             reference = fit(data, "independent", mean=mean, restarts=restarts, max_iter=max_iter, seed=seed)
         warn_negative_transfer(transfer_report(model, reference), spec.name, stacklevel=3)
     return model
+
+
+def sampler_options(method: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """The NUTS settings given in ``options`` (``None`` values dropped), checked against ``method``.
+
+    Raises
+    ------
+    InputDataError
+        If ``method`` is not ``"map"`` or ``"nuts"``, or sampler settings come with ``"map"``;
+        ``where`` (e.g. ``"fit_options"``) starts the message.
+    """
+    prefix = f"{where}: " if where else ""
+    if method not in ("map", "nuts"):
+        raise InputDataError(f"{prefix}method must be 'map' or 'nuts', got {method!r}")
+    given = {k: v for k, v in options.items() if v is not None}
+    if method == "map" and given:
+        raise InputDataError(f"{prefix}{sorted(given)} apply to method='nuts' only")
+    return given
 
 
 def warn_outliers(model: KineticsModel, stacklevel: int = 2) -> None:

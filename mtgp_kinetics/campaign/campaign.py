@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from mtgp_kinetics.api import fit
+from mtgp_kinetics.api import fit, sampler_options
 from mtgp_kinetics.campaign.acquisition import (
     MC_POINTS,
     SOBOL_CANDIDATES,
@@ -679,14 +679,11 @@ def _fit_options(strategy: str, fit_options: dict[str, Any] | None) -> dict[str,
         )
     if strategy == "bald":
         options.setdefault("method", "nuts")
-    method = options.get("method", "map")
-    if method not in ("map", "nuts"):
-        raise InputDataError(f"fit_options: method must be 'map' or 'nuts', got {method!r}")
-    sampler = {
-        k: options[k] for k in ("num_warmup", "num_samples", "num_chains") if options.get(k) is not None
-    }
-    if sampler and method != "nuts":
-        raise InputDataError(f"fit_options {sorted(sampler)} apply to method='nuts' only")
+    sampler = sampler_options(
+        options.get("method", "map"),
+        {k: options.get(k) for k in ("num_warmup", "num_samples", "num_chains")},
+        where="fit_options",
+    )
     if sampler:
         from mtgp_kinetics.bayes import NutsSettings
 
