@@ -60,7 +60,7 @@ from scipy.stats import norm
 
 from mtgp_kinetics.errors import InputDataError, check_probability
 from mtgp_kinetics.model import KineticsModel
-from mtgp_kinetics.space import Continuous, Space, kelvin_offset
+from mtgp_kinetics.space import Continuous, Space, kelvin_offset, unit_key
 from mtgp_kinetics.tasks import Task
 
 #: Gas constant [kJ/(mol K)] (CODATA 2018, exact).
@@ -101,7 +101,7 @@ TIME_PREFIXES = ("m", "milli", "u", "µ", "μ", "micro", "n", "nano", "p", "pico
 
 def is_time_unit(unit: str) -> bool:
     """Whether ``unit`` is a time (``"s"``, ``"ms"``, ``"us"``, ``"µsec"``, ``"microseconds"``...)."""
-    key = unit.strip().lower().replace(" ", "")
+    key = unit_key(unit)
     return key in TIME_UNITS or any(
         key.startswith(prefix) and key[len(prefix) :] in TIME_UNITS for prefix in TIME_PREFIXES
     )

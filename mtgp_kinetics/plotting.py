@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.space import Categorical, Continuous, Space, is_celsius
+from mtgp_kinetics.space import Categorical, Continuous, Space, is_celsius, is_kelvin
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def _temperature_for_ea(space: Space, name: str | None, where: str) -> Continuou
         return space[name]
     continuous = [v for v in space.variables if isinstance(v, Continuous)]
     inverse = [v for v in continuous if v.transform == "inverse"]
-    in_degrees = [v for v in continuous if is_celsius(v.unit) or v.unit.strip().lower() in ("k", "kelvin")]
+    in_degrees = [v for v in continuous if is_celsius(v.unit) or is_kelvin(v.unit)]
     if inverse or in_degrees:
         return (inverse or in_degrees)[0]
     raise InputDataError(

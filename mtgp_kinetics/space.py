@@ -33,21 +33,30 @@ def _rows(labels: Sequence[Any], limit: int = 8) -> str:
 #: cannot be modelled as ``1000 / x``.
 CELSIUS_UNITS = ("degc", "°c", "℃", "c", "celsius", "degreesc", "degreescelsius", "deg.c", "oc", "ºc", "cel")
 
-#: Units read as kelvin where absolute temperature matters (an empty unit is taken as kelvin).
-KELVIN_UNITS = ("k", "kelvin", "degk", "°k", "")
+#: Units read as kelvin where absolute temperature matters (an empty unit is taken as kelvin too).
+KELVIN_UNITS = ("k", "kelvin", "degk", "°k")
+
+#: Degrees Fahrenheit: like Celsius, no Arrhenius coordinate (``1000 / x``) can be made of them.
+FAHRENHEIT_UNITS = ("degf", "°f", "℉", "fahrenheit")
 
 #: Temperature units with an offset or scale this package does not convert: rejected where absolute
 #: temperature matters.
-UNSUPPORTED_TEMPERATURE_UNITS = ("degf", "°f", "℉", "f", "fahrenheit", "degr", "°r", "rankine")
+UNSUPPORTED_TEMPERATURE_UNITS = (*FAHRENHEIT_UNITS, "f", "degr", "°r", "rankine")
 
 
-def _unit_key(unit: str) -> str:
+def unit_key(unit: str) -> str:
+    """``unit`` as units are compared here: lower case, spaces removed."""
     return unit.strip().lower().replace(" ", "")
 
 
 def is_celsius(unit: str) -> bool:
     """Whether ``unit`` is degrees Celsius (``"degC"``, ``"°C"``, ``"C"``, ``"celsius"``...)."""
-    return _unit_key(unit) in CELSIUS_UNITS
+    return unit_key(unit) in CELSIUS_UNITS
+
+
+def is_kelvin(unit: str) -> bool:
+    """Whether ``unit`` names kelvin (``"K"``, ``"kelvin"``...; an empty unit does not)."""
+    return unit_key(unit) in KELVIN_UNITS
 
 
 def kelvin_offset(variable: Continuous, where: str) -> float:
@@ -58,10 +67,10 @@ def kelvin_offset(variable: Continuous, where: str) -> float:
     InputDataError
         For a Fahrenheit or Rankine unit; the message names the condition.
     """
-    key = _unit_key(variable.unit)
+    key = unit_key(variable.unit)
     if key in CELSIUS_UNITS:
         return 273.15
-    if key in KELVIN_UNITS:
+    if key in KELVIN_UNITS or key == "":
         return 0.0
     what = (
         "a temperature unit this package does not convert"
@@ -113,9 +122,7 @@ class Continuous:
                 f"Continuous {self.name!r}: lower ({self.lower}) must be < upper ({self.upper})"
             )
         tf = condition_transform(self.transform)
-        if tf.name == "inverse" and (
-            is_celsius(self.unit) or _unit_key(self.unit) in ("degf", "°f", "℉", "fahrenheit")
-        ):
+        if tf.name == "inverse" and (is_celsius(self.unit) or unit_key(self.unit) in FAHRENHEIT_UNITS):
             raise InputDataError(
                 f"Continuous {self.name!r}: transform 'inverse' (1000 / x) needs an absolute "
                 f"temperature, but the unit is {self.unit!r}: give the temperature in kelvin "

@@ -31,7 +31,7 @@ from mtgp_kinetics.fitting import FitResult, single_threaded
 from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.structure import KernelSpec
-from mtgp_kinetics.space import Space
+from mtgp_kinetics.space import Space, _rows
 
 if TYPE_CHECKING:
     import arviz as az
@@ -280,11 +280,11 @@ class BayesianKineticsModel:
             if invalid.any():
                 raise InputDataError(
                     f"test_scores: truth column {task.name!r} has value(s) {values[invalid][:5].tolist()} "
-                    f"at row(s) {np.flatnonzero(invalid)[:5].tolist()} that its "
+                    f"at row(s) {_rows(truth.index[invalid])} that its "
                     f"{task.output_transform.name!r} transform cannot take"
                 )
             where = (index["task"] == task.name).to_numpy()
-            z = task.output_transform.forward(truth[task.name].to_numpy(dtype=float))
+            z = task.output_transform.forward(values)
             mean, _ = mixture_moments(mu[:, where], s[:, where])
             low = mixture_quantile(0.5 - level / 2.0, mu[:, where], s[:, where])
             high = mixture_quantile(0.5 + level / 2.0, mu[:, where], s[:, where])
