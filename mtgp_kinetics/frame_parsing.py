@@ -76,9 +76,9 @@ def blank_cells(col: pd.Series) -> np.ndarray:
 def _to_float(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     """Column as float (NaN: empty); raise naming the column and rows of non-numeric entries."""
     col = frame[column]
-    blank = col.map(lambda x: isinstance(x, str) and not x.strip()).to_numpy(dtype=bool)
+    blank = blank_cells(col)
     numeric = pd.to_numeric(col.mask(blank), errors="coerce")
-    bad = (col.notna().to_numpy(dtype=bool) & ~blank) & numeric.isna().to_numpy(dtype=bool)
+    bad = ~blank & numeric.isna().to_numpy(dtype=bool)
     if bad.any():
         raise InputDataError(
             f"column {column!r}: non-numeric value(s) {list(col[bad].head(5))} at row(s) "
