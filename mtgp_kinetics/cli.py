@@ -470,10 +470,9 @@ def run_init(args: argparse.Namespace) -> int:
             f"restarts {settings['restarts']}"
             + ("" if settings["pool"] is None else f", pool of {len(settings['pool'])} candidates")
         )
-        rules = campaign.feasibility.settings()
-        if rules["fixed"] or rules["constraints"]:
-            fixed = [f"{name} = {value}" for name, value in rules["fixed"].items()]
-            print(f"Every suggestion obeys: {'; '.join([*fixed, *rules['constraints']])}")
+        rules = campaign.feasibility.rules()
+        if rules:
+            print(f"Every suggestion obeys: {'; '.join(rules)}")
         print("\n".join(_counts_lines(campaign)))
     finally:
         campaign.close()

@@ -194,6 +194,10 @@ class Feasibility:
         """JSON-ready ``{"fixed": {...}, "constraints": [text, ...]}`` for the campaign store."""
         return {"fixed": dict(self.fixed), "constraints": [str(c) for c in self.constraints]}
 
+    def rules(self) -> list[str]:
+        """The fixed values and constraints as text, e.g. ``["bath = Ar", "T <= 1400"]``."""
+        return [*(f"{k} = {v}" for k, v in self.fixed.items()), *(str(c) for c in self.constraints)]
+
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """``n`` booleans: rows of ``frame`` (physical units) that obey every rule."""
         ok = np.ones(len(frame), dtype=bool)
@@ -228,9 +232,8 @@ class Feasibility:
             if len(feasible) >= n:
                 return self.space.to_model(feasible.iloc[:n].reset_index(drop=True))
             if draws >= MAX_DRAWS:
-                rules = [*(f"{k} = {v}" for k, v in self.fixed.items()), *(str(c) for c in self.constraints)]
                 raise InputDataError(
-                    f"only {len(feasible)} of {draws} Sobol points of the space obey {rules}, fewer than "
-                    f"the {n} needed: check the constraints against the bounds"
+                    f"only {len(feasible)} of {draws} Sobol points of the space obey {self.rules()}, "
+                    f"fewer than the {n} needed: check the constraints against the bounds"
                 )
             draws *= 4
