@@ -1,4 +1,4 @@
-"""Tests of mtgp_kinetics.problems: the Cantera ignition oracle, its cache, the analytic problem."""
+"""Tests of mtgp_kinetics.problems: the Cantera oracles, the ignition cache, the analytic problem."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from mtgp_kinetics.errors import InputDataError, NumericsError
-from mtgp_kinetics.problems import AnalyticKinetics, H2O2Ignition, Problem, get_problem
+from mtgp_kinetics.problems import (
+    AnalyticKinetics,
+    H2O2Ignition,
+    MethylHydroxylChannels,
+    Problem,
+    get_problem,
+)
 from mtgp_kinetics.problems import h2o2 as h2o2_module
 from mtgp_kinetics.problems.cache import CacheWarning, ResultCache, condition_key
 
@@ -269,7 +275,10 @@ def test_analytic_and_sample_validation():
 def test_get_problem():
     assert isinstance(get_problem("analytic", n_tasks=3), AnalyticKinetics)
     assert isinstance(get_problem("H2O2", cache=False), H2O2Ignition)
-    with pytest.raises(InputDataError, match=r"unknown problem 'gri'; choose one of \['analytic', 'h2o2'\]"):
+    assert isinstance(get_problem("ch3_oh"), MethylHydroxylChannels)
+    with pytest.raises(
+        InputDataError, match=r"unknown problem 'gri'; choose one of \['analytic', 'ch3_oh', 'h2o2'\]"
+    ):
         get_problem("gri")
 
 
@@ -286,3 +295,86 @@ def test_result_cache_two_connections(tmp_path):
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         con.close()
+
+
+# -- MethylHydroxylChannels --
+_R = 8314.462618  # J / (kmol K)
+_N_A = 6.02214076e26  # 1 / kmol
+
+
+def _arrhenius(rate, T):
+    """k = A T^b exp(-Ea / RT) from a Cantera ArrheniusRate's parameters (SI: kmol, m, J/kmol)."""
+    return (
+        rate.pre_exponential_factor
+        * T**rate.temperature_exponent
+        * np.exp(-rate.activation_energy / (_R * T))
+    )
+
+
+def _reference_methyl_hydroxyl(T, P_bar):
+    """Total CH3 + OH rate constant and methanol share from the mechanism's parameters, by hand.
+
+    The Troe falloff formula (Gilbert, Luther & Troe 1983, as in the GRI-Mech 3.0 documentation)
+    written out here, in N2 (collision efficiency 1): not Cantera's rate evaluation.
+    """
+    gas = ct.Solution("gri30.yaml")
+    falloff = gas.reaction(gas.reaction_equations().index("CH3 + OH (+M) <=> CH3OH (+M)"))
+    others = [
+        _arrhenius(gas.reaction(gas.reaction_equations().index(eq)).rate, T)
+        for eq in ("CH3 + OH <=> CH2 + H2O", "CH3 + OH <=> CH2(S) + H2O", "CH3 + OH => CH2O + H2")
+    ]
+    concentration = P_bar * 1e5 / (_R * T)  # kmol / m^3
+    k0, kinf = _arrhenius(falloff.rate.low_rate, T), _arrhenius(falloff.rate.high_rate, T)
+    reduced = k0 * concentration / kinf
+    a, T3, T1, T2 = falloff.rate.falloff_coeffs
+    f_cent = (1 - a) * np.exp(-T / T3) + a * np.exp(-T / T1) + np.exp(-T2 / T)
+    c = -0.4 - 0.67 * np.log10(f_cent)
+    n = 0.75 - 1.27 * np.log10(f_cent)
+    x = (np.log10(reduced) + c) / (n - 0.14 * (np.log10(reduced) + c))
+    k_falloff = kinf * reduced / (1 + reduced) * 10 ** (np.log10(f_cent) / (1 + x**2))
+    total = (k_falloff + sum(others)) * 1e6 / _N_A  # cm^3 / (molecule s)
+    return total, k_falloff * 1e6 / _N_A / total
+
+
+def test_methyl_hydroxyl_matches_troe_formula_by_hand():
+    rows = [(400.0, 0.01), (700.0, 1.0), (1000.0, 30.0), (1600.0, 100.0)]
+    out = MethylHydroxylChannels().evaluate(_frame(rows, ("T", "P")))
+    for (T, P), k, f in zip(rows, out["k_total"], out["f_CH3OH"], strict=True):
+        k_ref, f_ref = _reference_methyl_hydroxyl(T, P)
+        # The same formula in double precision: agreement to rounding, 1e-9 leaves room for the
+        # order of operations only (a unit or efficiency error is a factor, not a rounding).
+        assert k == pytest.approx(k_ref, rel=1e-9)
+        assert f == pytest.approx(f_ref, rel=1e-9)
+
+
+def test_methyl_hydroxyl_physics_and_task_correlation():
+    problem = MethylHydroxylChannels()
+    temps, pressures = [400.0, 800.0, 1200.0, 1600.0], [0.01, 1.0, 100.0]
+    out = problem.evaluate(_frame([(T, P) for P in pressures for T in temps], ("T", "P")))
+    f = out["f_CH3OH"].to_numpy().reshape(len(pressures), len(temps))
+    k = out["k_total"].to_numpy().reshape(len(pressures), len(temps))
+    # Collisional stabilization wins with pressure and loses with temperature (falloff).
+    assert np.all(np.diff(f, axis=0) > 0) and np.all(np.diff(f, axis=1) < 0)
+    assert np.all(np.diff(k, axis=0) > 0)
+    assert 1e-11 < k.min() and k.max() < 1e-9 and 0 < f.min() and f.max() < 1
+    # Both outputs follow the falloff term: strongly, but not perfectly, correlated over the space.
+    truth = problem.evaluate(problem.space.sample(500, seed=1))
+    z_k = np.log10(truth["k_total"])
+    z_f = np.log(truth["f_CH3OH"] / (1 - truth["f_CH3OH"]))
+    assert 0.7 < np.corrcoef(z_k, z_f)[0, 1] < 0.97
+
+
+def test_methyl_hydroxyl_sample_and_validation():
+    problem = get_problem("ch3_oh", k_noise=0.0, f_noise=0.0)
+    data = problem.sample(12, seed=3, observed_fraction={"f_CH3OH": 0.25})
+    assert data["f_CH3OH"].notna().sum() == 3 and data["k_total"].notna().all()
+    exact = problem.evaluate(data[["T", "P"]])
+    np.testing.assert_allclose(data["k_total"], exact["k_total"])
+    with pytest.raises(InputDataError, match="bath gas 'XE'"):
+        MethylHydroxylChannels(bath_gas="XE")
+    with pytest.raises(InputDataError, match="f_noise must be a finite number >= 0"):
+        MethylHydroxylChannels(f_noise=-0.1)
+    with pytest.raises(InputDataError, match="found 0 CH3 \\+ OH reaction"):
+        MethylHydroxylChannels(mechanism="h2o2.yaml", bath_gas="AR")
+    with pytest.raises(InputDataError, match="column 'P'"):
+        problem.evaluate(_frame([(500.0, 1000.0)], ("T", "P")))
