@@ -40,6 +40,7 @@ import pandas as pd
 
 from mtgp_kinetics import __version__
 from mtgp_kinetics.campaign.config import EXAMPLE_TOML
+from mtgp_kinetics.campaign.results import DUPLICATE_POLICIES
 from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model import OUTLIER_Z
 from mtgp_kinetics.model_checking import held_out_physical, held_out_scores
@@ -302,6 +303,11 @@ The condition cells of a suggested experiment must be the suggested ones (rounde
 significant digits is fine), or empty. If the experiment ran at other conditions (a furnace that
 settled at 1203 K instead of 1200 K), write those and pass --as-run: the result is recorded at the
 conditions given and still answers its suggestion.
+
+A value that repeats one already recorded (same task, value and conditions) is refused, so a sheet
+observed twice does not count its experiments twice. Observing a growing lab sheet again, or a
+campaign's export (its 'source' and 'recorded_at' columns are ignored), pass --duplicates skip to
+record only the new values; --duplicates record keeps true replicates that gave the same number.
 """
 
 _STATUS_EPILOG = f"""\
@@ -378,6 +384,13 @@ def _add_observe(subparsers: _SubParsers) -> None:
         "--as-run",
         action="store_true",
         help="condition cells that differ from a suggestion's are the conditions actually run",
+    )
+    parser.add_argument(
+        "--duplicates",
+        choices=DUPLICATE_POLICIES,
+        default="error",
+        help="values that repeat a recorded observation: refuse the file (default), skip them, or "
+        "record them (true replicates)",
     )
     parser.set_defaults(handler=run_observe)
 
@@ -539,7 +552,9 @@ def run_observe(args: argparse.Namespace) -> int:
     campaign = Campaign.open(args.db)
     try:
         # A suggestions sheet's 'tasks' column is one of the columns a results frame may carry back.
-        n = campaign.store.import_csv(path, replace=args.replace, as_run=args.as_run)
+        n = campaign.store.import_csv(
+            path, replace=args.replace, as_run=args.as_run, duplicates=args.duplicates
+        )
         print(f"Recorded {n} observation(s) from {path}")
         print("\n".join(_counts_lines(campaign)))
     finally:

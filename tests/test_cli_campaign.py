@@ -127,7 +127,11 @@ def test_init_suggest_observe_status(tmp_path, capsys):
 
     # The same results again: already recorded, so rejected as a whole.
     assert main(["observe", str(good), "--db", str(db)]) == 2
-    assert "already has a result" in capsys.readouterr().err
+    assert "6 value(s) repeat observations already recorded" in capsys.readouterr().err
+    assert _counts(db) == {"log_k": 3, "f_a": 3}
+    # ... unless told to skip what is already there (a sheet observed again).
+    assert main(["observe", str(good), "--db", str(db), "--duplicates", "skip"]) == 0
+    assert "Recorded 0 observation(s)" in capsys.readouterr().out
     assert _counts(db) == {"log_k": 3, "f_a": 3}
 
 

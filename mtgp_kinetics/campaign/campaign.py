@@ -442,7 +442,14 @@ class Campaign:
         out["acquisition_value"] = values.numpy()
         return out
 
-    def observe(self, results: pd.DataFrame, *, replace: bool = False, as_run: bool = False) -> int:
+    def observe(
+        self,
+        results: pd.DataFrame,
+        *,
+        replace: bool = False,
+        as_run: bool = False,
+        duplicates: str = "error",
+    ) -> int:
         """Record results (wide form; see :meth:`CampaignStore.record`) with source ``"observe"``.
 
         The frame :meth:`suggest` returned may come back with its task columns filled in (its
@@ -458,13 +465,19 @@ class Campaign:
             Condition cells that differ from their suggestion's are the conditions the experiment
             was actually run at; the result is recorded there (see :meth:`CampaignStore.record
             <mtgp_kinetics.campaign.store.CampaignStore.record>`).
+        duplicates : {"error", "skip", "record"}
+            Values that repeat a recorded observation exactly: refuse the frame, leave them out,
+            or record them anyway (true replicates); see :meth:`CampaignStore.record
+            <mtgp_kinetics.campaign.store.CampaignStore.record>`.
 
         Returns
         -------
         int
             Number of observations recorded.
         """
-        return self.store.record(results, source="observe", replace=replace, as_run=as_run)
+        return self.store.record(
+            results, source="observe", replace=replace, as_run=as_run, duplicates=duplicates
+        )
 
     # -- closed loop -------------------------------------------------------------------------------
     def run(

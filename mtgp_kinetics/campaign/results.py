@@ -34,6 +34,14 @@ EXTRA_COLUMNS = ("note",)
 #: Columns of ``Campaign.suggest``'s frame that a results frame may carry back unchanged; ignored.
 SUGGESTION_COLUMNS = ("batch_id", "tasks", "strategy", "acquisition_value")
 
+#: What the store may do with a value that repeats a current observation: refuse the frame, leave
+#: the value out, or record it anyway (``CampaignStore.record``'s ``duplicates``).
+DUPLICATE_POLICIES = ("error", "skip", "record")
+
+#: Bookkeeping columns of ``CampaignStore.export_csv`` that a results frame may carry; ignored (the
+#: store writes its own source and time).
+EXPORT_COLUMNS = ("source", "recorded_at")
+
 #: Relative tolerance of the match between given conditions and a suggestion's (float round trips
 #: through CSV files and spreadsheets are exact or off by a few ulps; a typo is off by far more).
 CONDITION_RTOL = 1e-9
@@ -172,7 +180,7 @@ def _check_columns(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> 
         raise InputDataError(f"column(s) {duplicated} appear more than once; rename them")
     names = [t.name for t in tasks]
     noise_columns = [t.noise_column for t in tasks if t.noise_column is not None]
-    allowed = [*result_columns(space, tasks), SUGGESTION_ID, *SUGGESTION_COLUMNS]
+    allowed = [*result_columns(space, tasks), SUGGESTION_ID, *SUGGESTION_COLUMNS, *EXPORT_COLUMNS]
     unknown = [c for c in frame.columns if c not in allowed]
     if unknown:
         raise InputDataError(

@@ -22,7 +22,9 @@ campaign.db ".backup copy.db"``) or copy ``campaign.db`` together with ``campaig
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,6 +47,8 @@ from mtgp_kinetics.campaign.connection import (
 from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError, SuggestionConflict
 from mtgp_kinetics.campaign.export import wide_results
 from mtgp_kinetics.campaign.results import (
+    CONDITION_RTOL,
+    DUPLICATE_POLICIES,
     SUGGESTION_ID,
     Condition,
     ParsedResults,
@@ -71,6 +75,35 @@ from mtgp_kinetics.tasks import Task
 
 #: Seconds a write waits for another process's write lock before :class:`CampaignBusyError`.
 DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal text, or numbers equal within :data:`CONDITION_RTOL` (both missing counts as equal)."""
+    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=CONDITION_RTOL, abs_tol=0.0)
+
+
+def _same_value(measured: tuple[float, float | None], stored: tuple[float, float | None]) -> bool:
+    """Whether a (value, known std) pair repeats a stored one."""
+    return _close(measured[0], stored[0]) and _close(measured[1], stored[1])
+
+
+def _repeated_observation(
+    conditions: dict[str, Any],
+    measured: tuple[float, float | None],
+    stored: Sequence[tuple[int, dict[str, Any], float, float | None]],
+) -> int | None:
+    """Id of a stored (id, conditions, value, noise) that ``measured`` at ``conditions`` repeats, if any."""
+    for oid, where, value, noise in stored:
+        if _same_value(measured, (value, noise)) and all(
+            _close(conditions.get(name), where.get(name)) for name in where
+        ):
+            return oid
+    return None
 
 
 def _now() -> str:
@@ -615,7 +648,13 @@ class CampaignStore:
 
     # -- results -----------------------------------------------------------------------------------
     def record(
-        self, results: pd.DataFrame, source: str, *, replace: bool = False, as_run: bool = False
+        self,
+        results: pd.DataFrame,
+        source: str,
+        *,
+        replace: bool = False,
+        as_run: bool = False,
+        duplicates: str = "error",
     ) -> int:
         """Record lab results, all or nothing.
 
@@ -647,30 +686,41 @@ class CampaignStore:
             suggestion. Empty cells, and cells that match (also as a spreadsheet's rounding),
             take the suggestion's exact values. The suggestion keeps the conditions it
             suggested; :meth:`observations` holds those run.
+        duplicates : {"error", "skip", "record"}
+            What to do with a value that repeats a current observation exactly: the same task and
+            value (and known std), at the same conditions (within 1e-9 relative), unsolicited or
+            for the same suggestion. ``"error"`` (default): refuse the frame, naming the rows; a
+            sheet imported twice would otherwise count every experiment twice and make the model
+            overconfident. ``"skip"``: leave those values out and record the rest (a lab sheet
+            re-imported with new rows added, or a campaign's own export). ``"record"``: record
+            them anyway (true replicates that gave the same number).
 
         Returns
         -------
         int
-            Number of observations recorded (one per measured value).
+            Number of observations recorded (one per measured value; skipped duplicates not counted).
 
         Raises
         ------
         InputDataError
             Naming the row label(s) and column, for any problem in the frame (see
             :func:`~mtgp_kinetics.campaign.results.parse_results`), an unknown or abandoned
-            suggestion id, conditions that differ from the suggestion's, or a result already
-            recorded for a (suggestion, task) pair without ``replace=True``. Nothing is written then.
+            suggestion id, conditions that differ from the suggestion's, a result already
+            recorded for a (suggestion, task) pair without ``replace=True``, or a duplicate (see
+            ``duplicates``). Nothing is written then.
         CampaignBusyError
             If another process held the write lock longer than the busy timeout; nothing is written.
         """
         if not isinstance(source, str) or not source.strip():
             raise InputDataError(f"source must be a non-empty string such as 'oracle', got {source!r}")
+        if duplicates not in DUPLICATE_POLICIES:
+            raise InputDataError(f"duplicates must be one of {list(DUPLICATE_POLICIES)}, got {duplicates!r}")
         parsed = parse_results(results, self._space, self._tasks)
         if not parsed.referenced and not parsed.rows:
             return 0
         recorded_at = _now()
         with self._write() as conn:
-            plan = self._plan(conn, parsed, replace, as_run)
+            plan = self._plan(conn, parsed, replace, as_run, duplicates)
             next_id = scalar(conn, "SELECT coalesce(max(id), 0) + 1 FROM observations")
             record_id = scalar(conn, "SELECT coalesce(max(record_id), 0) + 1 FROM observations")
             touched: set[int] = set()
@@ -714,14 +764,20 @@ class CampaignStore:
         return sum(len(row.values) for row, _, _ in plan)
 
     def _plan(
-        self, conn: sqlite3.Connection, parsed: ParsedResults, replace: bool, as_run: bool
+        self,
+        conn: sqlite3.Connection,
+        parsed: ParsedResults,
+        replace: bool,
+        as_run: bool,
+        duplicates: str = "error",
     ) -> list[tuple[ResultRow, str, dict[str, int]]]:
         """Check ``parsed`` against the store (inside the write transaction).
 
         Returns
         -------
         list
-            Per row to record: the row, its conditions as JSON, and task -> id of the current
+            Per row to record: the row (values that repeat a current observation left out with
+            ``duplicates="skip"``), its conditions as JSON, and task -> id of the current
             observation it replaces.
         """
         ids = json.dumps(sorted(parsed.referenced))
@@ -739,21 +795,36 @@ class CampaignStore:
             raise InputDataError(
                 f"column {SUGGESTION_ID!r}: unknown suggestion id(s) {unknown} at row(s) {_rows(labels)}; "
                 f"see store.suggestions() for the ids, or leave the cell empty for an unsolicited "
-                f"experiment"
+                f"experiment (results exported from another campaign: remove the {SUGGESTION_ID!r} "
+                f"column, and they are recorded as unsolicited experiments)"
             )
-        current: dict[tuple[int, str], tuple[int, float, str, str]] = {
-            (sid, task): (oid, value, source, at)
-            for oid, sid, task, value, source, at in conn.execute(
-                "SELECT id, suggestion_id, task, value, source, recorded_at FROM observations "
+        current: dict[tuple[int, str], tuple[int, float, float | None, str, str]] = {
+            (sid, task): (oid, value, noise, source, at)
+            for oid, sid, task, value, noise, source, at in conn.execute(
+                "SELECT id, suggestion_id, task, value, noise, source, recorded_at FROM observations "
                 "WHERE superseded_by IS NULL AND suggestion_id IN (SELECT value FROM json_each(?))",
                 (ids,),
             )
         }
+        unsolicited = self._current_unsolicited(conn) if duplicates != "record" else {}
+        repeats: list[str] = []
         plan = []
         for row in parsed.rows:
             sid = row.suggestion_id
             if sid is None:
-                plan.append((row, json.dumps(row.conditions), {}))
+                repeated = {
+                    task: oid
+                    for task, measured in row.values.items()
+                    if (oid := _repeated_observation(row.conditions, measured, unsolicited.get(task, [])))
+                    is not None
+                }
+                repeats += [f"row {row.label} {task!r} (observation {oid})" for task, oid in repeated.items()]
+                if duplicates == "skip" and repeated:
+                    row = dataclasses.replace(
+                        row, values={t: v for t, v in row.values.items() if t not in repeated}
+                    )
+                if row.values:
+                    plan.append((row, json.dumps(row.conditions), {}))
                 continue
             status, conditions, _ = suggestion[sid]
             if status == "abandoned":
@@ -776,9 +847,26 @@ class CampaignStore:
                     f"given conditions, record with as_run=True (CLI: observe --as-run)"
                 )
             replaced = {}
+            if duplicates != "record":
+                repeated = [
+                    task
+                    for task, measured in row.values.items()
+                    if (sid, task) in current and _same_value(measured, current[(sid, task)][1:3])
+                ]
+                if duplicates == "skip" and repeated:
+                    row = dataclasses.replace(
+                        row, values={t: v for t, v in row.values.items() if t not in repeated}
+                    )
+                    if not row.values:
+                        continue
+                elif repeated and not replace:  # with replace: a correction to the same value
+                    repeats += [
+                        f"row {row.label} {t!r} (observation {current[(sid, t)][0]})" for t in repeated
+                    ]
+                    continue  # reported below, with every other repeat
             for task in row.values:
                 if (sid, task) in current:
-                    oid, value, source, at = current[(sid, task)]
+                    oid, value, _, source, at = current[(sid, task)]
                     if not replace:
                         raise InputDataError(
                             f"row {row.label}, column {task!r}: suggestion {sid} already has a result for "
@@ -788,7 +876,28 @@ class CampaignStore:
                         )
                     replaced[task] = oid
             plan.append((row, json.dumps(conditions), replaced))
+        if repeats and duplicates == "error":
+            shown = "; ".join(repeats[:5]) + (f"; and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+            raise InputDataError(
+                f"{len(repeats)} value(s) repeat observations already recorded, same task, value and "
+                f"conditions: {shown}. Recording them again would count those experiments twice. "
+                f"Pass duplicates='skip' to record only the new values (a sheet imported again with "
+                f"rows added; CLI: observe --duplicates skip), or duplicates='record' if they are true "
+                f"replicates that gave the same number"
+            )
         return plan
+
+    def _current_unsolicited(
+        self, conn: sqlite3.Connection
+    ) -> dict[str, list[tuple[int, dict[str, Any], float, float | None]]]:
+        """Current unsolicited observations by task: (id, conditions, value, noise)."""
+        out: dict[str, list[tuple[int, dict[str, Any], float, float | None]]] = {}
+        for oid, task, value, noise, conditions in conn.execute(
+            "SELECT id, task, value, noise, conditions FROM observations "
+            "WHERE superseded_by IS NULL AND suggestion_id IS NULL"
+        ):
+            out.setdefault(task, []).append((oid, json.loads(conditions), value, noise))
+        return out
 
     def _as_run(
         self, row: ResultRow, suggested: dict[str, Condition], differ: list[str]
@@ -808,10 +917,20 @@ class CampaignStore:
         self._space.validate(merged)
         return conditions_json(self._space, merged)[0]
 
-    def import_csv(self, path: str | os.PathLike[str], *, replace: bool = False, as_run: bool = False) -> int:
+    def import_csv(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        replace: bool = False,
+        as_run: bool = False,
+        duplicates: str = "error",
+    ) -> int:
         """Read a CSV file of results and :meth:`record` it with source ``"import:<file name>"``.
 
-        The file has the columns of a results frame (see :meth:`record`). Categorical condition
+        The file has the columns of a results frame (see :meth:`record`); the ``source`` and
+        ``recorded_at`` columns of :meth:`export_csv` are ignored, so an export can be edited and
+        imported again (with ``replace=True`` to correct values, ``duplicates="skip"`` to leave
+        the unchanged ones alone). Categorical condition
         columns are read as text; in the other columns empty cells and the usual NA spellings mean
         "not measured". Rows are labelled by their line in the file, as a spreadsheet numbers
         them: "row 5" in a message is line 5 (line 1 = header), and the stored ``source_row``
@@ -822,6 +941,8 @@ class CampaignStore:
         path : str or PathLike
             The CSV file.
         replace, as_run : bool
+            As in :meth:`record`.
+        duplicates : {"error", "skip", "record"}
             As in :meth:`record`.
 
         Returns
@@ -837,6 +958,7 @@ class CampaignStore:
             source=f"import:{path.name}",
             replace=replace,
             as_run=as_run,
+            duplicates=duplicates,
         )
 
     # -- reading back ------------------------------------------------------------------------------

@@ -453,6 +453,74 @@ def test_import_csv(busy_store: CampaignStore, tmp_path: Path) -> None:
         busy_store.import_csv(tmp_path / "missing.csv")
 
 
+def test_a_sheet_imported_twice_is_refused_and_the_store_is_unchanged(
+    busy_store: CampaignStore, tmp_path: Path
+) -> None:
+    csv = tmp_path / "lab.csv"
+    csv.write_text("T,P,gas,tau,tau_std,f\n950,4,N2,0.002,0.0001,\n1010,8,Ar,,,0.3\n")
+    assert busy_store.import_csv(csv) == 2
+    before = dump(busy_store.path)
+    # The same values at the same conditions would count both experiments twice.
+    with pytest.raises(
+        InputDataError, match=r"2 value\(s\) repeat.*row 2 'tau' \(observation 2\).*row 3 'f'"
+    ):
+        busy_store.import_csv(csv)
+    assert dump(busy_store.path) == before
+    # The lab adds a row to its sheet and imports it again: only the new values are recorded.
+    csv.write_text(csv.read_text() + "1100,12,N2,0.0005,0.00005,0.4\n")
+    assert busy_store.import_csv(csv, duplicates="skip") == 2
+    observations = busy_store.observations()
+    assert len(observations) == 5 and list(observations["source_row"].iloc[-2:]) == ["4", "4"]
+    # A repeat at other conditions, or with another value, is a new experiment.
+    repeat = pd.DataFrame(
+        {"T": [950.0, 951.0], "P": 4.0, "gas": "N2", "tau": [0.0021, 0.002], "tau_std": 1e-4}
+    )
+    assert busy_store.record(repeat, "lab") == 2
+    # True replicates that gave the same number are recorded on request.
+    assert busy_store.record(repeat, "lab", duplicates="record") == 2
+    with pytest.raises(InputDataError, match=r"duplicates must be one of \['error', 'skip', 'record'\]"):
+        busy_store.record(repeat, "lab", duplicates="ignore")
+
+
+def test_a_suggestions_result_repeated_is_a_duplicate(busy_store: CampaignStore) -> None:
+    again = pd.DataFrame({"suggestion_id": [1], "tau": [1e-3], "tau_std": [1e-4]})
+    before = dump(busy_store.path)
+    with pytest.raises(InputDataError, match=r"row 0 'tau' \(observation 1\).*duplicates='skip'"):
+        busy_store.record(again, "oracle")
+    assert dump(busy_store.path) == before
+    assert busy_store.record(again, "oracle", duplicates="skip") == 0
+    assert dump(busy_store.path) == before
+    # Another value for it is still a correction, which needs replace=True.
+    with pytest.raises(InputDataError, match=r"already has a result.*replace=True"):
+        busy_store.record(again.assign(tau=2e-3), "oracle")
+
+
+def test_an_export_imports_again(busy_store: CampaignStore, tmp_path: Path) -> None:
+    busy_store.record(pd.DataFrame({"T": [950.0], "P": 4.0, "gas": "N2", "f": 0.3}), "lab")
+    exported = tmp_path / "export.csv"
+    busy_store.export_csv(exported)
+    assert {"source", "recorded_at"} <= set(pd.read_csv(exported).columns)
+    # Unchanged, into the same campaign: everything is already there.
+    assert busy_store.import_csv(exported, duplicates="skip") == 0
+    # With one value corrected: replace=True supersedes the old one, the others are skipped.
+    frame = pd.read_csv(exported)
+    frame.loc[frame["suggestion_id"] == 1, "tau"] = 1.2e-3
+    frame.to_csv(exported, index=False)
+    with pytest.raises(InputDataError, match=r"1 value\(s\) repeat.*row 3 'f'"):
+        busy_store.import_csv(exported, replace=True)
+    assert busy_store.import_csv(exported, replace=True, duplicates="skip") == 1
+    current = busy_store.observations()
+    assert current.loc[current["suggestion_id"] == 1, "value"].tolist() == [1.2e-3]
+    # Into another campaign the suggestion ids mean nothing: the message says what to do.
+    with CampaignStore.create(tmp_path / "other.db", make_space(), make_tasks(), {}) as other:
+        with pytest.raises(
+            InputDataError, match=r"unknown suggestion id\(s\) \[1\].*remove the 'suggestion_id'"
+        ):
+            other.import_csv(exported)
+        frame.drop(columns="suggestion_id").to_csv(exported, index=False)
+        assert other.import_csv(exported) == 2
+
+
 # -- reading back ----------------------------------------------------------------------------------
 def test_dataset_from_current_observations(busy_store: CampaignStore) -> None:
     with pytest.raises(InputDataError, match=r"task\(s\) \['f'\] have no observation"):
