@@ -6,7 +6,9 @@ first column into the row index, Excel's empty rows (``,,,,``) and empty trailin
 (``Unnamed: 5``) appear as data. :func:`read_csv` refuses the first two with a message that says
 what is wrong, drops the empty rows and columns, and labels every row by its line in the file
 (line 1 is the header), so that "row 7" in any later error message is row 7 on screen, blank lines
-included.
+included. A row with fewer fields than the header is read with the missing last fields empty, and a
+:class:`~mtgp_kinetics.errors.DataWarning` names its lines: if a value was deleted together with its
+comma, the values after it sit one column too far left.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
     InputDataError
         If the file cannot be read as CSV, repeats a column name in its header, or has data rows
         with more fields than the header.
+
+    Warns
+    -----
+    DataWarning
+        Naming the lines of data rows with fewer fields than the header (read with the missing
+        last fields empty).
     """
     records = _records(path)
     header = records[0][1] if records else []
@@ -62,7 +70,10 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
             f"{str(path)!r}: column(s) {repeated} appear more than once in the header; rename them"
         )
     nameless = [j for j, name in enumerate(header) if not name.strip()]
+    short: list[int] = []
     for line, fields in records[1:]:
+        if len(fields) < len(header) and any(cell.strip() for cell in fields):
+            short.append(line)
         unnamed = [j for j in nameless if j < len(fields) and fields[j].strip()]
         if unnamed:
             raise InputDataError(
@@ -76,6 +87,15 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
                 f"{len(header)}: an unquoted comma inside a value (1,000.0 or a decimal comma "
                 f"1,5) or a missing header name; quote such values or remove the extra fields"
             )
+    if short:
+        shown = ", ".join(str(line) for line in short[:10]) + (" ..." if len(short) > 10 else "")
+        warnings.warn(
+            f"{str(path)!r}: line(s) {shown} have fewer fields than the header ({len(header)}); their "
+            f"missing last fields were read as empty. If a value was deleted together with its comma, "
+            f"the values after it are in the wrong columns: check these lines",
+            DataWarning,
+            stacklevel=3,
+        )
     try:
         categorical = {v.name for v in space.variables if isinstance(v, Categorical)}
         frame = pd.read_csv(

@@ -93,3 +93,21 @@ def test_a_header_only_file_has_no_rows(tmp_path):
     frame = read_csv(write(tmp_path, "T,gas,tau\n"), SPACE, line_numbers=True)
     assert len(frame) == 0 and list(frame.columns) == ["T", "gas", "tau"]
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_short_rows_are_read_with_empty_last_fields_and_named_in_a_warning(tmp_path):
+    # Line 3 omits its last (empty) field, as some writers do; line 4 lost "N2," with its comma,
+    # so its tau value landed under gas. Both are read (nothing is dropped) and both are named.
+    path = write(tmp_path, "T,gas,tau\n900,N2,0.01\n1000,Ar\n1100,0.005\n")
+    with pytest.warns(mk.DataWarning, match=r"line\(s\) 3, 4 have fewer fields than the header \(3\)"):
+        frame = read_csv(path, SPACE, line_numbers=True)
+    assert list(frame.index) == [2, 3, 4]
+    assert frame["tau"].isna().tolist() == [False, True, True]
+    assert frame["gas"].tolist() == ["N2", "Ar", "0.005"]
+    # A dataset keeps both rows, as unmeasured ones, and says so.
+    with pytest.warns(mk.DataWarning) as caught:
+        data = mk.Dataset.from_csv(path, SPACE, TASKS)
+    assert len(data.unmeasured) == 2
+    messages = [str(w.message) for w in caught]
+    assert any("fewer fields" in m for m in messages)
+    assert any("row(s) 3, 4 have no measured value" in m for m in messages)
