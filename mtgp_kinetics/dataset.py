@@ -13,6 +13,7 @@ fourth data row).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,31 @@ import pandas as pd
 import torch
 
 from mtgp_kinetics.csv_files import read_csv
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.frame_parsing import RESERVED_COLUMNS, check_definitions, parse, stack
 from mtgp_kinetics.space import Space
 from mtgp_kinetics.tasks import Task
+
+#: Fewest values of a per-cent task, none above 1, for :class:`Dataset` to warn that they may be
+#: fractions: a handful of trace yields below 1 % is plausible, a whole column of them less so.
+FRACTION_CHECK_MIN = 5
+
+
+def _warn_fractions_given_as_percent(observations: pd.DataFrame, tasks: Sequence[Task]) -> None:
+    """Warn for each per-cent task whose values all lie in [0, 1] (fractions in a per-cent column?)."""
+    for task in tasks:
+        if task.output_transform.name != "logit_percent":
+            continue
+        values = observations.loc[observations["task"] == task.name, "value"].to_numpy(dtype=float)
+        if len(values) >= FRACTION_CHECK_MIN and float(values.max()) <= 1.0:
+            warnings.warn(
+                f"task {task.name!r} is in per cent (unit {task.unit!r}), but all its {len(values)} "
+                f"values are at most 1 (largest {values.max():g}): if they are fractions, give the task "
+                f"unit='' (a fraction, modelled as logit(y)) or multiply them by 100; as they are, "
+                f"{values.max():g} means {values.max():g} %",
+                DataWarning,
+                stacklevel=3,
+            )
 
 
 class Dataset:
@@ -124,7 +146,9 @@ class Dataset:
         -----
         DataWarning
             For rows without any measured value; they are kept, unchanged, in :attr:`unmeasured`
-            (their conditions are not checked) and not used for training.
+            (their conditions are not checked) and not used for training. And for a per-cent task
+            (``logit_percent``) with at least :data:`FRACTION_CHECK_MIN` values, none above 1:
+            fractions given as per cent would be modelled a hundred times too small.
         """
         tasks = check_definitions(space, tasks)
         observations, unmeasured, groups = parse(
@@ -136,6 +160,7 @@ class Dataset:
                 f"task(s) {empty} have no observation at all; every task needs at least one "
                 f"measured value: add data for it or leave it out of `tasks`"
             )
+        _warn_fractions_given_as_percent(observations, tasks)
         return cls(space, tasks, observations, unmeasured, groups)
 
     @classmethod

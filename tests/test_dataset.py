@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -597,3 +598,17 @@ def test_fraction_errors_say_what_to_do():
     frame["yield"] = [0.0, 40.0, 100.0]
     with pytest.raises(mk.InputDataError, match=r"row\(s\) 0, 2.*clip"):
         mk.Dataset.from_frame(frame, space, [mk.Task("yield", unit="%", transform="logit")])
+
+
+def test_fractions_in_a_per_cent_task_are_warned_about():
+    space = mk.Space([mk.Continuous("T", 300.0, 500.0, "K")])
+    tasks = [mk.Task("yield", "%", "logit", "mechanism")]
+    fractions = pd.DataFrame({"T": [300.0, 350.0, 400.0, 450.0, 500.0], "yield": [0.1, 0.2, 0.5, 0.7, 0.9]})
+    with pytest.warns(mk.DataWarning, match=r"task 'yield' is in per cent.*all its 5 values are at most 1"):
+        data = mk.Dataset.from_frame(fractions, space, tasks)
+    assert data.observations["value"].tolist() == [0.1, 0.2, 0.5, 0.7, 0.9]  # kept as given
+    # Per cent values, or a few trace yields below 1 %, are not warned about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mk.Dataset.from_frame(fractions.assign(**{"yield": [10.0, 20.0, 50.0, 70.0, 0.5]}), space, tasks)
+        mk.Dataset.from_frame(fractions.iloc[:4], space, tasks)
