@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,7 +59,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from mtgp_kinetics.errors import InputDataError, check_probability
+from mtgp_kinetics.errors import InputDataError, NumericsWarning, check_probability
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Continuous, Space, kelvin_offset, unit_key
 from mtgp_kinetics.tasks import Task
@@ -437,10 +438,41 @@ def _summary(
             lower, upper = np.quantile(draws, q, axis=0), np.quantile(draws, 1.0 - q, axis=0)
     else:
         draws = factor * dlog_output_dz(tf.name, tf.inverse, post.z_draws) * post.dz_draws
-        mean, std = np.mean(draws, axis=0), np.std(draws, axis=0, ddof=1)
-        lower, upper = np.quantile(draws, q, axis=0), np.quantile(draws, 1.0 - q, axis=0)
+        undefined = np.isnan(draws).mean(axis=0)
+        _warn_undefined_log(task, frame, undefined)
+        usable = undefined < 1.0
+        mean, std, lower, upper = (np.full(len(frame), np.nan) for _ in range(4))
+        if usable.any():
+            kept = draws[:, usable]
+            mean[usable] = np.nanmean(kept, axis=0)
+            std[usable] = np.nanstd(kept, axis=0, ddof=1) if len(kept) > 1 else np.nan
+            lower[usable] = np.nanquantile(kept, q, axis=0)
+            upper[usable] = np.nanquantile(kept, 1.0 - q, axis=0)
     out["mean"], out["std"], out["lower"], out["upper"] = mean, std, lower, upper
     return out
+
+
+def _warn_undefined_log(task: Task, frame: pd.DataFrame, undefined: np.ndarray) -> None:
+    """Warn where posterior draws of ``task`` are <= 0, so that ``ln y`` (and the quantity) is undefined.
+
+    ``undefined`` is the fraction of such draws per condition of ``frame``; the summary there is
+    over the other draws (NaN where none is left).
+    """
+    bad = np.flatnonzero(undefined > 0.0)
+    if not len(bad):
+        return
+    worst = int(bad[np.argmax(undefined[bad])])
+    row = frame.iloc[worst]
+    where = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    warnings.warn(
+        f"task {task.name!r} (transform {task.output_transform.name!r}): at {len(bad)} of {len(frame)} "
+        f"condition(s) some posterior draws are <= 0, where ln {task.name} is undefined (up to "
+        f"{undefined[worst]:.0%} of them, at {where}); the summaries there use the other draws (NaN "
+        f"where none is left). Model a positive rate with transform='log10', which keeps every draw "
+        f"positive",
+        NumericsWarning,
+        stacklevel=5,  # _summary, _blockwise, activation_energy or exponent, the caller
+    )
 
 
 #: Conditions per block in :func:`activation_energy` and :func:`exponent`: the joint covariance of a

@@ -381,3 +381,22 @@ def test_fahrenheit_temperature_is_rejected():
     model = mk.fit(data, restarts=1)
     with pytest.raises(mk.InputDataError, match="T_F"):
         mk.activation_energy(model, frame[["T_F"]], "k", temperature="T_F")
+
+
+def test_draws_at_or_below_zero_of_a_linear_task_are_named_in_a_warning():
+    # A rate modelled linearly near zero: at 300 K some posterior draws are negative, where
+    # ln k (hence Ea) is undefined. The summary is over the defined draws, and the warning says so.
+    rng = np.random.default_rng(0)
+    space = mk.Space([mk.Continuous("T", 300.0, 600.0, "K", "inverse")])
+    T = np.linspace(300.0, 600.0, 12)
+    frame = pd.DataFrame({"T": T, "k": 50.0 * np.exp(-2000.0 / T) + 0.05 * rng.standard_normal(12)})
+    data = mk.Dataset.from_frame(frame, space, [mk.Task("k", "1/s", None, "rate")])
+    model = mk.fit(data, "independent", progress=False)
+    at = pd.DataFrame({"T": [300.0, 450.0, 600.0]})
+    undefined = r"at 1 of 3 condition\(s\) some posterior draws are <= 0"
+    with pytest.warns(mk.NumericsWarning, match=undefined) as caught:
+        ea = mk.activation_energy(model, at, "k", seed=0)
+    assert caught[0].filename == __file__  # points at the call, not inside the package
+    assert np.isfinite(ea[["mean", "std", "lower", "upper"]].to_numpy()).all()
+    # Away from zero every draw is positive: the activation energy is about R * 2000 K.
+    assert ea.loc[2, "lower"] < R * 2000.0 < ea.loc[2, "upper"]
