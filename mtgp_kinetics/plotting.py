@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.space import Categorical, Continuous, Space, is_celsius, is_kelvin
+from mtgp_kinetics.space import Categorical, Continuous, Space, _rows, is_celsius, is_kelvin
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
@@ -308,22 +308,40 @@ def _column(frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
     return values
 
 
+def _logit_of_percent(v: np.ndarray) -> np.ndarray:
+    """``logit(v / 100)``, clipped just inside (0, 100) so that axis limits at the ends stay finite."""
+    fraction = np.clip(np.asarray(v, dtype=float) / 100.0, 1e-12, 1.0 - 1e-12)
+    return np.log(fraction / (1.0 - fraction))
+
+
+def _percent_of_logit(u: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_logit_of_percent`: ``100 expit(u)``."""
+    return 100.0 / (1.0 + np.exp(-np.asarray(u, dtype=float)))
+
+
 def _set_task_scale(ax: Axes, task: Task, both: bool) -> None:
-    """Log axes for log-modelled tasks, logit axes (labelled as plain decimals) for logit ones."""
-    if task.transform in _LOG_TRANSFORMS:
-        scale = "log"
-    elif task.transform == "logit":
-        scale = "logit"
+    """Log axes for log-modelled tasks, logit axes (labelled as plain decimals) for logit ones.
+
+    A per-cent task (``logit_percent``) gets the same logit axis over 0-100 %, ticks in per cent.
+    """
+    name = task.output_transform.name
+    if name in _LOG_TRANSFORMS:
+        scale: dict = {"value": "log"}
+    elif name == "logit":
+        scale = {"value": "logit"}
+    elif name == "logit_percent":
+        scale = {"value": "function", "functions": (_logit_of_percent, _percent_of_logit)}
     else:
         return
-    ax.set_yscale(scale)
+    ax.set_yscale(**scale)
     if both:
-        ax.set_xscale(scale)
-    if scale == "logit":
+        ax.set_xscale(**scale)
+    if name in ("logit", "logit_percent"):
+        top = 100.0 if name == "logit_percent" else 1.0
         for axis in (ax.xaxis, ax.yaxis) if both else (ax.yaxis,):
             # The default logit ticks (0.1, 0.5, 0.9 labelled "1/2", "1 - 10^-1") are sparse and
             # unusual for a fraction: label plain decimals, denser in the middle.
-            axis.set_major_locator(FixedLocator(_LOGIT_TICKS))
+            axis.set_major_locator(FixedLocator([top * t for t in _LOGIT_TICKS]))
             axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             axis.set_minor_locator(NullLocator())
 
@@ -382,6 +400,12 @@ def parity_plot(
                 f"{where}: column {name!r} has values outside the domain of task {task.name!r} "
                 f"({task.output_transform.domain})"
             )
+    swapped = lower > upper
+    if swapped.any():
+        raise InputDataError(
+            f"{where}: 'lower' is above 'upper' at row(s) {_rows(frame.index[swapped])}; are the two "
+            "columns swapped?"
+        )
 
     fig, ax = _figure_and_axes(ax, (4.8, 4.5))
     ax.errorbar(

@@ -197,6 +197,27 @@ def test_parity_plot_rejects_bad_frames(model, held_out):
         parity_plot(bad, task=task)
     with pytest.raises(InputDataError, match="must be a Task"):
         parity_plot(held_out, task="log_k")
+    swapped = held_out.rename(columns={"lower": "upper", "upper": "lower"})
+    with pytest.raises(InputDataError, match=r"'lower' is above 'upper' at row\(s\) .*swapped"):
+        parity_plot(swapped, task=task)
+
+
+def test_parity_plot_of_a_per_cent_task_has_logit_axes_in_per_cent(tmp_path):
+    task = Task("yield", "%", "logit", "mechanism")
+    frame = pd.DataFrame(
+        {
+            "observed": [2.0, 30.0, 75.0, 99.0],
+            "mean": [3.0, 28.0, 80.0, 98.5],
+            "lower": [1.0, 20.0, 70.0, 97.0],
+        }
+    ).assign(upper=[6.0, 37.0, 88.0, 99.5])
+    ax = parity_plot(frame, task=task).axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "function"
+    # The scale is logit(y / 100): 50 % in the middle of 10 % and 90 %, ticks labelled in per cent.
+    to_axis = ax.yaxis.get_transform().transform
+    np.testing.assert_allclose(to_axis(np.array([10.0, 50.0, 90.0])), np.log([1 / 9, 1.0, 9.0]), rtol=1e-12)
+    assert {"1", "50", "99"} <= {label.get_text() for label in ax.get_yticklabels()}
+    ax.figure.savefig(tmp_path / "parity_percent.png")
 
 
 # -- task_correlation_heatmap ---------------------------------------------------------------------
