@@ -183,8 +183,25 @@ def _frame(conditions: pd.DataFrame, space: Space, where: str) -> pd.DataFrame:
         )
     if len(conditions) == 0:
         raise InputDataError(f"{where}: conditions has no rows")
-    space.validate(conditions)
+    try:
+        space.validate(conditions)
+    except InputDataError as err:
+        raise InputDataError(f"{where}: conditions: {err}") from None
     return conditions[space.names].reset_index(drop=True)
+
+
+def _check_n_samples(n_samples: Any, where: str) -> int:
+    """``n_samples`` as an int >= 2 (a quantile of fewer draws is no interval), else a clear error."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise InputDataError(f"{where}: n_samples must be an integer >= 2, got {n_samples!r}")
+    return int(n_samples)
+
+
+def _check_step(step: Any, where: str) -> float:
+    """``step`` as a float in (0, 0.1], else a clear error."""
+    if isinstance(step, bool) or not (isinstance(step, (int, float)) and 0.0 < float(step) <= 0.1):
+        raise InputDataError(f"{where}: step must be in (0, 0.1], got {step!r}")
+    return float(step)
 
 
 # -- transforms and the chain rule ----------------------------------------------------------------
@@ -394,12 +411,10 @@ def derivative_posterior(
     _, task_ = _task(model, task, where)
     variable = _continuous(model.space, condition, where)
     method = _method(model, method, where)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise InputDataError(f"{where}: n_samples must be an integer >= 2, got {n_samples!r}")
-    if not (isinstance(step, (int, float)) and 0.0 < float(step) <= 0.1):
-        raise InputDataError(f"{where}: step must be in (0, 0.1], got {step!r}")
+    n_samples = _check_n_samples(n_samples, where)
+    step = _check_step(step, where)
     frame = _frame(conditions, model.space, where)
-    stencil, value, derivative = _stencil(frame, variable, float(step))
+    stencil, value, derivative = _stencil(frame, variable, step)
     mean, cov = _task_moments(model, stencil, task_)
     dz_mean = derivative @ mean
     dz_std = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", derivative, cov, derivative), 0.0, None))
@@ -592,6 +607,7 @@ def activation_energy(
     sign = _delay_sign(task_, kind, where)
     variable = _continuous(model.space, temperature, where)
     method = _method(model, method, where)
+    n_samples, step = _check_n_samples(n_samples, where), _check_step(step, where)
     frame = _frame(conditions, model.space, where)
 
     offset = kelvin_offset(variable, where)  # a temperature in degrees Celsius: T_K = T + 273.15
@@ -661,6 +677,7 @@ def exponent(
             f"{where}: condition {condition!r} has lower bound {variable.lower} <= 0; ln x is undefined"
         )
     method = _method(model, method, where)
+    n_samples, step = _check_n_samples(n_samples, where), _check_step(step, where)
     frame = _frame(conditions, model.space, where)
 
     def factor(x: np.ndarray) -> np.ndarray:
@@ -712,6 +729,7 @@ def probability_above(
     _, task_ = _task(model, task, where)
     threshold = _threshold(task_, level, where)
     method = _method(model, method, where)
+    n_samples = _check_n_samples(n_samples, where)
     frame = _frame(conditions, model.space, where)
     if method == "gaussian":
         mean, cov = _task_moments(model, frame, task_)
@@ -734,8 +752,13 @@ def _threshold(task: Task, level: float, where: str) -> float:
     numeric = isinstance(level, numbers.Real) and not isinstance(level, bool)
     value = np.array([float(level)], dtype=float) if numeric else np.array([np.nan])
     if isinstance(level, bool) or not bool(tf.is_valid(value)[0]):
+        hint = ""
+        if tf.name == "logit" and numeric and 1.0 < float(level) < 100.0:
+            hint = f"; the task is a fraction: for {float(level):g} % give level={float(level) / 100:g}"
+        elif tf.name in ("log", "log10") and numeric:
+            hint = "; the level is in the task's physical unit, not its log"
         raise InputDataError(
-            f"{where}: level {level!r} is outside the domain of task {task.name!r} ({tf.domain})"
+            f"{where}: level {level!r} is outside the domain of task {task.name!r} ({tf.domain}){hint}"
         )
     return float(tf.forward(value)[0])
 
@@ -813,6 +836,7 @@ def level_crossing(
     threshold = _threshold(task_, level, where)
     variable = _continuous(model.space, along, where)
     credible_level = _probability(credible_level, "credible_level", where)
+    n_samples = _check_n_samples(n_samples, where)
     if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)) or n_grid < 5:
         raise InputDataError(f"{where}: n_grid must be an integer >= 5, got {n_grid!r}")
     others = [name for name in model.space.names if name != along]

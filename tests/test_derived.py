@@ -400,3 +400,21 @@ def test_draws_at_or_below_zero_of_a_linear_task_are_named_in_a_warning():
     assert np.isfinite(ea[["mean", "std", "lower", "upper"]].to_numpy()).all()
     # Away from zero every draw is positive: the activation energy is about R * 2000 K.
     assert ea.loc[2, "lower"] < R * 2000.0 < ea.loc[2, "upper"]
+
+
+def test_draw_counts_and_levels_are_checked_by_the_function_called(arrhenius_model):
+    model = arrhenius_model
+    at = pd.DataFrame({"T": [800.0, 1000.0], "P": 1.0})
+    for bad in (0, 1, -3, 2.5, True):
+        with pytest.raises(mk.InputDataError, match=r"^probability_above: n_samples must be an integer >= 2"):
+            mk.probability_above(model, at, "k", 1e3, method="samples", n_samples=bad)
+        with pytest.raises(mk.InputDataError, match=r"^level_crossing: n_samples must be an integer >= 2"):
+            mk.level_crossing(model, "k", 1e3, along="T", at=at[["P"]], n_samples=bad)
+        with pytest.raises(mk.InputDataError, match=r"^exponent: n_samples must be an integer >= 2"):
+            mk.exponent(model, at, "k", "T", n_samples=bad)
+    with pytest.raises(mk.InputDataError, match=r"^activation_energy: step must be in \(0, 0\.1\]"):
+        mk.activation_energy(model, at, "k", step=0.5)
+    with pytest.raises(mk.InputDataError, match=r"^activation_energy: conditions: column 'T'"):
+        mk.activation_energy(model, pd.DataFrame({"T": [5000.0], "P": 1.0}), "k")
+    with pytest.raises(mk.InputDataError, match="physical unit, not its log"):
+        mk.probability_above(model, at, "k", -10.0)
