@@ -306,8 +306,10 @@ conditions given and still answers its suggestion.
 
 A value that repeats one already recorded (same task, value and conditions) is refused, so a sheet
 observed twice does not count its experiments twice. Observing a growing lab sheet again, or a
-campaign's export (its 'source' and 'recorded_at' columns are ignored), pass --duplicates skip to
-record only the new values; --duplicates record keeps true replicates that gave the same number.
+campaign's export (mtgp-kinetics export; its 'source' and 'recorded_at' columns are ignored), pass
+--duplicates skip to record only the new values; --duplicates record keeps true replicates that gave
+the same number. --replace corrects results: a suggestion's, or an unsolicited one at the same
+conditions; values that did not change are left alone.
 """
 
 _STATUS_EPILOG = f"""\
@@ -415,10 +417,55 @@ def run_abandon(args: argparse.Namespace) -> int:
     campaign = Campaign.open(args.db)
     try:
         newly = campaign.store.abandon(args.ids)
-        print(f"Abandoned {newly} suggestion(s); {len(args.ids) - newly} already were.")
+        asked = len(set(args.ids))
+        print(f"Abandoned {newly} suggestion(s); {asked - newly} already were.")
         print("\n".join(_counts_lines(campaign)))
     finally:
         campaign.close()
+    return 0
+
+
+_EXPORT_EPILOG = """example:
+  mtgp-kinetics export results.csv --db campaign.db
+
+Writes every current result: one row per experiment (suggestion_id, empty for an experiment that was
+not suggested; the conditions; one column per task; source, recorded_at, note), or with --long one
+row per result with its ids. The file can be edited and observed again: observe results.csv
+--replace corrects the values that changed and leaves the others alone. Another campaign reads it
+once its suggestion_id column is removed (the rows are then unsolicited experiments).
+"""
+
+
+def _add_export(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write the recorded results to a CSV file",
+        description="Write the campaign's current results to a CSV file (replaced if it exists).",
+        epilog=_EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("out", type=Path, help="CSV file to write")
+    parser.add_argument("--long", action="store_true", help="one row per result instead of per experiment")
+    _add_db_argument(parser)
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The ``export`` sub-command (see ``mtgp-kinetics export --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+
+    out: Path = args.out
+    if out.is_dir():
+        raise InputDataError(f"export: {str(out)!r} is a folder; give a CSV file name")
+    if not out.parent.is_dir():
+        raise InputDataError(f"export: folder {str(out.parent)!r} does not exist")
+    campaign = Campaign.open(args.db)
+    try:
+        campaign.store.export_csv(out, form="long" if args.long else "wide")
+        n = len(campaign.observations())
+    finally:
+        campaign.close()
+    print(f"Wrote {n} result(s) to {out}")
     return 0
 
 
@@ -731,19 +778,22 @@ def run_report(args: argparse.Namespace) -> int:
         space, tasks = campaign.store.space, campaign.store.tasks
         points = campaign.region(REPORT_POINTS, seed=int(campaign.settings["seed"]))
         history = learning_history(model, campaign.observations(), points)
+        fixed = dict(campaign.feasibility.fixed)
     finally:
         campaign.close()
     _make_out(out)
     figures = uncertainty_figures(history, tasks)
     rate_tasks = [t for t in tasks if t.kind == "rate"]
     try:
-        plotting.temperature_variable(space)
-        has_temperature = True
+        temperature = plotting.temperature_variable(space).name
     except InputDataError:
-        has_temperature = False
-    if rate_tasks and has_temperature:
+        temperature = None
+    if rate_tasks and temperature is not None and temperature not in fixed:
         for task in rate_tasks:
-            figures[f"arrhenius_{task.name}.png"] = plotting.arrhenius_plot(model, task.name)
+            # At the campaign's fixed values, where its experiments are (the others: mid-range).
+            figures[f"arrhenius_{task.name}.png"] = plotting.arrhenius_plot(model, task.name, fixed=fixed)
+    elif temperature is not None and temperature in fixed:
+        print(f"No Arrhenius plot: the campaign holds the temperature {temperature!r} fixed.")
     else:
         print("No Arrhenius plot: it needs a rate task and one temperature (transform 'inverse').")
     parity = held_out_physical(model)
@@ -776,6 +826,7 @@ COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
     _add_suggest,
     _add_observe,
     _add_abandon,
+    _add_export,
     _add_status,
     _add_report,
 )

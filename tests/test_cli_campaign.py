@@ -127,12 +127,52 @@ def test_init_suggest_observe_status(tmp_path, capsys):
 
     # The same results again: already recorded, so rejected as a whole.
     assert main(["observe", str(good), "--db", str(db)]) == 2
-    assert "6 value(s) repeat observations already recorded" in capsys.readouterr().err
+    assert "6 value(s) repeat results already recorded" in capsys.readouterr().err
     assert _counts(db) == {"log_k": 3, "f_a": 3}
     # ... unless told to skip what is already there (a sheet observed again).
     assert main(["observe", str(good), "--db", str(db), "--duplicates", "skip"]) == 0
     assert "Recorded 0 observation(s)" in capsys.readouterr().out
     assert _counts(db) == {"log_k": 3, "f_a": 3}
+
+
+def test_export_then_observe_the_edited_file(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "3"]) == 0
+    assert (
+        main(["observe", str(_fill(tmp_path / "suggestions_1.csv", tmp_path / "r.csv")), "--db", str(db)])
+        == 0
+    )
+    capsys.readouterr()
+    exported = tmp_path / "export.csv"
+    assert main(["export", str(exported), "--db", str(db)]) == 0
+    assert "Wrote 6 result(s)" in capsys.readouterr().out
+    frame = pd.read_csv(exported)
+    assert len(frame) == 3 and {"suggestion_id", "source", "recorded_at"} <= set(frame.columns)
+    # One value corrected in the export: --replace changes that one and leaves the others alone.
+    frame.loc[0, "f_a"] = 0.123
+    frame.to_csv(exported, index=False)
+    assert main(["observe", str(exported), "--db", str(db), "--replace"]) == 0
+    assert "Recorded 1 observation(s)" in capsys.readouterr().out
+    assert _counts(db) == {"log_k": 3, "f_a": 3}
+    assert main(["export", str(tmp_path / "long.csv"), "--db", str(db), "--long"]) == 0
+    assert "observation_id" in pd.read_csv(tmp_path / "long.csv").columns
+    assert main(["export", str(tmp_path), "--db", str(db)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    # Abandoning one id twice counts it once.
+    assert main(["suggest", "--db", str(db), "-q", "1"]) == 0
+    capsys.readouterr()
+    assert main(["abandon", "4", "4", "--db", str(db)]) == 0
+    assert "Abandoned 1 suggestion(s); 0 already were." in capsys.readouterr().out
+
+
+def test_a_task_named_like_a_sheet_column_is_refused(tmp_path, capsys):
+    config = _write_config(tmp_path)
+    config.write_text(config.read_text().replace('name = "f_a"', 'name = "suggestion_id"'))
+    assert 'name = "suggestion_id"' in config.read_text()
+    assert main(["init", str(config), "--db", str(tmp_path / "c.db")]) == 2
+    assert "['suggestion_id'] are columns of the campaign's own sheets" in capsys.readouterr().err
+    assert not (tmp_path / "c.db").exists()
 
 
 def test_observe_as_run(tmp_path, capsys):
@@ -248,7 +288,7 @@ def _commands() -> list[str]:
 
 
 def test_every_command_is_covered():
-    assert set(_commands()) >= {"demo", "init", "suggest", "observe", "abandon", "status", "report"}
+    assert set(_commands()) >= {"demo", "init", "suggest", "observe", "abandon", "export", "status", "report"}
 
 
 @pytest.mark.parametrize("command", _commands())

@@ -42,6 +42,10 @@ DUPLICATE_POLICIES = ("error", "skip", "record")
 #: store writes its own source and time).
 EXPORT_COLUMNS = ("source", "recorded_at")
 
+#: Every column a campaign's sheets (suggestions, results, exports) use besides conditions and tasks;
+#: no condition or task may take one of these names.
+SHEET_COLUMNS = (SUGGESTION_ID, *EXTRA_COLUMNS, *SUGGESTION_COLUMNS, *EXPORT_COLUMNS)
+
 #: Relative tolerance of the match between given conditions and a suggestion's (float round trips
 #: through CSV files and spreadsheets are exact or off by a few ulps; a typo is off by far more).
 CONDITION_RTOL = 1e-9

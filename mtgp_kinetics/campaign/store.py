@@ -49,6 +49,7 @@ from mtgp_kinetics.campaign.export import wide_results
 from mtgp_kinetics.campaign.results import (
     CONDITION_RTOL,
     DUPLICATE_POLICIES,
+    SHEET_COLUMNS,
     SUGGESTION_ID,
     Condition,
     ParsedResults,
@@ -92,6 +93,14 @@ def _same_value(measured: tuple[float, float | None], stored: tuple[float, float
     return _close(measured[0], stored[0]) and _close(measured[1], stored[1])
 
 
+def _without(row: ResultRow, tasks: Iterable[str]) -> ResultRow:
+    """``row`` without the values of ``tasks``."""
+    drop = set(tasks)
+    if not drop:
+        return row
+    return dataclasses.replace(row, values={t: v for t, v in row.values.items() if t not in drop})
+
+
 def _repeated_observation(
     conditions: dict[str, Any],
     measured: tuple[float, float | None],
@@ -121,13 +130,28 @@ def _dumps(obj: Any, what: str) -> str:
         ) from err
 
 
+def _check_sheet_names(space: Space, tasks: Sequence[Task]) -> None:
+    """Refuse condition, task and noise-column names that the campaign's sheets use themselves.
+
+    A task called ``suggestion_id`` would blank the ids of every results sheet (its results then
+    look unsolicited and the suggestions stay pending); one called ``tasks`` breaks ``suggest``.
+    """
+    names = [*space.names, *(t.name for t in tasks), *(t.noise_column for t in tasks if t.noise_column)]
+    taken = [n for n in names if n in SHEET_COLUMNS]
+    if taken:
+        raise InputDataError(
+            f"name(s) {taken} are columns of the campaign's own sheets ({list(SHEET_COLUMNS)}); "
+            f"rename the condition(s) or task(s)"
+        )
+
+
 def _as_ids(ids: int | Iterable[int], what: str) -> list[int]:
     """Suggestion or observation ids as a list of ints, raising naming the bad entries."""
     items = [ids] if isinstance(ids, (int, np.integer)) else list(ids)
     bad = [x for x in items if isinstance(x, bool) or not isinstance(x, (int, np.integer))]
     if bad:
         raise InputDataError(f"{what}: ids must be integers, got {bad[:5]}")
-    return [int(x) for x in items]
+    return list(dict.fromkeys(int(x) for x in items))  # each id once, in the order given
 
 
 class CampaignStore:
@@ -204,6 +228,7 @@ class CampaignStore:
         """
         path = Path(path)
         tasks = check_definitions(space, tasks)
+        _check_sheet_names(space, tasks)
         settings = {} if settings is None else settings
         if not isinstance(settings, dict):
             raise InputDataError(f"settings must be a dict, got {type(settings).__name__}")
@@ -676,8 +701,10 @@ class CampaignStore:
         source : str
             Where the results come from, e.g. ``"oracle"``, ``"initial"``, ``"import:run12.csv"``.
         replace : bool
-            Allow results for (suggestion, task) pairs that already have one: the old observation is
-            kept and marked as superseded by the new one.
+            Correct results already recorded: a result for a (suggestion, task) pair that has one,
+            or an unsolicited result at the conditions of a current unsolicited result of the same
+            task (refused where several replicates lie there), supersedes it; the old observation is
+            kept, marked as superseded. Values equal to the current ones are left alone.
         as_run : bool
             The condition cells of a row answering a suggestion are the conditions the experiment
             was actually run at (a furnace that settled at 1203 K instead of the 1200 K suggested):
@@ -798,15 +825,16 @@ class CampaignStore:
                 f"experiment (results exported from another campaign: remove the {SUGGESTION_ID!r} "
                 f"column, and they are recorded as unsolicited experiments)"
             )
-        current: dict[tuple[int, str], tuple[int, float, float | None, str, str]] = {
-            (sid, task): (oid, value, noise, source, at)
-            for oid, sid, task, value, noise, source, at in conn.execute(
-                "SELECT id, suggestion_id, task, value, noise, source, recorded_at FROM observations "
-                "WHERE superseded_by IS NULL AND suggestion_id IN (SELECT value FROM json_each(?))",
+        current: dict[tuple[int, str], tuple[int, float, float | None, str, str, dict[str, Any]]] = {
+            (sid, task): (oid, value, noise, source, at, json.loads(where))
+            for oid, sid, task, value, noise, source, at, where in conn.execute(
+                "SELECT id, suggestion_id, task, value, noise, source, recorded_at, conditions "
+                "FROM observations WHERE superseded_by IS NULL "
+                "AND suggestion_id IN (SELECT value FROM json_each(?))",
                 (ids,),
             )
         }
-        unsolicited = self._current_unsolicited(conn) if duplicates != "record" else {}
+        unsolicited = self._current_unsolicited(conn) if duplicates != "record" or replace else {}
         repeats: list[str] = []
         plan = []
         for row in parsed.rows:
@@ -818,13 +846,15 @@ class CampaignStore:
                     if (oid := _repeated_observation(row.conditions, measured, unsolicited.get(task, [])))
                     is not None
                 }
-                repeats += [f"row {row.label} {task!r} (observation {oid})" for task, oid in repeated.items()]
-                if duplicates == "skip" and repeated:
-                    row = dataclasses.replace(
-                        row, values={t: v for t, v in row.values.items() if t not in repeated}
-                    )
+                if duplicates == "record" and not replace:
+                    repeated = {}
+                if repeated and duplicates == "error" and not replace:
+                    repeats += [f"row {row.label} {t!r} repeats observation {o}" for t, o in repeated.items()]
+                    continue  # reported below, with every other repeat
+                row = _without(row, repeated)  # skip, or with replace: nothing to correct
+                replaced = self._unsolicited_replaced(row, unsolicited) if replace else {}
                 if row.values:
-                    plan.append((row, json.dumps(row.conditions), {}))
+                    plan.append((row, json.dumps(row.conditions), replaced))
                 continue
             status, conditions, _ = suggestion[sid]
             if status == "abandoned":
@@ -834,7 +864,16 @@ class CampaignStore:
                     f"unsolicited experiment, with the condition columns)"
                 )
             differ = mismatched(self._space, row.conditions, conditions)
-            if differ and as_run:
+            # A result recorded as run, read again (an edited export): its conditions are the
+            # recorded ones, not the suggestion's.
+            recorded_as_run = bool(differ) and all(
+                (sid, task) in current
+                and all(_close(row.conditions[n], current[(sid, task)][5].get(n)) for n in differ)
+                for task in row.values
+            )
+            if differ and recorded_as_run:
+                conditions = {**conditions, **{n: row.conditions[n] for n in differ}}
+            elif differ and as_run:
                 conditions = self._as_run(row, conditions, differ)
             elif differ:
                 detail = ", ".join(
@@ -846,27 +885,26 @@ class CampaignStore:
                     f"condition cells to use the suggestion's, or, if the experiment was run at the "
                     f"given conditions, record with as_run=True (CLI: observe --as-run)"
                 )
-            replaced = {}
-            if duplicates != "record":
-                repeated = [
-                    task
-                    for task, measured in row.values.items()
-                    if (sid, task) in current and _same_value(measured, current[(sid, task)][1:3])
-                ]
-                if duplicates == "skip" and repeated:
-                    row = dataclasses.replace(
-                        row, values={t: v for t, v in row.values.items() if t not in repeated}
-                    )
-                    if not row.values:
-                        continue
-                elif repeated and not replace:  # with replace: a correction to the same value
+            repeated_tasks = [
+                task
+                for task, measured in row.values.items()
+                if (sid, task) in current and _same_value(measured, current[(sid, task)][1:3])
+            ]
+            if duplicates != "record" or replace:
+                if repeated_tasks and duplicates == "error" and not replace:
                     repeats += [
-                        f"row {row.label} {t!r} (observation {current[(sid, t)][0]})" for t in repeated
+                        f"row {row.label} {t!r}: suggestion {sid} already has this value (observation "
+                        f"{current[(sid, t)][0]})"
+                        for t in repeated_tasks
                     ]
                     continue  # reported below, with every other repeat
+                row = _without(row, dict.fromkeys(repeated_tasks))  # skip, or nothing to correct
+                if not row.values:
+                    continue
+            replaced = {}
             for task in row.values:
                 if (sid, task) in current:
-                    oid, value, _, source, at = current[(sid, task)]
+                    oid, value, _, source, at, _ = current[(sid, task)]
                     if not replace:
                         raise InputDataError(
                             f"row {row.label}, column {task!r}: suggestion {sid} already has a result for "
@@ -876,16 +914,45 @@ class CampaignStore:
                         )
                     replaced[task] = oid
             plan.append((row, json.dumps(conditions), replaced))
-        if repeats and duplicates == "error":
+        if repeats:
             shown = "; ".join(repeats[:5]) + (f"; and {len(repeats) - 5} more" if len(repeats) > 5 else "")
             raise InputDataError(
-                f"{len(repeats)} value(s) repeat observations already recorded, same task, value and "
-                f"conditions: {shown}. Recording them again would count those experiments twice. "
-                f"Pass duplicates='skip' to record only the new values (a sheet imported again with "
-                f"rows added; CLI: observe --duplicates skip), or duplicates='record' if they are true "
-                f"replicates that gave the same number"
+                f"{len(repeats)} value(s) repeat results already recorded: {shown}. Recording them again "
+                f"would count those experiments twice. Pass duplicates='skip' to record only the new "
+                f"values (a sheet imported again with rows added; CLI: observe --duplicates skip), or "
+                f"duplicates='record' if they are true replicates that gave the same number"
             )
         return plan
+
+    @staticmethod
+    def _unsolicited_replaced(
+        row: ResultRow, unsolicited: dict[str, list[tuple[int, dict[str, Any], float, float | None]]]
+    ) -> dict[str, int]:
+        """Task -> id of the one current unsolicited observation at ``row``'s conditions it corrects.
+
+        Raises
+        ------
+        InputDataError
+            If several current results of a task lie at those conditions (replicates): the row
+            cannot say which one it corrects.
+        """
+        replaced = {}
+        for task in row.values:
+            same_place = [
+                oid
+                for oid, where, _, _ in unsolicited.get(task, [])
+                if all(_close(row.conditions.get(n), where.get(n)) for n in where)
+            ]
+            if len(same_place) > 1:
+                raise InputDataError(
+                    f"row {row.label}, column {task!r}: replace=True, but {len(same_place)} current "
+                    f"results of {task!r} were recorded at these conditions (observations "
+                    f"{same_place}, replicates); a row cannot say which one it corrects. Record it "
+                    f"without replace to add a replicate"
+                )
+            if same_place:
+                replaced[task] = same_place[0]
+        return replaced
 
     def _current_unsolicited(
         self, conn: sqlite3.Connection

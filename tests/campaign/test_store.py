@@ -462,7 +462,8 @@ def test_a_sheet_imported_twice_is_refused_and_the_store_is_unchanged(
     before = dump(busy_store.path)
     # The same values at the same conditions would count both experiments twice.
     with pytest.raises(
-        InputDataError, match=r"2 value\(s\) repeat.*row 2 'tau' \(observation 2\).*row 3 'f'"
+        InputDataError,
+        match=r"2 value\(s\) repeat results already recorded: row 2 'tau' repeats observation 2; row 3 'f'",
     ):
         busy_store.import_csv(csv)
     assert dump(busy_store.path) == before
@@ -485,7 +486,10 @@ def test_a_sheet_imported_twice_is_refused_and_the_store_is_unchanged(
 def test_a_suggestions_result_repeated_is_a_duplicate(busy_store: CampaignStore) -> None:
     again = pd.DataFrame({"suggestion_id": [1], "tau": [1e-3], "tau_std": [1e-4]})
     before = dump(busy_store.path)
-    with pytest.raises(InputDataError, match=r"row 0 'tau' \(observation 1\).*duplicates='skip'"):
+    with pytest.raises(
+        InputDataError,
+        match=r"row 0 'tau': suggestion 1 already has this value \(observation 1\).*duplicates='skip'",
+    ):
         busy_store.record(again, "oracle")
     assert dump(busy_store.path) == before
     assert busy_store.record(again, "oracle", duplicates="skip") == 0
@@ -502,13 +506,12 @@ def test_an_export_imports_again(busy_store: CampaignStore, tmp_path: Path) -> N
     assert {"source", "recorded_at"} <= set(pd.read_csv(exported).columns)
     # Unchanged, into the same campaign: everything is already there.
     assert busy_store.import_csv(exported, duplicates="skip") == 0
-    # With one value corrected: replace=True supersedes the old one, the others are skipped.
+    # With one value corrected: replace=True supersedes the old one; the unchanged ones have
+    # nothing to correct and are left alone.
     frame = pd.read_csv(exported)
     frame.loc[frame["suggestion_id"] == 1, "tau"] = 1.2e-3
     frame.to_csv(exported, index=False)
-    with pytest.raises(InputDataError, match=r"1 value\(s\) repeat.*row 3 'f'"):
-        busy_store.import_csv(exported, replace=True)
-    assert busy_store.import_csv(exported, replace=True, duplicates="skip") == 1
+    assert busy_store.import_csv(exported, replace=True) == 1
     current = busy_store.observations()
     assert current.loc[current["suggestion_id"] == 1, "value"].tolist() == [1.2e-3]
     # Into another campaign the suggestion ids mean nothing: the message says what to do.
@@ -729,3 +732,43 @@ def test_rejects_non_frames(store: CampaignStore) -> None:
     for call in bad:
         with pytest.raises(InputDataError):
             call()
+
+
+def test_replace_corrects_an_unsolicited_result_at_the_same_conditions(busy_store: CampaignStore) -> None:
+    typo = pd.DataFrame({"T": [950.0], "P": 4.0, "gas": "N2", "f": 0.93})
+    busy_store.record(typo, "initial")
+    fixed = typo.assign(f=0.39)
+    # With replace=True another value at the same conditions corrects the result there (without
+    # it, the row would be added as a replicate).
+    assert busy_store.record(fixed, "lab", replace=True) == 1
+    current = busy_store.observations()
+    assert current.loc[current["task"] == "f", "value"].tolist() == [0.39]
+    history = busy_store.observations(include_superseded=True)
+    old = history[history["value"] == 0.93]
+    assert len(old) == 1 and not pd.isna(old["superseded_by"].iloc[0])
+    # Two replicates at those conditions: a correction cannot say which one it means.
+    busy_store.record(typo.assign(f=0.41), "lab")
+    before = dump(busy_store.path)
+    with pytest.raises(InputDataError, match=r"2 current results of 'f' were recorded at these conditions"):
+        busy_store.record(typo.assign(f=0.40), "lab", replace=True)
+    assert dump(busy_store.path) == before
+
+
+def test_a_result_recorded_as_run_reads_back_from_an_export(
+    busy_store: CampaignStore, tmp_path: Path
+) -> None:
+    ran = pd.DataFrame({"suggestion_id": [3], "T": [1105.0], "f": [0.6]})
+    assert busy_store.record(ran, "lab", as_run=True) == 1
+    exported = tmp_path / "export.csv"
+    busy_store.export_csv(exported)
+    # Its conditions differ from the suggestion's, but they are the ones recorded: a repeat.
+    with pytest.raises(InputDataError, match=r"suggestion 3 already has this value"):
+        busy_store.import_csv(exported)
+    assert busy_store.import_csv(exported, duplicates="skip") == 0
+    frame = pd.read_csv(exported)
+    frame.loc[frame["suggestion_id"] == 3, "f"] = 0.65
+    frame.to_csv(exported, index=False)
+    assert busy_store.import_csv(exported, replace=True) == 1
+    current = busy_store.observations()
+    row = current[current["suggestion_id"] == 3]
+    assert row["value"].tolist() == [0.65] and row["T"].tolist() == [1105.0]
