@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +86,34 @@ class StopReport:
     experiments: int
     total_experiments: int
     message: str = ""
+
+
+def _exact_conditions(
+    frame: pd.DataFrame,
+    X: torch.Tensor,
+    pool: pd.DataFrame | None,
+    pool_X: torch.Tensor | None,
+    fixed: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Suggested conditions with the pool's own values and the fixed values exactly as given.
+
+    ``frame`` is ``space.from_model(X)``: a round trip through the model coordinates turns a pool's
+    5 bar into 4.999999999999999 (``exp(log(5))``), which a lab sheet would show. Rows of ``X`` that
+    are pool rows (``pool_X``, ``m x d``) take that row of ``pool``; fixed conditions take their
+    value.
+    """
+    frame = frame.copy()
+    if pool is not None and pool_X is not None and len(frame):
+        distance, row = torch.cdist(X.to(torch.float64), pool_X.to(torch.float64)).min(dim=1)
+        exact = (distance <= 1e-9).numpy()
+        rows = row.numpy()[exact]
+        for name in frame.columns:
+            values = frame[name].to_numpy(copy=True)
+            values[exact] = pool[name].to_numpy()[rows]
+            frame[name] = values
+    for name, value in fixed.items():
+        frame[name] = value
+    return frame
 
 
 class Campaign:
@@ -436,7 +464,7 @@ class Campaign:
             sobol = get_strategy("sobol", seed=settings["seed"], min_distance=min_distance)
             X, values = sobol.suggest(None, domain, q, used_X, None, rng)
             label = "sobol (too few observations for a model)"
-        frame = space.from_model(X)
+        frame = _exact_conditions(space.from_model(X), X, pool_frame, pool_X, feasibility.fixed)
         out = self.store.add_suggestions(frame, tasks_to_measure, label, values.numpy(), based_on=based_on)
         out["strategy"] = label
         out["acquisition_value"] = values.numpy()

@@ -106,3 +106,18 @@ def test_the_region_is_where_experiments_can_run(tmp_path):
     plain = Campaign.create(tmp_path / "n.db", SPACE, TASKS)
     pd.testing.assert_frame_equal(plain.region(16, seed=3), SPACE.sample(16, seed=3))
     plain.close()
+
+
+def test_pool_and_fixed_values_are_suggested_exactly_as_given(tmp_path):
+    # Through the model coordinates 5 mL/min of a log-modelled flow comes back as 4.999999999999999,
+    # which a lab sheet would show; suggestions carry the pool's and the fixed values as given.
+    pool = pd.DataFrame(
+        {"T": [400.0, 450.0, 500.0, 550.0, 600.0, 650.0], "F_H2": [5.0, 7.0, 11.0, 13.0, 17.0, 19.0]}
+    ).assign(F_CO=5.0, catalyst="Pd")
+    camp = Campaign.create(tmp_path / "pool.db", SPACE, TASKS, pool=pool, strategy="sobol")
+    batch = camp.suggest(q=4)
+    chosen = pool.merge(batch[SPACE.names], on=SPACE.names)
+    assert len(chosen) == 4  # every suggested row is a pool row, value for value
+    camp = Campaign.create(tmp_path / "fixed.db", SPACE, TASKS, fixed={"F_H2": 5.0}, strategy="sobol")
+    assert (camp.suggest(q=3)["F_H2"] == 5.0).all()
+    assert (camp.store.suggestions()["F_H2"] == 5.0).all()
