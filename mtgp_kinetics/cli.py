@@ -500,7 +500,9 @@ def _counts_lines(campaign: Any) -> list[str]:
     lines = ["Observations per task:"]
     lines += ["  " + line for line in table.rename_axis(index=None).to_string().splitlines()]
     pending = campaign.store.pending()
-    lines.append(f"Pending suggestions: {len(pending)}; experiments so far: {campaign.n_experiments}")
+    lines.append(
+        f"Pending suggestions: {len(pending)}; experiments so far (run or pending): {campaign.n_experiments}"
+    )
     return lines
 
 
@@ -637,7 +639,12 @@ def run_status(args: argparse.Namespace) -> int:
                 f"{n}={row[n]:.6g}" if isinstance(row[n], float) else f"{n}={row[n]}" for n in space.names
             )
             unit = f" {task.unit}" if task.unit else ""
-            print(f"  {task.name}: {row['std']:.4g}{unit} at {where}")
+            # For a log-modelled task the std in physical units can be astronomical where the
+            # model spans decades; the interval says what that means.
+            print(
+                f"  {task.name}: {row['std']:.4g}{unit} (95 % interval {row['lower']:.3g} to "
+                f"{row['upper']:.3g}) at {where}"
+            )
         print("Task correlation:")
         print(model.task_correlation().rename_axis(index=None, columns=None).round(3).to_string())
         _print_outliers(model)

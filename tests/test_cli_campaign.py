@@ -120,8 +120,8 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     assert re.search(r"^\s*log_k\s+3\s+0$", out, re.M)
     assert re.search(r"^\s*f_a\s+3\s+0$", out, re.M)
     assert "Pending suggestions: 0" in out
-    assert re.search(r"^  log_k: \S+ cm3/mol/s at T=", out, re.M)
-    assert re.search(r"^  f_a: \S+ at T=", out, re.M)
+    assert re.search(r"^  log_k: \S+ cm3/mol/s \(95 % interval \S+ to \S+\) at T=", out, re.M)
+    assert re.search(r"^  f_a: \S+ \(95 % interval 0\.\d+ to 0\.\d+\) at T=", out, re.M)
     assert "Task correlation" in out
     assert "No result lies more than 4 leave-one-out standard deviations" in out
 

@@ -315,12 +315,15 @@ class Campaign:
 
     @property
     def n_experiments(self) -> int:
-        """Experiments of the campaign: suggestions not abandoned plus unsolicited experiments."""
+        """Experiments of the campaign, run or pending: suggestions not abandoned, abandoned ones
+        that have a result all the same (it is kept and fitted), and unsolicited experiments."""
         suggestions = self.store.suggestions()
         obs = self.store.observations()
         unsolicited = obs[obs[SUGGESTION_ID].isna()]
         n_unsolicited = len(unsolicited[["record_id", "source_row"]].drop_duplicates())
-        return int((suggestions["status"] != "abandoned").sum()) + n_unsolicited
+        answered = set(obs[SUGGESTION_ID].dropna().astype(int))
+        counted = (suggestions["status"] != "abandoned") | suggestions["suggestion_id"].isin(answered)
+        return int(counted.sum()) + n_unsolicited
 
     def can_fit(self) -> bool:
         """Whether there are enough observations to fit a model (2 per task, 3 in all)."""

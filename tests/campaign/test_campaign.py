@@ -97,3 +97,15 @@ def test_unknown_strategy_names_the_choices(tmp_path, problem):
 def test_unknown_task_weight_is_named(tmp_path, problem):
     with pytest.raises(mk.InputDataError, match="task_weights: unknown task 'k_x'"):
         _create(tmp_path, problem, task_weights={"k_x": 1.0})
+
+
+def test_experiments_count_what_was_run_or_is_pending(tmp_path, problem):
+    camp = Campaign.create(tmp_path / "c.db", problem.space, problem.tasks, initial=problem.sample(4, seed=0))
+    assert camp.n_experiments == 4
+    batch = camp.suggest(q=3)
+    assert camp.n_experiments == 7  # pending suggestions are planned experiments
+    first, second = (int(i) for i in batch["suggestion_id"].iloc[:2])
+    camp.observe(pd.DataFrame({"suggestion_id": [first], "log_k": [1.0]}))
+    camp.store.abandon([first, second])  # first was run (one task measured), second never was
+    # The abandoned suggestion that has a result still counts: its result is kept and fitted.
+    assert camp.n_experiments == 6
