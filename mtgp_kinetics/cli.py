@@ -773,6 +773,8 @@ def run_report(args: argparse.Namespace) -> int:
     from mtgp_kinetics.campaign.history import learning_history
 
     out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise InputDataError(f"--out: {str(out)!r} is a file; give a folder for the report's files")
     campaign = Campaign.open(args.db)
     try:
         if not campaign.can_fit():

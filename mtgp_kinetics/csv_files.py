@@ -64,6 +64,12 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
     """
     records = _records(path)
     header = records[0][1] if records else []
+    if len(header) == 1 and ";" in header[0]:
+        raise InputDataError(
+            f"{str(path)!r}: the header {header[0]!r} is one field with semicolons in it: the file "
+            f"uses ';' between values (a spreadsheet set to decimal commas); save it as CSV with "
+            f"commas between values and decimal points"
+        )
     repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
     if repeated:
         raise InputDataError(

@@ -111,3 +111,9 @@ def test_short_rows_are_read_with_empty_last_fields_and_named_in_a_warning(tmp_p
     messages = [str(w.message) for w in caught]
     assert any("fewer fields" in m for m in messages)
     assert any("row(s) 3, 4 have no measured value" in m for m in messages)
+
+
+def test_a_semicolon_separated_file_is_named_as_such(tmp_path):
+    path = write(tmp_path, "T;gas;tau\n900;N2;0,01\n")
+    with pytest.raises(InputDataError, match=r"uses ';' between values.*decimal points"):
+        read_csv(path, SPACE)

@@ -315,8 +315,11 @@ class Campaign:
 
     @property
     def n_experiments(self) -> int:
-        """Experiments of the campaign, run or pending: suggestions not abandoned, abandoned ones
-        that have a result all the same (it is kept and fitted), and unsolicited experiments."""
+        """Experiments of the campaign, run or pending.
+
+        Suggestions not abandoned, abandoned ones that have a result all the same (it is kept and
+        fitted), and unsolicited experiments.
+        """
         suggestions = self.store.suggestions()
         obs = self.store.observations()
         unsolicited = obs[obs[SUGGESTION_ID].isna()]

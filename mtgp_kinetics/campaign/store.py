@@ -311,7 +311,7 @@ class CampaignStore:
         if not path.is_file():
             raise CampaignStoreError(
                 f"no campaign database at {where!r}; check the path, or start a campaign with "
-                f"CampaignStore.create"
+                f"Campaign.create (CLI: mtgp-kinetics init campaign.toml --db {where})"
             )
         try:
             conn = connect(path, busy_timeout)
