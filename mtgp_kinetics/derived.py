@@ -593,7 +593,8 @@ def activation_energy(
     Returns
     -------
     DataFrame
-        ``n`` rows: the condition columns, ``task``, ``mean``, ``std``, ``lower``, ``upper`` [kJ/mol].
+        ``n`` rows, with the row labels of ``conditions``: the condition columns, ``task``, ``mean``,
+        ``std``, ``lower``, ``upper`` [kJ/mol].
 
     Raises
     ------
@@ -616,7 +617,8 @@ def activation_energy(
         # d/d(1/T_K) = dT_K/d(1/T_K) d/dT_K = -T_K^2 d/dT, and d/dT = du/dT d/du.
         return sign * R_KJ_PER_MOL_K * (-((T + offset) ** 2)) * du_dx(variable, T)
 
-    return _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
+    out = _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
+    return out.set_axis(conditions.index)  # one row per condition: the caller's row labels
 
 
 def exponent(
@@ -661,7 +663,8 @@ def exponent(
     Returns
     -------
     DataFrame
-        ``n`` rows: the condition columns, ``task``, ``mean``, ``std``, ``lower``, ``upper``.
+        ``n`` rows, with the row labels of ``conditions``: the condition columns, ``task``, ``mean``,
+        ``std``, ``lower``, ``upper``.
 
     Raises
     ------
@@ -683,7 +686,8 @@ def exponent(
     def factor(x: np.ndarray) -> np.ndarray:
         return x * du_dx(variable, x)  # d/d ln x = x d/dx
 
-    return _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
+    out = _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
+    return out.set_axis(conditions.index)  # one row per condition: the caller's row labels
 
 
 def probability_above(
@@ -723,7 +727,8 @@ def probability_above(
     Returns
     -------
     DataFrame
-        ``n`` rows: the condition columns, ``task``, ``probability``.
+        ``n`` rows, with the row labels of ``conditions``: the condition columns, ``task``,
+        ``probability``.
     """
     where = "probability_above"
     _, task_ = _task(model, task, where)
@@ -744,7 +749,7 @@ def probability_above(
     out = frame.copy()
     out["task"] = task_.name
     out["probability"] = np.asarray(probability, dtype=float)
-    return out
+    return out.set_axis(conditions.index)  # one row per condition: the caller's row labels
 
 
 def _threshold(task: Task, level: float, where: str) -> float:
@@ -848,6 +853,11 @@ def level_crossing(
         at = pd.DataFrame(index=[0])
     if not isinstance(at, pd.DataFrame) or len(at) == 0:
         raise InputDataError(f"{where}: at must be a DataFrame with at least one row")
+    if along in at.columns:
+        raise InputDataError(
+            f"{where}: at has a column {along!r}, the condition the crossing is searched along "
+            f"(over its whole range); remove it from at"
+        )
     missing = [name for name in others if name not in at.columns]
     if missing:
         raise InputDataError(f"{where}: at lacks condition column(s) {missing}")

@@ -418,3 +418,17 @@ def test_draw_counts_and_levels_are_checked_by_the_function_called(arrhenius_mod
         mk.activation_energy(model, pd.DataFrame({"T": [5000.0], "P": 1.0}), "k")
     with pytest.raises(mk.InputDataError, match="physical unit, not its log"):
         mk.probability_above(model, at, "k", -10.0)
+
+
+def test_results_keep_the_callers_row_labels_and_at_may_not_hold_the_crossed_condition(arrhenius_model):
+    runs = pd.DataFrame({"T": [800.0, 1000.0, 1200.0], "P": 1.0}, index=[101, 102, 103])
+    ea = mk.activation_energy(arrhenius_model, runs, "k")
+    assert list(ea.index) == [101, 102, 103]
+    runs["Ea"] = ea["mean"]  # the usual assignment lines up
+    assert runs["Ea"].notna().all()
+    assert list(mk.exponent(arrhenius_model, runs, "k", "P").index) == [101, 102, 103]
+    assert list(mk.probability_above(arrhenius_model, runs, "k", 1e3).index) == [101, 102, 103]
+    with pytest.raises(
+        mk.InputDataError, match="at has a column 'T', the condition the crossing is searched along"
+    ):
+        mk.level_crossing(arrhenius_model, "k", 1e3, along="T", at=runs[["T", "P"]])
