@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -514,7 +515,11 @@ def run_init(args: argparse.Namespace) -> int:
     space, tasks, settings = load_campaign_config(args.config)
     if args.db.exists():
         raise InputDataError(f"--db: {str(args.db)!r} already exists; a campaign is never overwritten")
-    campaign = Campaign.create(args.db, space, tasks, **settings)
+    try:
+        campaign = Campaign.create(args.db, space, tasks, **settings)
+    except InputDataError as err:
+        # The settings come from the file (strategy, its options, targets...): say which file.
+        raise InputDataError(f"{str(args.config)!r} [campaign]: {err}") from None
     try:
         print(f"Created campaign {args.db}")
         print("Conditions:")
@@ -605,10 +610,24 @@ def run_observe(args: argparse.Namespace) -> int:
             path, replace=args.replace, as_run=args.as_run, duplicates=args.duplicates
         )
         print(f"Recorded {n} observation(s) from {path}")
+        given = _measured_values(path, campaign.store.space, campaign.store.tasks)
+        if given > n:
+            print(f"Left alone {given - n} value(s) equal to results already recorded.")
         print("\n".join(_counts_lines(campaign)))
     finally:
         campaign.close()
     return 0
+
+
+def _measured_values(path: Path, space: Any, tasks: Sequence[Task]) -> int:
+    """Number of task values in a results CSV (cells of task columns that are not empty)."""
+    from mtgp_kinetics.csv_files import read_csv
+    from mtgp_kinetics.frame_parsing import blank_cells
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the import has already warned about this file
+        frame = read_csv(path, space)
+    return int(sum((~blank_cells(frame[t.name])).sum() for t in tasks if t.name in frame.columns))
 
 
 def run_status(args: argparse.Namespace) -> int:

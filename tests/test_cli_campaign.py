@@ -131,7 +131,8 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     assert _counts(db) == {"log_k": 3, "f_a": 3}
     # ... unless told to skip what is already there (a sheet observed again).
     assert main(["observe", str(good), "--db", str(db), "--duplicates", "skip"]) == 0
-    assert "Recorded 0 observation(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Recorded 0 observation(s)" in out and "Left alone 6 value(s)" in out
     assert _counts(db) == {"log_k": 3, "f_a": 3}
 
 
@@ -399,3 +400,11 @@ def test_abandon_stops_waiting_for_a_suggestion(tmp_path, capsys):
         assert campaign.store.suggestions()["status"].tolist() == ["pending", "abandoned", "abandoned"]
     finally:
         campaign.close()
+
+
+def test_init_names_the_file_when_its_settings_are_refused(tmp_path, capsys):
+    config = _write_config(tmp_path, 'strategy = "bogus"')
+    assert main(["init", str(config), "--db", str(tmp_path / "c.db")]) == 2
+    err = capsys.readouterr().err
+    assert f"{str(config)!r} [campaign]: " in err and "unknown acquisition strategy 'bogus'" in err
+    assert not (tmp_path / "c.db").exists()
