@@ -21,6 +21,7 @@ campaign.db ".backup copy.db"``) or copy ``campaign.db`` together with ``campaig
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import json
@@ -106,8 +107,16 @@ def _repeated_observation(
     measured: tuple[float, float | None],
     stored: Sequence[tuple[int, dict[str, Any], float, float | None]],
 ) -> int | None:
-    """Id of a stored (id, conditions, value, noise) that ``measured`` at ``conditions`` repeats, if any."""
-    for oid, where, value, noise in stored:
+    """Id of a stored (id, conditions, value, noise) that ``measured`` at ``conditions`` repeats, if any.
+
+    ``stored`` is sorted by value: only the entries within :data:`CONDITION_RTOL` of the value are
+    compared (a bisection), so checking a frame against a large store stays fast.
+    """
+    v = float(measured[0])
+    window = 2.0 * CONDITION_RTOL * abs(v)
+    lo = bisect.bisect_left(stored, v - window, key=lambda entry: entry[2])
+    hi = bisect.bisect_right(stored, v + window, key=lambda entry: entry[2])
+    for oid, where, value, noise in stored[lo:hi]:
         if _same_value(measured, (value, noise)) and all(
             _close(conditions.get(name), where.get(name)) for name in where
         ):
@@ -957,11 +966,11 @@ class CampaignStore:
     def _current_unsolicited(
         self, conn: sqlite3.Connection
     ) -> dict[str, list[tuple[int, dict[str, Any], float, float | None]]]:
-        """Current unsolicited observations by task: (id, conditions, value, noise)."""
+        """Current unsolicited observations by task: (id, conditions, value, noise), sorted by value."""
         out: dict[str, list[tuple[int, dict[str, Any], float, float | None]]] = {}
         for oid, task, value, noise, conditions in conn.execute(
             "SELECT id, task, value, noise, conditions FROM observations "
-            "WHERE superseded_by IS NULL AND suggestion_id IS NULL"
+            "WHERE superseded_by IS NULL AND suggestion_id IS NULL ORDER BY value, id"
         ):
             out.setdefault(task, []).append((oid, json.loads(conditions), value, noise))
         return out

@@ -772,3 +772,22 @@ def test_a_result_recorded_as_run_reads_back_from_an_export(
     current = busy_store.observations()
     row = current[current["suggestion_id"] == 3]
     assert row["value"].tolist() == [0.65] and row["T"].tolist() == [1105.0]
+
+
+def test_repeats_are_found_among_many_results_within_the_condition_tolerance(store: CampaignStore) -> None:
+    rng = np.random.default_rng(0)
+    many = pd.DataFrame(
+        {
+            "T": rng.uniform(800, 1400, 60),
+            "P": rng.uniform(1, 50, 60),
+            "gas": "N2",
+            "f": rng.uniform(0.1, 0.9, 60),
+        }
+    )
+    store.record(many, "lab")
+    row = many.iloc[[17]]
+    # A CSV round trip may move a value by an ulp or so: still the same result.
+    with pytest.raises(InputDataError, match=r"1 value\(s\) repeat results already recorded: row 17 'f'"):
+        store.record(row.assign(f=row["f"] * (1 + 1e-12)), "lab")
+    # One part in a million is another measurement.
+    assert store.record(row.assign(f=row["f"] * (1 + 1e-6)), "lab") == 1
