@@ -59,7 +59,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from mtgp_kinetics.errors import InputDataError, NumericsWarning, check_probability
+from mtgp_kinetics.errors import InputDataError, NumericsWarning, check_integer, check_probability
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Continuous, Space, kelvin_offset, unit_key
 from mtgp_kinetics.tasks import Task
@@ -192,9 +192,7 @@ def _frame(conditions: pd.DataFrame, space: Space, where: str) -> pd.DataFrame:
 
 def _check_n_samples(n_samples: Any, where: str) -> int:
     """``n_samples`` as an int >= 2 (a quantile of fewer draws is no interval), else a clear error."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise InputDataError(f"{where}: n_samples must be an integer >= 2, got {n_samples!r}")
-    return int(n_samples)
+    return check_integer(n_samples, "n_samples", 2, where)
 
 
 def _check_step(step: Any, where: str) -> float:
@@ -842,8 +840,7 @@ def level_crossing(
     variable = _continuous(model.space, along, where)
     credible_level = _probability(credible_level, "credible_level", where)
     n_samples = _check_n_samples(n_samples, where)
-    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)) or n_grid < 5:
-        raise InputDataError(f"{where}: n_grid must be an integer >= 5, got {n_grid!r}")
+    n_grid = check_integer(n_grid, "n_grid", 5, where)
     others = [name for name in model.space.names if name != along]
     if at is None:
         if others:

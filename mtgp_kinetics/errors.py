@@ -92,6 +92,14 @@ def relayed_warnings(prefix: str = "", stacklevel: int = 4) -> Iterator[None]:
         warnings.warn(f"{prefix}{record.message}", record.category, stacklevel=stacklevel)
 
 
+def check_integer(value: object, name: str, minimum: int, where: str = "") -> int:
+    """``value`` as an int >= ``minimum`` (numpy integers too, not bools), else :class:`InputDataError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        prefix = f"{where}: " if where else ""
+        raise InputDataError(f"{prefix}{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_probability(value: object, name: str = "level", where: str = "") -> float:
     """``value`` as a float in (0, 1) (numpy scalars included), or :class:`InputDataError` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import InputDataError, check_integer
 from mtgp_kinetics.space import Categorical, Continuous, Space, _rows, is_celsius, is_kelvin
 from mtgp_kinetics.tasks import Task
 
@@ -229,8 +229,7 @@ def arrhenius_plot(
     task_obj = _model_task(model, task, where)
     space = model.space
     t_var = temperature_variable(space, temperature, where)
-    if isinstance(n_points, bool) or not isinstance(n_points, int | np.integer) or n_points < 2:
-        raise InputDataError(f"{where}: n_points must be an integer >= 2, got {n_points!r}")
+    n_points = check_integer(n_points, "n_points", 2, where)
     fixed = dict(fixed or {})
     unknown = sorted(set(fixed) - set(space.names))
     if unknown:
@@ -616,8 +615,7 @@ def activation_energy_plot(
     task_obj = _model_task(model, task, where)
     space = model.space
     t_var = _temperature_for_ea(space, temperature, where)
-    if isinstance(n_points, bool) or not isinstance(n_points, int | np.integer) or n_points < 2:
-        raise InputDataError(f"{where}: n_points must be an integer >= 2, got {n_points!r}")
+    n_points = check_integer(n_points, "n_points", 2, where)
     fixed = dict(fixed or {})
     unknown = sorted(set(fixed) - set(space.names) | ({t_var.name} & set(fixed)))
     if unknown:

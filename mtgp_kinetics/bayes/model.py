@@ -9,7 +9,6 @@ uncertain is the mixture ``p(y | x, D) = (1/K) sum_k N(y; mu_k(x), s_k(x)^2)``.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from mtgp_kinetics.bayes.coordinates import Coordinates, use_sampling_priors
 from mtgp_kinetics.bayes.mixture import mixture_cdf, mixture_logpdf, mixture_moments, mixture_quantile
 from mtgp_kinetics.bayes.quantities import DIMS, coordinates_of, quantities
 from mtgp_kinetics.bayes.sampler import NutsDraws
-from mtgp_kinetics.errors import ConvergenceWarning, InputDataError, check_probability
+from mtgp_kinetics.errors import ConvergenceWarning, InputDataError, check_integer, check_probability
 from mtgp_kinetics.fitting import FitResult, single_threaded
 from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.gp import CoregionalGP
@@ -350,8 +349,7 @@ class BayesianKineticsModel:
         sample of that draw's GP (as :meth:`KineticsModel.sample`, with its ``tasks``), so samples
         carry both the uncertainty of the functions and of the hyperparameters.
         """
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise InputDataError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+        n_samples = check_integer(n_samples, "n_samples", 1)
         rng = np.random.default_rng(seed)
         draws = self.predictive_draws()
         counts = rng.multinomial(n_samples, np.full(len(draws), 1.0 / len(draws)))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import InputDataError, check_integer
 
 if TYPE_CHECKING:
     from mtgp_kinetics.campaign.campaign import Campaign
@@ -182,8 +182,7 @@ class Stalled:
     """
 
     def __init__(self, patience: int = 5, rel_tol: float = 0.02, seed: int = 0) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-            raise InputDataError(f"Stalled: patience must be an integer >= 1, got {patience!r}")
+        patience = check_integer(patience, "patience", 1, "Stalled")
         if not (isinstance(rel_tol, (int, float)) and 0.0 <= float(rel_tol) < 1.0):
             raise InputDataError(f"Stalled: rel_tol must be in [0, 1), got {rel_tol!r}")
         self.patience = int(patience)
