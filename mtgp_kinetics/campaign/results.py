@@ -114,6 +114,11 @@ def conditions_json(space: Space, frame: pd.DataFrame) -> list[dict[str, Conditi
     return [{name: columns[name][i] for name in space.names} for i in range(len(frame))]
 
 
+def same_number(a: float, b: float) -> bool:
+    """Whether two numbers are the same value, up to a float round trip (:data:`CONDITION_RTOL`)."""
+    return math.isclose(float(a), float(b), rel_tol=CONDITION_RTOL, abs_tol=0.0)
+
+
 def mismatched(space: Space, given: dict[str, Condition], suggested: dict[str, Condition]) -> list[str]:
     """Names of the ``given`` conditions that differ from the ``suggested`` ones.
 
@@ -127,8 +132,7 @@ def mismatched(space: Space, given: dict[str, Condition], suggested: dict[str, C
             same = str(value) == str(suggested[name])
         else:
             exact = float(suggested[name])
-            same = math.isclose(float(value), exact, rel_tol=CONDITION_RTOL, abs_tol=0.0)
-            same = same or is_rounding_of(float(value), exact)
+            same = same_number(value, exact) or is_rounding_of(float(value), exact)
         if not same:
             out.append(name)
     return out

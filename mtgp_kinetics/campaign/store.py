@@ -58,6 +58,7 @@ from mtgp_kinetics.campaign.results import (
     conditions_json,
     mismatched,
     parse_results,
+    same_number,
 )
 from mtgp_kinetics.campaign.schema import (
     APPLICATION_ID,
@@ -80,13 +81,18 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 
 
 def _close(a: Any, b: Any) -> bool:
-    """Equal text, or numbers equal within :data:`CONDITION_RTOL` (both missing counts as equal)."""
+    """Equal text, or :func:`same_number` (both missing counts as equal)."""
     if a is None or b is None or isinstance(a, str) or isinstance(b, str):
         return a == b
     a, b = float(a), float(b)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return math.isclose(a, b, rel_tol=CONDITION_RTOL, abs_tol=0.0)
+    return same_number(a, b)
+
+
+def _same_place(given: dict[str, Any], stored: dict[str, Any], names: Iterable[str]) -> bool:
+    """Whether the conditions ``names`` of ``given`` match those ``stored`` (see :func:`_close`)."""
+    return all(_close(given.get(name), stored.get(name)) for name in names)
 
 
 def _same_value(measured: tuple[float, float | None], stored: tuple[float, float | None]) -> bool:
@@ -117,9 +123,7 @@ def _repeated_observation(
     lo = bisect.bisect_left(stored, v - window, key=lambda entry: entry[2])
     hi = bisect.bisect_right(stored, v + window, key=lambda entry: entry[2])
     for oid, where, value, noise in stored[lo:hi]:
-        if _same_value(measured, (value, noise)) and all(
-            _close(conditions.get(name), where.get(name)) for name in where
-        ):
+        if _same_value(measured, (value, noise)) and _same_place(conditions, where, where):
             return oid
     return None
 
@@ -843,7 +847,12 @@ class CampaignStore:
                 (ids,),
             )
         }
-        unsolicited = self._current_unsolicited(conn) if duplicates != "record" or replace else {}
+        # A value equal to the current result is reported (the frame is refused), dropped (skipped,
+        # or with replace: nothing to correct) or kept (a replicate).
+        on_repeat = {"error": "report", "skip": "drop", "record": "keep"}[duplicates]
+        if replace:
+            on_repeat = "drop"
+        unsolicited = self._current_unsolicited(conn) if on_repeat != "keep" else {}
         repeats: list[str] = []
         plan = []
         for row in parsed.rows:
@@ -855,12 +864,10 @@ class CampaignStore:
                     if (oid := _repeated_observation(row.conditions, measured, unsolicited.get(task, [])))
                     is not None
                 }
-                if duplicates == "record" and not replace:
-                    repeated = {}
-                if repeated and duplicates == "error" and not replace:
+                if repeated and on_repeat == "report":
                     repeats += [f"row {row.label} {t!r} repeats observation {o}" for t, o in repeated.items()]
                     continue  # reported below, with every other repeat
-                row = _without(row, repeated)  # skip, or with replace: nothing to correct
+                row = _without(row, repeated)  # none to drop where repeats are kept
                 replaced = self._unsolicited_replaced(row, unsolicited) if replace else {}
                 if row.values:
                     plan.append((row, json.dumps(row.conditions), replaced))
@@ -876,8 +883,7 @@ class CampaignStore:
             # A result recorded as run, read again (an edited export): its conditions are the
             # recorded ones, not the suggestion's.
             recorded_as_run = bool(differ) and all(
-                (sid, task) in current
-                and all(_close(row.conditions[n], current[(sid, task)][5].get(n)) for n in differ)
+                (sid, task) in current and _same_place(row.conditions, current[(sid, task)][5], differ)
                 for task in row.values
             )
             if differ and recorded_as_run:
@@ -899,15 +905,15 @@ class CampaignStore:
                 for task, measured in row.values.items()
                 if (sid, task) in current and _same_value(measured, current[(sid, task)][1:3])
             ]
-            if duplicates != "record" or replace:
-                if repeated_tasks and duplicates == "error" and not replace:
-                    repeats += [
-                        f"row {row.label} {t!r}: suggestion {sid} already has this value (observation "
-                        f"{current[(sid, t)][0]})"
-                        for t in repeated_tasks
-                    ]
-                    continue  # reported below, with every other repeat
-                row = _without(row, dict.fromkeys(repeated_tasks))  # skip, or nothing to correct
+            if repeated_tasks and on_repeat == "report":
+                repeats += [
+                    f"row {row.label} {t!r}: suggestion {sid} already has this value (observation "
+                    f"{current[(sid, t)][0]})"
+                    for t in repeated_tasks
+                ]
+                continue  # reported below, with every other repeat
+            if on_repeat == "drop":
+                row = _without(row, repeated_tasks)
                 if not row.values:
                     continue
             replaced = {}
@@ -950,7 +956,7 @@ class CampaignStore:
             same_place = [
                 oid
                 for oid, where, _, _ in unsolicited.get(task, [])
-                if all(_close(row.conditions.get(n), where.get(n)) for n in where)
+                if _same_place(row.conditions, where, where)
             ]
             if len(same_place) > 1:
                 raise InputDataError(
