@@ -307,17 +307,6 @@ def _column(frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
     return values
 
 
-def _logit_of_percent(v: np.ndarray) -> np.ndarray:
-    """``logit(v / 100)``, clipped just inside (0, 100) so that axis limits at the ends stay finite."""
-    fraction = np.clip(np.asarray(v, dtype=float) / 100.0, 1e-12, 1.0 - 1e-12)
-    return np.log(fraction / (1.0 - fraction))
-
-
-def _percent_of_logit(u: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_logit_of_percent`: ``100 expit(u)``."""
-    return 100.0 / (1.0 + np.exp(-np.asarray(u, dtype=float)))
-
-
 def _set_task_scale(ax: Axes, task: Task, both: bool) -> None:
     """Log axes for log-modelled tasks, logit axes (labelled as plain decimals) for logit ones.
 
@@ -329,7 +318,13 @@ def _set_task_scale(ax: Axes, task: Task, both: bool) -> None:
     elif name == "logit":
         scale = {"value": "logit"}
     elif name == "logit_percent":
-        scale = {"value": "function", "functions": (_logit_of_percent, _percent_of_logit)}
+        tf = task.output_transform
+
+        def forward(v: np.ndarray) -> np.ndarray:
+            # The task's own logit(y / 100), clipped just inside (0, 100): finite axis limits.
+            return tf.forward(np.clip(np.asarray(v, dtype=float), 1e-10, 100.0 - 1e-10))
+
+        scale = {"value": "function", "functions": (forward, tf.inverse)}
     else:
         return
     ax.set_yscale(**scale)
