@@ -22,7 +22,7 @@ import pandas as pd
 
 from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.frame_parsing import blank_cells
-from mtgp_kinetics.space import Categorical, Space
+from mtgp_kinetics.space import Categorical, Space, _rows
 
 # Text read as "not measured" in every column but the categorical conditions, where a level may
 # legitimately be called "None" or "NA".
@@ -94,9 +94,8 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
                 f"1,5) or a missing header name; quote such values or remove the extra fields"
             )
     if short:
-        shown = ", ".join(str(line) for line in short[:10]) + (" ..." if len(short) > 10 else "")
         warnings.warn(
-            f"{str(path)!r}: line(s) {shown} have fewer fields than the header ({len(header)}); their "
+            f"{str(path)!r}: line(s) {_rows(short)} have fewer fields than the header ({len(header)}); their "
             f"missing last fields were read as empty. If a value was deleted together with its comma, "
             f"the values after it are in the wrong columns: check these lines",
             DataWarning,

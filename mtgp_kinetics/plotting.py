@@ -302,8 +302,9 @@ def _column(frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
     values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
-        rows = ", ".join(str(r) for r in frame.index[bad][:8])
-        raise InputDataError(f"{where}: column {name!r} has missing or non-numeric values at row(s) {rows}")
+        raise InputDataError(
+            f"{where}: column {name!r} has missing or non-numeric values at row(s) {_rows(frame.index[bad])}"
+        )
     return values
 
 
