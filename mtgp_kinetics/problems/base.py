@@ -8,6 +8,7 @@ measured in every experiment).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
@@ -17,6 +18,13 @@ import pandas as pd
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.space import Space
 from mtgp_kinetics.tasks import Task
+
+
+def is_finite_number(value: object) -> bool:
+    """Tell whether ``value`` is a finite real number, numpy scalars included (``bool`` excluded)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return math.isfinite(float(value))
 
 
 class Problem(ABC):

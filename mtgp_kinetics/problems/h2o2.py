@@ -32,7 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from mtgp_kinetics.errors import InputDataError, NumericsError
-from mtgp_kinetics.problems.base import Problem
+from mtgp_kinetics.problems.base import Problem, is_finite_number
 from mtgp_kinetics.problems.cache import ResultCache, condition_key, settings_digest
 from mtgp_kinetics.space import Continuous, Space
 from mtgp_kinetics.tasks import Task
@@ -303,10 +303,10 @@ class H2O2Ignition(Problem):
             ("rtol", rtol, 0.0, 1.0),
             ("atol", atol, 0.0, 1.0),
         ):
-            if not _is_number(value) or not low < value < high:
+            if not is_finite_number(value) or not low < value < high:
                 raise InputDataError(f"H2O2Ignition: {label} must be in ({low}, {high}), got {value!r}")
         for label, value in (("tau_noise", tau_noise), ("f_branch_noise", f_branch_noise)):
-            if not _is_number(value) or not 0.0 <= value < math.inf:
+            if not is_finite_number(value) or not 0.0 <= value < math.inf:
                 raise InputDataError(f"H2O2Ignition: {label} must be a finite number >= 0, got {value!r}")
         self.dilution = float(dilution)
         self.max_time = float(max_time)
@@ -433,10 +433,3 @@ class H2O2Ignition(Problem):
         """Forget every cached result in the cache file (of all problems sharing it)."""
         if self._cache is not None:
             self._cache.clear()
-
-
-def _is_number(value: object) -> bool:
-    """Tell whether ``value`` is a finite real number (``bool`` excluded)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return False
-    return math.isfinite(float(value))

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.problems.base import Problem
+from mtgp_kinetics.problems.base import Problem, is_finite_number
 from mtgp_kinetics.space import Continuous, Space
 from mtgp_kinetics.tasks import Task
 
@@ -103,7 +103,7 @@ class MethylHydroxylChannels(Problem):
         mechanism: str = "gri30.yaml",
     ) -> None:
         for label, value in (("k_noise", k_noise), ("f_noise", f_noise)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
+            if not is_finite_number(value) or value < 0.0:
                 raise InputDataError(
                     f"MethylHydroxylChannels: {label} must be a finite number >= 0, got {value!r}"
                 )
