@@ -45,7 +45,7 @@ from mtgp_kinetics.campaign.results import DUPLICATE_POLICIES
 from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model import OUTLIER_Z
 from mtgp_kinetics.model_checking import held_out_physical, held_out_scores
-from mtgp_kinetics.space import Categorical
+from mtgp_kinetics.space import Categorical, condition_text
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
@@ -654,9 +654,7 @@ def run_status(args: argparse.Namespace) -> int:
             rows = prediction[prediction["task"] == task.name]
             at = int(np.argmax(rows["std"].to_numpy(dtype=float)))
             row = rows.iloc[at]
-            where = ", ".join(
-                f"{n}={row[n]:.6g}" if isinstance(row[n], float) else f"{n}={row[n]}" for n in space.names
-            )
+            where = condition_text(row, space.names)
             unit = f" {task.unit}" if task.unit else ""
             # For a log-modelled task the std in physical units can be astronomical where the
             # model spans decades; the interval says what that means.

@@ -61,7 +61,7 @@ from scipy.stats import norm
 
 from mtgp_kinetics.errors import InputDataError, NumericsWarning, check_integer, check_probability
 from mtgp_kinetics.model import KineticsModel
-from mtgp_kinetics.space import Continuous, Space, kelvin_offset, unit_key
+from mtgp_kinetics.space import Continuous, Space, condition_text, kelvin_offset, unit_key
 from mtgp_kinetics.tasks import Task
 
 #: Gas constant [kJ/(mol K)] (CODATA 2018, exact).
@@ -475,8 +475,7 @@ def _warn_undefined_log(task: Task, frame: pd.DataFrame, undefined: np.ndarray) 
     if not len(bad):
         return
     worst = int(bad[np.argmax(undefined[bad])])
-    row = frame.iloc[worst]
-    where = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    where = condition_text(frame.iloc[worst], list(frame.columns))
     warnings.warn(
         f"task {task.name!r} (transform {task.output_transform.name!r}): at {len(bad)} of {len(frame)} "
         f"condition(s) some posterior draws are <= 0, where ln {task.name} is undefined (up to "

@@ -9,7 +9,7 @@ variables become their level index (0, 1, ...), read by a categorical kernel, ne
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,11 @@ import torch
 
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.transforms import ConditionTransform, condition_transform
+
+
+def condition_text(row: Mapping[str, Any], names: Sequence[str]) -> str:
+    """``"T=1050, P=2.5, gas=N2"``: conditions ``names`` of ``row`` for a message, numbers to 6 digits."""
+    return ", ".join(f"{n}={row[n]:.6g}" if isinstance(row[n], float) else f"{n}={row[n]}" for n in names)
 
 
 def _rows(labels: Sequence[Any], limit: int = 8) -> str:
