@@ -27,10 +27,11 @@ from mtgp_kinetics.bayes.quantities import DIMS, coordinates_of, quantities
 from mtgp_kinetics.bayes.sampler import NutsDraws
 from mtgp_kinetics.errors import ConvergenceWarning, InputDataError, check_integer, check_probability
 from mtgp_kinetics.fitting import FitResult, single_threaded
+from mtgp_kinetics.frame_parsing import _check_task_values
 from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.gp import CoregionalGP
 from mtgp_kinetics.models.structure import KernelSpec
-from mtgp_kinetics.space import Space, _rows
+from mtgp_kinetics.space import Space
 
 if TYPE_CHECKING:
     import arviz as az
@@ -275,13 +276,10 @@ class BayesianKineticsModel:
             if task.name not in truth.columns:
                 continue
             values = truth[task.name].to_numpy(dtype=float)
-            invalid = ~np.asarray(task.output_transform.is_valid(values), dtype=bool)
-            if invalid.any():
-                raise InputDataError(
-                    f"test_scores: truth column {task.name!r} has value(s) {values[invalid][:5].tolist()} "
-                    f"at row(s) {_rows(truth.index[invalid])} that its "
-                    f"{task.output_transform.name!r} transform cannot take"
-                )
+            try:
+                _check_task_values(task, values, truth.index, task.name)
+            except InputDataError as err:
+                raise InputDataError(f"test_scores: truth {err}") from None
             where = (index["task"] == task.name).to_numpy()
             z = task.output_transform.forward(values)
             mean, _ = mixture_moments(mu[:, where], s[:, where])
