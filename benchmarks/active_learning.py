@@ -1,12 +1,13 @@
 """Active learning on a built-in problem: how many experiments each strategy needs to reach a target.
 
 Setup (per seed): a pool of ``--pool`` Sobol conditions of the problem's space (``--problem``:
-``h2o2``, the Cantera H2/O2 ignition problem, by default; ``analytic`` or any name
-``mtgp_kinetics.problems.get_problem`` knows), ``--initial`` Sobol experiments (every task
-measured, with the problem's measurement noise), then ``--steps`` sequential experiments chosen
-from the pool by each strategy; a held-out set of ``--n-test`` noise-free conditions (the
-problem's truth, another Sobol draw) scores the model after every ``--eval-every`` experiments:
-RMSE and NLPD per task in modelled units (log10 s, logit...).
+``h2o2``, the Cantera H2/O2 ignition problem, by default; ``analytic``, ``ch3_oh``, or your own
+problem as ``module:Class`` or ``file.py:Class``: see ``mtgp_kinetics.problems.get_problem``),
+``--initial`` Sobol experiments (every task measured, with the problem's measurement noise),
+then ``--steps`` sequential experiments chosen from the pool by each strategy; a held-out set of
+``--n-test`` noise-free conditions (the problem's truth, another Sobol draw) scores the model
+after every ``--eval-every`` experiments: RMSE and NLPD per task in modelled units (log10 s,
+logit...).
 
 Strategies:
 
@@ -313,7 +314,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--problem", default="h2o2", help="a built-in problem: h2o2 or analytic")
+    parser.add_argument(
+        "--problem",
+        default="h2o2",
+        help="built in (h2o2, analytic, ch3_oh) or yours: 'module:Class' or 'file.py:Class'",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--initial", type=int, default=8)
     parser.add_argument("--steps", type=int, default=40)

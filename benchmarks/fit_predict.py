@@ -371,7 +371,11 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", default="h2o2,analytic", help="comma-separated: h2o2, analytic, ch3_oh")
+    parser.add_argument(
+        "--problems",
+        default="h2o2,analytic",
+        help="comma-separated: h2o2, analytic, ch3_oh, 'module:Class', 'file.py:Class'",
+    )
     parser.add_argument("--n", default="30,60,120", help="training rows per setting, comma-separated")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 (median reported)")
     parser.add_argument("--restarts", type=int, default=4, help="MAP starts of our fits")

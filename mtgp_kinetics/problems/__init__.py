@@ -10,6 +10,10 @@ follow the :class:`Problem` interface (``space``, ``tasks``,
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 from mtgp_kinetics.errors import InputDataError
@@ -26,14 +30,18 @@ PROBLEMS: dict[str, type[Problem]] = {
 
 
 def get_problem(name: str, **kwargs: Any) -> Problem:
-    """Build a problem by name.
+    """Build a problem by name, or load one of your own by its import path.
 
     Parameters
     ----------
-    name : {"h2o2", "analytic", "ch3_oh"}
-        Problem name (case-insensitive).
+    name : str
+        A built-in problem, ``"h2o2"``, ``"analytic"`` or ``"ch3_oh"`` (case-insensitive), or
+        ``"module:attribute"`` / ``"path/to/file.py:attribute"``: a :class:`Problem` subclass (or
+        a function returning a :class:`Problem`) in an importable module or a Python file. This is
+        how the benchmarks (``--problem``, ``--problems``) run on a problem the package does not
+        ship.
     **kwargs
-        Passed to the problem's constructor.
+        Passed to the problem's constructor (or function).
 
     Returns
     -------
@@ -43,12 +51,64 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
     Raises
     ------
     InputDataError
-        If ``name`` is not a known problem; the message lists the choices.
+        If ``name`` is not a known problem (the message lists the choices), its module or file
+        cannot be imported, it has no such attribute, or what it names does not build a
+        :class:`Problem`.
+
+    Examples
+    --------
+    >>> get_problem("analytic").task_names
+    ['log_k', 'f_a']
     """
-    key = name.lower() if isinstance(name, str) else name
-    if key not in PROBLEMS:
-        raise InputDataError(f"get_problem: unknown problem {name!r}; choose one of {sorted(PROBLEMS)}")
-    return PROBLEMS[key](**kwargs)
+    if not isinstance(name, str):
+        raise InputDataError(f"get_problem: the problem name must be a string, got {type(name).__name__}")
+    key = name.lower()
+    if key in PROBLEMS:
+        return PROBLEMS[key](**kwargs)
+    if ":" not in name:
+        raise InputDataError(
+            f"get_problem: unknown problem {name!r}; choose one of {sorted(PROBLEMS)}, or give your own "
+            "as 'module:ClassName' or 'path/to/file.py:ClassName'"
+        )
+    return _load_problem(name, kwargs)
+
+
+def _load_problem(spec: str, kwargs: dict[str, Any]) -> Problem:
+    """Import ``module:attribute`` or ``file.py:attribute`` and build the problem it names."""
+    location, _, attribute = spec.rpartition(":")
+    if not location or not attribute.isidentifier():
+        raise InputDataError(f"get_problem: {spec!r} is not 'module:ClassName' or 'file.py:ClassName'")
+    if location.endswith(".py"):
+        path = Path(location).expanduser()
+        if not path.is_file():
+            raise InputDataError(f"get_problem: no Python file {str(path)!r} (from {spec!r})")
+        module_name = f"_mtgp_kinetics_problem_{path.stem}"
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module  # dataclasses and pickling look the module up here
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as error:
+            sys.modules.pop(module_name, None)
+            raise InputDataError(f"get_problem: importing {str(path)!r} failed: {error}") from error
+    else:
+        try:
+            module = importlib.import_module(location)
+        except ImportError as error:
+            raise InputDataError(f"get_problem: cannot import module {location!r}: {error}") from error
+    if not hasattr(module, attribute):
+        raise InputDataError(f"get_problem: {location!r} has no attribute {attribute!r}")
+    factory = getattr(module, attribute)
+    if not callable(factory):
+        raise InputDataError(f"get_problem: {spec!r} is not a class or function")
+    problem = factory(**kwargs)
+    if not isinstance(problem, Problem):
+        raise InputDataError(
+            f"get_problem: {spec!r} built a {type(problem).__name__}, not a "
+            "mtgp_kinetics.problems.Problem (subclass it: set name, space and tasks, define "
+            "noise_std and evaluate)"
+        )
+    return problem
 
 
 __all__ = [

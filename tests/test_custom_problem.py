@@ -1,0 +1,107 @@
+"""get_problem loads a user's own Problem by import path, so benchmarks run on unseen problems."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.problems import AnalyticKinetics, Problem, get_problem
+
+ARRHENIUS_PROBLEM = textwrap.dedent(
+    '''
+    import numpy as np
+    import pandas as pd
+
+    from mtgp_kinetics.problems import Problem
+    from mtgp_kinetics.space import Continuous, Space
+    from mtgp_kinetics.tasks import Task
+
+
+    class PureArrhenius(Problem):
+        """k = A exp(-Ea / RT) and a constant yield; Ea in kJ/mol."""
+
+        name = "pure_arrhenius"
+
+        def __init__(self, ea: float = 80.0) -> None:
+            self.ea = ea
+            self.space = Space([Continuous("T", 500.0, 1500.0, unit="K", transform="inverse")])
+            self.tasks = [
+                Task("k", unit="1/s", transform="log10", kind="rate"),
+                Task("yield_a", transform="logit", kind="mechanism"),
+            ]
+
+        @property
+        def noise_std(self):
+            return {"k": 0.02, "yield_a": 0.1}
+
+        def evaluate(self, conditions, progress=None):
+            out = conditions[["T"]].copy()
+            out["k"] = 1e13 * np.exp(-self.ea * 1e3 / (8.314462618 * conditions["T"]))
+            out["yield_a"] = 0.3
+            return out
+
+
+    def make_slow(**kwargs):
+        return PureArrhenius(ea=150.0, **kwargs)
+
+
+    NOT_A_PROBLEM = 3
+    '''
+)
+
+
+@pytest.fixture
+def problem_file(tmp_path):
+    path = tmp_path / "my_problems.py"
+    path.write_text(ARRHENIUS_PROBLEM)
+    return path
+
+
+def test_a_class_in_a_python_file_is_built_with_its_arguments(problem_file):
+    problem = get_problem(f"{problem_file}:PureArrhenius", ea=100.0)
+    assert isinstance(problem, Problem)
+    assert problem.task_names == ["k", "yield_a"]
+    frame = problem.sample(6, seed=0)  # the shared sampler works on the user's subclass
+    assert list(frame.columns) == ["T", "k", "yield_a"] and len(frame) == 6
+    truth = problem.evaluate(frame[["T"]])
+    expected = 1e13 * np.exp(-100e3 / (8.314462618 * frame["T"]))
+    np.testing.assert_allclose(truth["k"], expected)
+
+
+def test_a_factory_function_is_accepted(problem_file):
+    assert get_problem(f"{problem_file}:make_slow").ea == 150.0
+
+
+def test_a_module_path_is_imported(problem_file, monkeypatch):
+    monkeypatch.syspath_prepend(str(problem_file.parent))
+    assert get_problem("my_problems:PureArrhenius").name == "pure_arrhenius"
+    assert isinstance(get_problem("mtgp_kinetics.problems.analytic:AnalyticKinetics"), AnalyticKinetics)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_such_problem", "unknown problem 'no_such_problem'.*'module:ClassName'"),
+        ("no_such_module_xyz:Thing", "cannot import module 'no_such_module_xyz'"),
+        ("{file}:Missing", "has no attribute 'Missing'"),
+        ("{file}:NOT_A_PROBLEM", "is not a class or function"),
+        ("mtgp_kinetics.tasks:Task", "missing|required"),
+        ("mtgp_kinetics.errors:InputDataError", "built a InputDataError, not a mtgp_kinetics"),
+        ("{dir}/absent.py:PureArrhenius", "no Python file"),
+        ("{file}:", "is not 'module:ClassName'"),
+    ],
+)
+def test_bad_specs_are_refused_with_the_part_at_fault(problem_file, spec, message):
+    spec = spec.format(file=problem_file, dir=problem_file.parent)
+    with pytest.raises((InputDataError, TypeError), match=message):
+        get_problem(spec)
+
+
+def test_a_file_that_fails_to_import_is_reported(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(InputDataError, match=r"importing .*broken\.py.* failed: boom"):
+        get_problem(f"{path}:Anything")
