@@ -16,6 +16,12 @@ Usage::
     python benchmarks/real_data.py                       # every set, the figures of docs/real_data.md
     python benchmarks/real_data.py --sets reizman --steps 3 --no-replay
     python benchmarks/real_data.py --out outputs/real_data   # also writes the replay curves as CSV
+    python benchmarks/real_data.py --csv my_set.csv --config my_set.toml   # a set of your own
+
+A set of your own is a tidy CSV (one row per experiment, a column per condition and per task,
+empty cells where a task was not measured) with a TOML file describing its conditions and tasks in
+the campaign format (``[[conditions]]`` and ``[[tasks]]`` tables, ``mtgp-kinetics init --help``;
+a ``[campaign]`` table is allowed and ignored here).
 
 The task framings are the loaders' defaults (docs/real_data.md says why).
 """
@@ -25,11 +31,13 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 import mtgp_kinetics as mk
+from mtgp_kinetics.campaign.config import load_campaign_config
 from mtgp_kinetics.datasets import load_baumgartner, load_butanol, load_reizman, replay
 
 SETS = {
@@ -73,10 +81,32 @@ def kfold_table(
     return table, default
 
 
+def data_sets(args: argparse.Namespace) -> Iterator[tuple[str, mk.Dataset, list[str]]]:
+    """(name, dataset, loader notes) of every set asked for: the built-in sets, then ``--csv``."""
+    if args.csv is not None:
+        if args.config is None:
+            raise SystemExit("--csv needs --config: a TOML file with [[conditions]] and [[tasks]]")
+        space, tasks, _ = load_campaign_config(args.config)
+        yield args.csv.stem, mk.Dataset.from_csv(args.csv, space, tasks), []
+    names = [] if args.csv is not None and args.sets is None else (args.sets or ",".join(SETS)).split(",")
+    for name in names:
+        if name not in SETS:
+            raise SystemExit(f"unknown set {name!r}; choose from {', '.join(SETS)}")
+        folder, loader = SETS[name]
+        loaded = loader(args.data / folder)
+        yield name, loaded.data, loaded.notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding the data sets")
-    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument(
+        "--sets",
+        default=None,
+        help="comma-separated: " + ", ".join(SETS) + " (default: all, none with --csv)",
+    )
+    parser.add_argument("--csv", type=Path, default=None, help="a measured set of your own (tidy CSV)")
+    parser.add_argument("--config", type=Path, default=None, help="its conditions and tasks (TOML)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--restarts", type=int, default=2, help="MAP starts of the k-fold fits")
     parser.add_argument("--steps", type=int, default=5, help="replay checkpoints after the start")
@@ -90,19 +120,17 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # data notes are printed below; fit warnings are measured, not inspected
     kfold_rows, replay_rows = [], []
-    for name in args.sets.split(","):
-        folder, loader = SETS[name]
-        loaded = loader(args.data / folder)
-        print(f"== {name}: {loaded.data}", flush=True)
-        for line in loaded.notes:
+    for name, data, notes in data_sets(args):
+        print(f"== {name}: {data}", flush=True)
+        for line in notes:
             print(f"  note: {line}")
-        table, _ = kfold_table(loaded.data, args.folds, args.restarts, args.seed)
+        table, _ = kfold_table(data, args.folds, args.restarts, args.seed)
         kfold_rows.append(table.assign(set=name).reset_index())
         print(table.round(3).to_string(), flush=True)
         if args.no_replay:
             continue
         result = replay(
-            loaded.data,
+            data,
             steps=args.steps,
             n_random=args.random,
             restarts=args.replay_restarts,
