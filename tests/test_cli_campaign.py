@@ -11,7 +11,7 @@ import pytest
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.campaign import Campaign
-from mtgp_kinetics.campaign.config import load_campaign_config
+from mtgp_kinetics.campaign.config import load_campaign_config, load_space_and_tasks
 from mtgp_kinetics.cli import build_parser, main
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.problems import AnalyticKinetics
@@ -50,6 +50,19 @@ def _write_config(folder, extra=""):
     path = folder / "campaign.toml"
     path.write_text(f'[campaign]\nseed = 0\nkernel = "independent"\nrestarts = 1\n{extra}\n{SPACE_AND_TASKS}')
     return path
+
+
+def test_space_and_tasks_alone_do_not_read_the_campaign_table(tmp_path):
+    # A data set's description may be a campaign file whose initial sheet has lab columns the
+    # campaign would refuse (or is elsewhere): describing the set must not read it.
+    path = _write_config(tmp_path, extra='initial = "not_here.csv"')
+    with pytest.raises(InputDataError, match="not_here.csv"):
+        load_campaign_config(path)
+    space, tasks = load_space_and_tasks(path)
+    assert space == PROBLEM.space and [t.name for t in tasks] == ["log_k", "f_a"]
+    (tmp_path / "bad.toml").write_text(SPACE_AND_TASKS.replace("lower = 600", "lower = 1600"))
+    with pytest.raises(InputDataError, match="T"):
+        load_space_and_tasks(tmp_path / "bad.toml")
 
 
 def _fill(sheet_path, out_path, f_a=None):

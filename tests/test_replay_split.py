@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.datasets.replay import split_rows
+from mtgp_kinetics.datasets.replay import replay, split_rows
+from mtgp_kinetics.errors import InputDataError
 
 
 def repeated_data(n_conditions: int = 20, repeats: int = 3, sparse_rows: int = 4) -> mk.Dataset:
@@ -37,3 +38,17 @@ def test_a_task_too_sparse_to_score_is_warned_about():
     with pytest.warns(mk.DataWarning, match="'b'"):
         test, _, _ = split_rows(data, 0.25, 6, seed=0)
     assert not (data.observations.set_index("row").loc[test, "task"] == "b").any()
+
+
+def test_a_pool_of_start_rows_only_is_refused_before_any_fit():
+    data = repeated_data(n_conditions=4, repeats=3)  # 12 rows, 3 held out: 9 left for 10 start rows
+    with pytest.raises(InputDataError, match="nothing to choose"):
+        replay(data, n_start=10)
+
+
+def test_long_form_rows_are_warned_about_before_the_replay_chooses_single_measurements():
+    data = repeated_data(n_conditions=4, repeats=1, sparse_rows=4)
+    long = data.to_frame("long")[["T", "task", "value"]]
+    reread = mk.Dataset.from_frame(long, data.space, list(data.tasks), form="long")
+    with pytest.warns(mk.DataWarning, match="long form"), pytest.raises(InputDataError):
+        replay(reread, n_start=10)  # warned first, then refused: 8 measurements, 10 start rows

@@ -110,22 +110,55 @@ def load_campaign_config(path: str | os.PathLike[str]) -> tuple[Space, list[Task
         message names the key (e.g. ``conditions[1].lower``).
     """
     path = Path(path)
+    doc = _read_toml(path)
+    where = path.name
+    space, tasks = _space_and_tasks(doc, where)
+    settings = _settings(doc.get("campaign", {}), where, path.parent, space, tasks)
+    return space, tasks, settings
+
+
+def load_space_and_tasks(path: str | os.PathLike[str]) -> tuple[Space, list[Task]]:
+    """Read only the conditions and tasks of a campaign-format TOML file.
+
+    For describing a data set (``benchmarks/real_data.py --config``): a ``[campaign]`` table, if
+    present, is not read, so its pool or initial files need not exist or match.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The TOML file: ``[[conditions]]`` and ``[[tasks]]`` tables as in :data:`EXAMPLE_TOML`.
+
+    Returns
+    -------
+    space : Space
+        The conditions, in file order.
+    tasks : list of Task
+        The tasks, in file order.
+
+    Raises
+    ------
+    InputDataError
+        As :func:`load_campaign_config`, for the file and those two tables.
+    """
+    path = Path(path)
+    return _space_and_tasks(_read_toml(path), path.name)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputDataError(f"no campaign file at {str(path)!r}")
     try:
         with path.open("rb") as handle:
-            doc = tomllib.load(handle)
+            return tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
         raise InputDataError(f"{path.name}: not valid TOML: {err}") from None
     except OSError as err:
         raise InputDataError(f"cannot read {str(path)!r}: {err.strerror}") from None
-    where = path.name
-    _no_unknown(doc, TOP_KEYS, where, "top-level key")
 
-    space = Space(_conditions(doc.get("conditions"), where))
-    tasks = _tasks(doc.get("tasks"), where)
-    settings = _settings(doc.get("campaign", {}), where, path.parent, space, tasks)
-    return space, tasks, settings
+
+def _space_and_tasks(doc: dict[str, Any], where: str) -> tuple[Space, list[Task]]:
+    _no_unknown(doc, TOP_KEYS, where, "top-level key")
+    return Space(_conditions(doc.get("conditions"), where)), _tasks(doc.get("tasks"), where)
 
 
 # -- sections ----------------------------------------------------------------------------------------

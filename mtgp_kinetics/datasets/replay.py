@@ -299,7 +299,14 @@ def replay(
     if integrate_over not in ("pool", "space"):
         raise InputDataError(f"integrate_over must be 'pool' or 'space', got {integrate_over!r}")
     began = time.perf_counter()
+    _warn_if_rows_are_single_observations(data)
     test_rows, start, rest = split_rows(data, test_fraction, n_start, seed)
+    if len(rest) == 0:
+        raise InputDataError(
+            f"replay: after holding out {len(test_rows)} test row(s) the pool has {len(start)} row(s), "
+            f"all of them start rows (n_start={n_start}): there is nothing to choose; use a smaller "
+            "n_start or more data"
+        )
     test = _rows_subset(data, test_rows)
     n_pool = len(start) + len(rest)
     sizes = checkpoints(len(start), n_pool, steps)
@@ -344,6 +351,26 @@ def replay(
             score("random", repeat, order[:size], full if size == n_pool else fitted(order[:size]))
     curves = pd.DataFrame(records)
     return ReplayResult(curves, _needed(curves, n_pool, tolerance), chosen, time.perf_counter() - began)
+
+
+def _warn_if_rows_are_single_observations(data: Dataset) -> None:
+    """Warn when the source rows are single measurements of experiments that measured several tasks.
+
+    The replay chooses source rows. From a long-form file (one row per measurement) it would then
+    choose single measurements, and an experiment's other tasks would stay in the pool.
+    """
+    obs = data.observations
+    if len(data.task_names) < 2 or obs["row"].duplicated().any():
+        return
+    tasks_per_condition = obs.groupby(data.space.names, sort=False, dropna=False)["task"].nunique()
+    if (tasks_per_condition > 1).any():
+        warnings.warn(
+            "replay: every source row holds one measurement, but some conditions have several tasks "
+            "(long form?): the replay will choose single measurements, not experiments; give the "
+            "data in wide form (one row per experiment, a column per task) to replay experiments",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _needed(curves: pd.DataFrame, n_pool: int, tolerance: float) -> pd.DataFrame:
