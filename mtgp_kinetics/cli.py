@@ -680,9 +680,26 @@ def _print_outliers(model: KineticsModel) -> None:
         f"{len(flagged)} result(s) lie more than {OUTLIER_Z:g} leave-one-out standard deviations from "
         "what the model predicts from the others (check them; correct one with observe --replace):"
     )
+    tasks = {task.name: task for task in model.tasks}
     for r in flagged.to_dict("records"):
-        ident = f"observation {r['observation_id']}" if "observation_id" in r else f"row {r['row']}"
-        print(f"  {ident}: {r['task']} z = {r['z']:+.1f}")
+        print(f"  {_result_text(r, tasks[r['task']], model.space.names)}, z = {r['z']:+.1f}")
+
+
+def _result_text(r: dict[str, Any], task: Task, conditions: list[str]) -> str:
+    """``observation 45 (suggestion 12): conversion = 93.1 % at T=650, P=2`` for a flagged result.
+
+    Says where the value came from (the suggestion, or the file and its row), so it can be found
+    in ``export`` or the sheet and corrected with ``observe --replace``.
+    """
+    if "observation_id" not in r:
+        origin = f"row {r['row']}"
+    elif not pd.isna(r.get("suggestion_id")):
+        origin = f"observation {r['observation_id']} (suggestion {r['suggestion_id']})"
+    else:
+        origin = f"observation {r['observation_id']} (from {r.get('source')}, row {r.get('source_row')})"
+    value = float(task.output_transform.inverse(np.asarray(r["observed"])))
+    unit = f" {task.unit}" if task.unit else ""
+    return f"{origin}: {task.name} = {value:.4g}{unit} at {condition_text(r, conditions)}"
 
 
 # -- report ----------------------------------------------------------------------------------------

@@ -61,7 +61,14 @@ from scipy.stats import norm
 
 from mtgp_kinetics.errors import InputDataError, NumericsWarning, check_integer, check_probability
 from mtgp_kinetics.model import KineticsModel
-from mtgp_kinetics.space import Continuous, Space, condition_text, kelvin_offset, unit_key
+from mtgp_kinetics.space import (
+    Continuous,
+    Space,
+    condition_text,
+    kelvin_offset,
+    temperature_condition,
+    unit_key,
+)
 from mtgp_kinetics.tasks import Task
 
 #: Gas constant [kJ/(mol K)] (CODATA 2018, exact).
@@ -544,7 +551,7 @@ def activation_energy(
     model: PosteriorModel,
     conditions: pd.DataFrame,
     task: str | None = None,
-    temperature: str = "T",
+    temperature: str | None = None,
     level: float = 0.95,
     *,
     kind: str = "auto",
@@ -569,9 +576,10 @@ def activation_energy(
         ``n`` conditions, physical units, inside the space's bounds.
     task : str, optional
         The task (may be omitted for a one-task model).
-    temperature : str
+    temperature : str, optional
         Name of the temperature condition, in kelvin or degrees Celsius (unit ``"degC"``, ``"°C"``...:
-        converted to kelvin here).
+        converted to kelvin here). Default: the condition modelled as ``1000 / T``, else the first in
+        kelvin or degrees Celsius (:func:`~mtgp_kinetics.space.temperature_condition`).
     level : float
         Probability of the central credible interval ``[lower, upper]``.
     kind : {"auto", "rate", "delay"}
@@ -603,7 +611,11 @@ def activation_energy(
     level = _probability(level, "level", where)
     _, task_ = _task(model, task, where)
     sign = _delay_sign(task_, kind, where)
-    variable = _continuous(model.space, temperature, where)
+    variable = (
+        temperature_condition(model.space, None, where)
+        if temperature is None
+        else _continuous(model.space, temperature, where)
+    )
     method = _method(model, method, where)
     n_samples, step = _check_n_samples(n_samples, where), _check_step(step, where)
     frame = _frame(conditions, model.space, where)

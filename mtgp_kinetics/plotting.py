@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from mtgp_kinetics.errors import InputDataError, check_integer
-from mtgp_kinetics.space import Categorical, Continuous, Space, _rows, is_celsius, is_kelvin
+from mtgp_kinetics.space import Categorical, Continuous, Space, _rows, temperature_condition
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
@@ -97,30 +97,6 @@ def temperature_variable(space: Space, name: str | None = None, where: str = "pl
             f"must be converted to kelvin (T_K = T_C + 273.15) before it can be modelled as 1000/T"
         )
     return candidates[0]
-
-
-def _temperature_for_ea(space: Space, name: str | None, where: str) -> Continuous:
-    """The temperature of an activation-energy plot: modelled as 1000/T or not, in K or degC.
-
-    ``name`` picks any continuous condition (:func:`~mtgp_kinetics.derived.activation_energy`
-    checks its unit); by default the condition modelled as ``1000 / T``, else the first one whose
-    unit is kelvin or degrees Celsius.
-    """
-    if name is not None:
-        if name not in space.names or not isinstance(space[name], Continuous):
-            raise InputDataError(
-                f"{where}: temperature {name!r} is not a continuous condition of {space.names}"
-            )
-        return space[name]
-    continuous = [v for v in space.variables if isinstance(v, Continuous)]
-    inverse = [v for v in continuous if v.transform == "inverse"]
-    in_degrees = [v for v in continuous if is_celsius(v.unit) or is_kelvin(v.unit)]
-    if inverse or in_degrees:
-        return (inverse or in_degrees)[0]
-    raise InputDataError(
-        f"{where}: no temperature among {space.names}: name it (temperature=...), or give the "
-        f"temperature condition the unit 'K' or 'degC'"
-    )
 
 
 def default_conditions(space: Space) -> dict[str, Any]:
@@ -610,7 +586,7 @@ def activation_energy_plot(
     where = "activation_energy_plot"
     task_obj = _model_task(model, task, where)
     space = model.space
-    t_var = _temperature_for_ea(space, temperature, where)
+    t_var = temperature_condition(space, temperature, where)
     n_points = check_integer(n_points, "n_points", 2, where)
     fixed = dict(fixed or {})
     unknown = sorted(set(fixed) - set(space.names) | ({t_var.name} & set(fixed)))

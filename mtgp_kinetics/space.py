@@ -89,6 +89,47 @@ def kelvin_offset(variable: Continuous, where: str) -> float:
     )
 
 
+def temperature_condition(space: Space, name: str | None = None, where: str = "temperature") -> Continuous:
+    """The temperature condition of a space, for activation energies and Arrhenius plots.
+
+    Parameters
+    ----------
+    space : Space
+        The conditions.
+    name : str, optional
+        Any continuous condition, by name (its unit is checked where absolute temperature
+        matters, :func:`kelvin_offset`). Default: the condition modelled as ``1000 / T``
+        (``transform="inverse"``), else the first one whose unit is kelvin or degrees Celsius.
+    where : str
+        Caller name for error messages.
+
+    Returns
+    -------
+    Continuous
+        The temperature condition.
+
+    Raises
+    ------
+    InputDataError
+        If ``name`` is not a continuous condition, or no condition looks like a temperature.
+    """
+    if name is not None:
+        if name not in space.names or not isinstance(space[name], Continuous):
+            raise InputDataError(
+                f"{where}: temperature {name!r} is not a continuous condition of {space.names}"
+            )
+        return space[name]
+    continuous = [v for v in space.variables if isinstance(v, Continuous)]
+    inverse = [v for v in continuous if v.transform == "inverse"]
+    in_degrees = [v for v in continuous if is_celsius(v.unit) or is_kelvin(v.unit)]
+    if inverse or in_degrees:
+        return (inverse or in_degrees)[0]
+    raise InputDataError(
+        f"{where}: no temperature among {space.names}: name it (temperature=...), or give the "
+        f"temperature condition the unit 'K' or 'degC'"
+    )
+
+
 @dataclass(frozen=True)
 class Continuous:
     """A continuous condition with bounds, unit and modelling transform.

@@ -56,7 +56,7 @@ def test_space_and_tasks_alone_do_not_read_the_campaign_table(tmp_path):
     # A data set's description may be a campaign file whose initial sheet has lab columns the
     # campaign would refuse (or is elsewhere): describing the set must not read it.
     path = _write_config(tmp_path, extra='initial = "not_here.csv"')
-    with pytest.raises(InputDataError, match="not_here.csv"):
+    with pytest.raises(InputDataError, match=r"not_here\.csv"):
         load_campaign_config(path)
     space, tasks = load_space_and_tasks(path)
     assert space == PROBLEM.space and [t.name for t in tasks] == ["log_k", "f_a"]
@@ -374,7 +374,14 @@ def test_status_names_a_result_the_model_cannot_explain(tmp_path, capsys):
     assert main(["status", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"1 result\(s\) lie more than 4 leave-one-out", out)
-    assert re.search(r"^  observation 8: tau z = \+\d", out, re.M)  # ids count from 1
+    # Named so it can be found in the frame or in `export` (ids count from 1, the frame's index
+    # from 0), in physical units at its conditions.
+    tau = frame.loc[7, "tau"]
+    pattern = r"^  observation 8 \(from observe, row 7\): tau = (\S+) s at T=(\S+), z = \+\d"
+    line = re.search(pattern, out, re.M)
+    assert line, out
+    assert float(line[1]) == pytest.approx(tau, rel=1e-3)
+    assert float(line[2]) == pytest.approx(frame.loc[7, "T"], rel=1e-5)
     assert _counts(db) == {"tau": 30}
 
 

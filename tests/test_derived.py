@@ -231,6 +231,24 @@ def test_errors_name_the_culprit(arrhenius_model, test_conditions):
         mk.level_crossing(arrhenius_model, "k", 1.0, along="T", at=pd.DataFrame({"Q": [1.0]}))
 
 
+def test_the_temperature_is_found_whatever_its_name():
+    # A lab file's temperature column is rarely called "T": the condition modelled as 1000/T is it.
+    space = mk.Space(
+        [
+            mk.Continuous("P_bar", 1.0, 10.0, unit="bar", transform="log"),
+            mk.Continuous("T5_K", 800.0, 1200.0, unit="K", transform="inverse"),
+        ]
+    )
+    frame = space.sample(12, seed=0)
+    frame["k"] = 1e13 * np.exp(-150e3 / (8.314462618 * frame["T5_K"]))
+    model = mk.fit(mk.Dataset.from_frame(frame, space, [mk.Task("k", unit="1/s", transform="log10")]))
+    at = pd.DataFrame({"P_bar": [3.0], "T5_K": [1000.0]})
+    named = mk.activation_energy(model, at, "k", temperature="T5_K")
+    found = mk.activation_energy(model, at, "k")
+    pd.testing.assert_frame_equal(found, named)
+    assert found["lower"].iloc[0] < 150.0 < found["upper"].iloc[0]
+
+
 @pytest.mark.slow
 def test_h2o2_global_activation_energy_agrees_with_cantera():
     """The benchmark's protocol (benchmarks/derived.py, docs/derived.md) at one seed, 80 rows.
