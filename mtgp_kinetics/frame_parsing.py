@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import DataWarning, InputDataError
-from mtgp_kinetics.space import Categorical, Space, _rows
+from mtgp_kinetics.space import Categorical, Space, _rows, near_matches
 from mtgp_kinetics.tasks import Task
 
 #: Columns of :attr:`Dataset.observations` after the conditions; no other column may use them.
@@ -199,6 +199,7 @@ def parse(
     if missing:
         raise InputDataError(
             f"missing condition column(s) {missing}; the frame has columns {list(frame.columns)}"
+            + near_matches(missing, list(frame.columns))
         )
     if _resolve_form(frame, tasks, form, task_column, value_column) == "wide":
         return _parse_wide(frame, space, tasks)
@@ -263,11 +264,12 @@ def _parse_wide(
             f"none of the task columns {names} is in the frame (columns: {list(frame.columns)}); "
             f"in wide form add one column per task named after it, or for long form give "
             f"task_column= and value_column= naming the columns with task names and values"
+            + near_matches(names, list(frame.columns))
         )
     if absent:
         raise InputDataError(
             f"missing task column(s) {absent}; add them (empty where not measured) or leave the "
-            f"task(s) out of `tasks`"
+            f"task(s) out of `tasks`" + near_matches(absent, list(frame.columns))
         )
     for task in tasks:
         if task.noise_column is not None and task.noise_column not in frame.columns:

@@ -26,6 +26,18 @@ def condition_text(row: Mapping[str, Any], names: Sequence[str]) -> str:
     return ", ".join(f"{n}={row[n]:.6g}" if isinstance(row[n], float) else f"{n}={row[n]}" for n in names)
 
 
+def near_matches(missing: Sequence[str], columns: Sequence[Any]) -> str:
+    """The end of a missing-column message: which present columns differ only in spaces or case.
+
+    ``" (the frame has 'tau_us ' for 'tau_us': ...)"``, or ``""`` when none does.
+    """
+    found = []
+    for name in missing:
+        key = str(name).strip().casefold()
+        found += [f"{str(c)!r} for {name!r}" for c in columns if str(c).strip().casefold() == key]
+    return f" (the frame has {', '.join(found)}: a stray space or a change of case?)" if found else ""
+
+
 def _rows(labels: Sequence[Any], limit: int = 8) -> str:
     """Format row labels for an error message, truncated after ``limit``."""
     shown = ", ".join(str(r) for r in list(labels)[:limit])
@@ -328,6 +340,7 @@ class Space:
         if missing:
             raise InputDataError(
                 f"missing condition column(s) {missing}; the frame has columns {list(frame.columns)}"
+                + near_matches(missing, list(frame.columns))
             )
         for v in self.variables:
             col = frame[v.name]
@@ -355,6 +368,13 @@ class Space:
                     )
             else:
                 as_text = col.astype("string")
+                blank = (as_text.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+                empty = as_text.isna().to_numpy(dtype=bool) | blank
+                if empty.any():
+                    raise InputDataError(
+                        f"column {v.name!r}: no level given at row(s) {_rows(frame.index[empty])}; every "
+                        f"condition must be given (allowed levels are {list(v.levels)})"
+                    )
                 unknown = ~as_text.isin(v.levels).fillna(False).to_numpy(dtype=bool)
                 if unknown.any():
                     raise InputDataError(

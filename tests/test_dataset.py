@@ -612,3 +612,16 @@ def test_fractions_in_a_per_cent_task_are_warned_about():
         warnings.simplefilter("error")
         mk.Dataset.from_frame(fractions.assign(**{"yield": [10.0, 20.0, 50.0, 70.0, 0.5]}), space, tasks)
         mk.Dataset.from_frame(fractions.iloc[:4], space, tasks)
+
+
+def test_a_blank_level_and_a_near_miss_header_are_named_as_such():
+    space = mk.Space([mk.Continuous("T", 300.0, 400.0, "K"), mk.Categorical("gas", ["Ar", "N2"])])
+    tasks = [mk.Task("tau_us", "us", "log10")]
+    frame = pd.DataFrame({"T": [310.0, 320.0, 330.0], "gas": ["Ar", np.nan, "N2"], "tau_us": [5.0, 6.0, 7.0]})
+    with pytest.raises(mk.InputDataError, match=r"column 'gas': no level given at row\(s\) 1;"):
+        mk.Dataset.from_frame(frame, space, tasks)  # not "unknown level(s) ['nan']"
+    frame["gas"] = "Ar"
+    with pytest.raises(mk.InputDataError, match=r"'tau_us ' for 'tau_us': a stray space"):
+        mk.Dataset.from_frame(frame.rename(columns={"tau_us": "tau_us "}), space, tasks)
+    with pytest.raises(mk.InputDataError, match=r"'t' for 'T': a stray space or a change of case"):
+        mk.Dataset.from_frame(frame.rename(columns={"T": "t"}), space, tasks)
