@@ -853,8 +853,10 @@ def run_report(args: argparse.Namespace) -> int:
     written.append("learning_curve.csv")
     last = history[history["experiments"] == history["experiments"].max()]
     print(f"Predictive std after {int(last['experiments'].iloc[0])} experiments (latent, physical units):")
+    units = {task.name: f" {task.unit}" if task.unit else "" for task in model.tasks}
     for row in last.itertuples():
-        print(f"  {row.task}: largest {row.max_std:.4g}, mean {row.mean_std:.4g}")
+        unit = units.get(row.task, "")
+        print(f"  {row.task}: largest {row.max_std:.4g}{unit}, mean {row.mean_std:.4g}{unit}")
     print(f"Wrote {len(written)} files to {out}:")
     for name in written:
         print(f"  {name}")

@@ -337,6 +337,7 @@ def test_report_writes_every_figure(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
         assert f"  {name}" in stdout
     assert not (out / "arrhenius_f_a.png").exists()  # f_a is a mechanism task
+    assert re.search(r"^  log_k: largest \S+ cm3/mol/s, mean \S+ cm3/mol/s$", stdout, re.M), stdout
     curve = pd.read_csv(out / "learning_curve.csv")
     assert curve["experiments"].tolist() == [k for k in range(1, 9) for _ in range(2)]
 
