@@ -1,7 +1,8 @@
 """Hand-written botorch baselines for ``fit_predict.py``: botorch's own defaults, our data.
 
 Both baselines take the same ``n x (d + 1)`` inputs as :class:`mtgp_kinetics.KineticsModel`
-(``Dataset.train_inputs()``: normalized conditions in [0, 1], task index last) and the same ``n``
+(``Dataset.train_inputs()``: normalized conditions in [0, 1], task index last; categorical
+conditions one-hot, :func:`hand_written_inputs`) and the same ``n``
 transformed targets (``Dataset.train_targets()``), standardize each task by its own mean and std
 (what our model does, and what botorch's docs ask for multi-task data) and are fitted with
 ``botorch.fit.fit_gpytorch_mll``. Kernels, priors and likelihoods are botorch's defaults:
@@ -21,6 +22,26 @@ import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import MultiTaskGP, SingleTaskGP
 from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from mtgp_kinetics.space import Categorical, Space
+
+
+def hand_written_inputs(space: Space, X: torch.Tensor) -> torch.Tensor:
+    """``n x d`` model inputs (``Space.to_model``) as a hand-written botorch user would give them.
+
+    Continuous columns are in [0, 1] already; each categorical column (level codes 0..L-1) becomes
+    ``L`` one-hot columns, the usual encoding for a botorch model without a categorical kernel
+    (the codes themselves would be read as an ordered, continuous input outside the unit cube).
+    Without categorical conditions ``X`` is returned as it is.
+    """
+    columns = []
+    for i, variable in enumerate(space.variables):
+        if isinstance(variable, Categorical):
+            codes = X[:, i].round().long()
+            columns.append(torch.nn.functional.one_hot(codes, len(variable.levels)).to(X.dtype))
+        else:
+            columns.append(X[:, i : i + 1])
+    return torch.cat(columns, dim=-1) if columns else X
 
 
 def per_task_standardization(

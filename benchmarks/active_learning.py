@@ -49,12 +49,14 @@ import functools
 import tempfile
 import time
 import warnings
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _baselines import hand_written_inputs
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -63,6 +65,7 @@ from scipy.stats import norm
 from mtgp_kinetics.campaign import Campaign
 from mtgp_kinetics.model_checking import held_out_scores
 from mtgp_kinetics.problems import Problem, get_problem
+from mtgp_kinetics.space import Continuous, Space
 
 DEFAULT = "default"
 HAND = "hand-written max-variance"
@@ -94,13 +97,26 @@ class Setup:
     def oracle(self, conditions: pd.DataFrame) -> pd.DataFrame:
         """Noisy measurements (the problem's noise in modelled units), every task."""
         out = self.problem.evaluate(conditions, progress=False)
-        key = int(1e6 * float(np.sum(conditions.to_numpy(dtype=float)))) % (2**31)
+        key = noise_key(conditions, self.problem.space)
         rng = np.random.default_rng([self.seed, key])
         for task in self.problem.tasks:
             tf = task.output_transform
             z = tf.forward(out[task.name].to_numpy(dtype=float))
             out[task.name] = tf.inverse(z + self.problem.noise_std[task.name] * rng.standard_normal(len(z)))
         return out
+
+
+def noise_key(conditions: pd.DataFrame, space: Space) -> int:
+    """A seed for the measurement noise of a batch, from its conditions (the same batch, the same noise).
+
+    Continuous conditions enter by their sum (as before categorical conditions were supported, so
+    earlier figures repeat); a categorical level by a CRC of its text.
+    """
+    continuous = [v.name for v in space.variables if isinstance(v, Continuous)]
+    levels = [v.name for v in space.variables if not isinstance(v, Continuous)]
+    total = float(np.sum(conditions[continuous].to_numpy(dtype=float)))
+    total += sum(zlib.crc32(str(level).encode()) for name in levels for level in conditions[name]) * 1e-6
+    return int(1e6 * total) % (2**31)
 
 
 def make_setup(problem: Problem, seed: int, n_pool: int, n_initial: int, n_test: int) -> Setup:
@@ -206,13 +222,13 @@ def run_hand_written(
     problem = setup.problem
     space, tasks = problem.space, problem.tasks
     names = space.names
-    pool_X = space.to_model(setup.pool)
+    pool_X = hand_written_inputs(space, space.to_model(setup.pool))
     used = torch.zeros(len(pool_X), dtype=torch.bool)
-    X = space.to_model(setup.initial)
+    X = hand_written_inputs(space, space.to_model(setup.initial))
     Z = torch.tensor(
         np.stack([t.output_transform.forward(setup.initial[t.name].to_numpy(dtype=float)) for t in tasks], -1)
     )
-    test_X = space.to_model(setup.test)
+    test_X = hand_written_inputs(space, space.to_model(setup.test))
     z_true = np.stack(
         [t.output_transform.forward(setup.test[t.name].to_numpy(dtype=float)) for t in tasks], -1
     )

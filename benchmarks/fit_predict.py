@@ -51,7 +51,7 @@ import gpytorch
 import numpy as np
 import pandas as pd
 import torch
-from _baselines import BotorchMultiTaskGP, BotorchSingleTaskGPs
+from _baselines import BotorchMultiTaskGP, BotorchSingleTaskGPs, hand_written_inputs
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.problems import Problem, get_problem
@@ -168,6 +168,9 @@ def run_botorch(
     baseline = {MULTITASK: BotorchMultiTaskGP, SINGLETASK: BotorchSingleTaskGPs}[name](len(data.tasks))
     X, y = data.train_inputs(), data.train_targets()
     X_test = data.space.to_model(conditions)  # the conversion our model's predict() does
+    # Categorical conditions one-hot, as a hand-written botorch user would give them (no-op without).
+    X = torch.cat([hand_written_inputs(data.space, X[:, :-1]), X[:, -1:]], dim=-1)
+    X_test = hand_written_inputs(data.space, X_test)
     # fit_gpytorch_mll draws new starting values from the priors when a fit fails: seed them.
     torch.manual_seed(seed)
     with torch_threads(threads):

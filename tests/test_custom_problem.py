@@ -105,3 +105,83 @@ def test_a_file_that_fails_to_import_is_reported(tmp_path):
     path.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(InputDataError, match=r"importing .*broken\.py.* failed: boom"):
         get_problem(f"{path}:Anything")
+
+
+BROKEN_PROBLEMS = textwrap.dedent(
+    """
+    import pandas as pd
+
+    from helper_beside_it import TASKS  # a module next to this file
+    from mtgp_kinetics.problems import Problem
+    from mtgp_kinetics.space import Continuous, Space
+
+
+    class Base(Problem):
+        name = "base"
+        noise = {"k": 0.01}
+
+        def __init__(self):
+            self.space = Space([Continuous("T", 500.0, 1500.0, unit="K", transform="inverse")])
+            self.tasks = list(TASKS)
+
+        @property
+        def noise_std(self):
+            return self.noise
+
+        def evaluate(self, conditions, progress=None):
+            return conditions.assign(k=1.0)
+
+
+    class NoSpace(Base):
+        def __init__(self):
+            self.tasks = list(TASKS)
+
+
+    class WrongNoiseKey(Base):
+        noise = {"kk": 0.01}
+
+
+    class WrongColumn(Base):
+        def evaluate(self, conditions, progress=None):
+            return conditions.assign(K=1.0)
+
+
+    class NeedsFuel(Base):
+        def __init__(self, fuel):
+            super().__init__()
+    """
+)
+
+
+@pytest.fixture
+def broken_file(tmp_path):
+    (tmp_path / "helper_beside_it.py").write_text(
+        "from mtgp_kinetics.tasks import Task\nTASKS = [Task('k', unit='1/s', transform='log10')]\n"
+    )
+    path = tmp_path / "broken_problems.py"
+    path.write_text(BROKEN_PROBLEMS)
+    return path
+
+
+def test_a_file_imports_a_module_beside_it_whatever_the_working_directory(broken_file, monkeypatch):
+    monkeypatch.chdir(broken_file.parent.parent)
+    assert get_problem(f"{broken_file}:Base").sample(3, seed=0)["k"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NoSpace", "has no space"),
+        ("WrongNoiseKey", r"noise_std has no entry for task\(s\) \['k'\]"),
+        ("NeedsFuel", "could not be built: .*'fuel'"),
+    ],
+)
+def test_an_incomplete_problem_is_refused_when_loaded(broken_file, name, message):
+    with pytest.raises(InputDataError, match=message):
+        get_problem(f"{broken_file}:{name}")
+
+
+def test_evaluate_without_a_task_column_is_named_when_sampling(broken_file):
+    problem = get_problem(f"{broken_file}:WrongColumn")
+    with pytest.raises(InputDataError, match=r"WrongColumn.evaluate returned no column for task\(s\) \['k"):
+        problem.sample(4, seed=0)

@@ -21,6 +21,8 @@ from mtgp_kinetics.problems.analytic import AnalyticKinetics
 from mtgp_kinetics.problems.base import Problem
 from mtgp_kinetics.problems.h2o2 import H2O2Ignition
 from mtgp_kinetics.problems.methyl_hydroxyl import MethylHydroxylChannels
+from mtgp_kinetics.space import Space
+from mtgp_kinetics.tasks import Task
 
 PROBLEMS: dict[str, type[Problem]] = {
     "h2o2": H2O2Ignition,
@@ -86,11 +88,16 @@ def _load_problem(spec: str, kwargs: dict[str, Any]) -> Problem:
         loader_spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[module_name] = module  # dataclasses and pickling look the module up here
+        # The file's folder is importable while it loads, so it can import a helper beside it.
+        folder = str(path.resolve().parent)
+        sys.path.insert(0, folder)
         try:
             loader_spec.loader.exec_module(module)
         except Exception as error:
             sys.modules.pop(module_name, None)
             raise InputDataError(f"get_problem: importing {str(path)!r} failed: {error}") from error
+        finally:
+            sys.path.remove(folder)
     else:
         try:
             module = importlib.import_module(location)
@@ -101,14 +108,34 @@ def _load_problem(spec: str, kwargs: dict[str, Any]) -> Problem:
     factory = getattr(module, attribute)
     if not callable(factory):
         raise InputDataError(f"get_problem: {spec!r} is not a class or function")
-    problem = factory(**kwargs)
+    try:
+        problem = factory(**kwargs)
+    except TypeError as error:  # an abstract method left out, or a wrong argument
+        raise InputDataError(f"get_problem: {spec!r} could not be built: {error}") from error
     if not isinstance(problem, Problem):
         raise InputDataError(
             f"get_problem: {spec!r} built a {type(problem).__name__}, not a "
             "mtgp_kinetics.problems.Problem (subclass it: set name, space and tasks, define "
             "noise_std and evaluate)"
         )
+    _check_problem(problem, spec)
     return problem
+
+
+def _check_problem(problem: Problem, spec: str) -> None:
+    """Refuse a loaded problem without a Space, a list of Tasks, or a noise std for every task."""
+    space, tasks = getattr(problem, "space", None), getattr(problem, "tasks", None)
+    if not isinstance(space, Space):
+        raise InputDataError(f"get_problem: {spec!r} has no space (set self.space to a Space)")
+    if not isinstance(tasks, (list, tuple)) or not tasks or not all(isinstance(t, Task) for t in tasks):
+        raise InputDataError(f"get_problem: {spec!r} has no tasks (set self.tasks to a list of Task)")
+    names = [t.name for t in tasks]
+    noise = problem.noise_std
+    missing = [name for name in names if name not in noise]
+    if missing:
+        raise InputDataError(
+            f"get_problem: {spec!r}: noise_std has no entry for task(s) {missing} (keys {sorted(noise)})"
+        )
 
 
 __all__ = [

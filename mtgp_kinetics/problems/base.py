@@ -110,9 +110,21 @@ class Problem(ABC):
         fractions = self._check_fractions(observed_fraction)
         conditions = self.space.sample(int(n), seed=int(seed), method=method)
         data = self.evaluate(conditions)
+        absent = [name for name in self.task_names if name not in data.columns]
+        if absent:
+            raise InputDataError(
+                f"{type(self).__name__}.evaluate returned no column for task(s) {absent}; it must "
+                f"return the conditions and one column per task (columns: {list(data.columns)})"
+            )
         if noise:
             rng = np.random.default_rng([int(seed), 1])
             stds = self.noise_std
+            missing = [name for name in self.task_names if name not in stds]
+            if missing:
+                raise InputDataError(
+                    f"{type(self).__name__}.noise_std has no entry for task(s) {missing}; give each "
+                    f"task's measurement-noise std in its modelled space (got keys {sorted(stds)})"
+                )
             for task in self.tasks:
                 tf = task.output_transform
                 z = tf.forward(data[task.name].to_numpy(dtype=float))
