@@ -101,6 +101,20 @@ def test_icm_loss_within_two_standard_errors_does_not_veto(se_of_loss, kept):
     assert _icm_pays(report) is kept
 
 
+@pytest.mark.parametrize(
+    ("loss", "se_of_loss", "kept"),
+    [
+        (0.086, 0.059, True),  # CH3 + OH n = 30 seed 3: ICM gains both tasks held out
+        (0.127, 0.156, False),  # an unseen problem's rough task: 1.96 nats worse held out under ICM
+    ],
+)
+def test_a_large_loss_vetoes_icm_however_noisy_its_comparison(loss, se_of_loss, kept):
+    report = pd.DataFrame(
+        {"task": ["dense", "rare"], "nlpd_vs_independent": [loss, -1.5], "se": [se_of_loss, 0.17]}
+    )
+    assert _icm_pays(report) is kept
+
+
 def test_opted_out_task_has_no_shared_loading(analytic_data):
     spec = shared_private_spec((0,), num_tasks=2)
     model = mk.KineticsModel.from_dataset(analytic_data, spec)
