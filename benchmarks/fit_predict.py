@@ -203,7 +203,13 @@ def warm_up(log: WarningLog) -> None:
 
 # -- scores ------------------------------------------------------------------------------------
 def scores(mean: np.ndarray, std: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """RMSE, mean Gaussian NLPD and 95 % coverage of ``n`` predictions against the truth."""
+    """RMSE, mean Gaussian NLPD and 95 % coverage of ``n`` predictions against the truth.
+
+    Truths that are not finite (a problem's oracle may return NaN where an output does not exist,
+    e.g. no ignition) are left out; :func:`accuracy_runs` says how many.
+    """
+    finite = np.isfinite(truth)
+    mean, std, truth = mean[finite], std[finite], truth[finite]
     error = mean - truth
     with np.errstate(divide="ignore", invalid="ignore"):
         variance = std**2
@@ -230,8 +236,22 @@ def accuracy_runs(
     rows, failures = [], []
     for problem_name in problems:
         problem = get_problem(problem_name)
+        if "heterotopic" in settings and not any(t.kind == "mechanism" for t in problem.tasks):
+            print(
+                f"  note: {problem_name} has no mechanism task (Task kind='mechanism'): its heterotopic "
+                "setting hides nothing and equals the isotopic one",
+                flush=True,
+            )
         for seed in range(seeds):
             conditions, truth = test_data(problem, n_test, seed)
+            for j, task in enumerate(problem.task_names):
+                missing = int((~np.isfinite(truth[:, j])).sum())
+                if missing:
+                    print(
+                        f"  note: {problem_name} seed={seed}: {missing} of {n_test} held-out truths of "
+                        f"{task!r} are not finite (the oracle returned NaN or inf); scored on the rest",
+                        flush=True,
+                    )
             for setting in settings:
                 for n in ns:
                     data = training_data(problem, n, seed, setting)
