@@ -195,12 +195,7 @@ def parse(
     if duplicated:
         raise InputDataError(f"column(s) {duplicated} appear more than once; rename them")
     frame = frame.copy()  # deep copy: nothing below can reach the caller's frame
-    missing = [n for n in space.names if n not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"missing condition column(s) {missing}; the frame has columns {list(frame.columns)}"
-            + near_matches(missing, list(frame.columns))
-        )
+    space.check_columns(frame)
     if _resolve_form(frame, tasks, form, task_column, value_column) == "wide":
         return _parse_wide(frame, space, tasks)
     return _parse_long(frame, space, tasks, task_column, value_column, noise_column)

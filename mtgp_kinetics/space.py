@@ -330,11 +330,11 @@ class Space:
         return f"Space({list(self.variables)!r})"
 
     # -- validation and conversion --------------------------------------------------------------
-    def validate(self, frame: pd.DataFrame) -> None:
-        """Check that ``frame`` holds valid conditions; raise :class:`InputDataError` naming the culprit.
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        """Raise :class:`InputDataError` naming every condition without a column in ``frame``.
 
-        Checks: every variable has a column; continuous values are numeric, finite and within bounds;
-        categorical values are known levels. Row labels in messages are the frame's index labels.
+        The message lists the frame's columns and points out one that differs only in spaces or
+        case (:func:`near_matches`).
         """
         missing = [n for n in self.names if n not in frame.columns]
         if missing:
@@ -342,6 +342,14 @@ class Space:
                 f"missing condition column(s) {missing}; the frame has columns {list(frame.columns)}"
                 + near_matches(missing, list(frame.columns))
             )
+
+    def validate(self, frame: pd.DataFrame) -> None:
+        """Check that ``frame`` holds valid conditions; raise :class:`InputDataError` naming the culprit.
+
+        Checks: every variable has a column; continuous values are numeric, finite and within bounds;
+        categorical values are known levels. Row labels in messages are the frame's index labels.
+        """
+        self.check_columns(frame)
         for v in self.variables:
             col = frame[v.name]
             if isinstance(v, Continuous):

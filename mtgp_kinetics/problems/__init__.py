@@ -129,13 +129,10 @@ def _check_problem(problem: Problem, spec: str) -> None:
         raise InputDataError(f"get_problem: {spec!r} has no space (set self.space to a Space)")
     if not isinstance(tasks, (list, tuple)) or not tasks or not all(isinstance(t, Task) for t in tasks):
         raise InputDataError(f"get_problem: {spec!r} has no tasks (set self.tasks to a list of Task)")
-    names = [t.name for t in tasks]
-    noise = problem.noise_std
-    missing = [name for name in names if name not in noise]
-    if missing:
-        raise InputDataError(
-            f"get_problem: {spec!r}: noise_std has no entry for task(s) {missing} (keys {sorted(noise)})"
-        )
+    try:
+        problem.checked_noise_std()
+    except InputDataError as error:
+        raise InputDataError(f"get_problem: {spec!r}: {error}") from None
 
 
 __all__ = [

@@ -118,13 +118,7 @@ class Problem(ABC):
             )
         if noise:
             rng = np.random.default_rng([int(seed), 1])
-            stds = self.noise_std
-            missing = [name for name in self.task_names if name not in stds]
-            if missing:
-                raise InputDataError(
-                    f"{type(self).__name__}.noise_std has no entry for task(s) {missing}; give each "
-                    f"task's measurement-noise std in its modelled space (got keys {sorted(stds)})"
-                )
+            stds = self.checked_noise_std()
             for task in self.tasks:
                 tf = task.output_transform
                 z = tf.forward(data[task.name].to_numpy(dtype=float))
@@ -134,6 +128,17 @@ class Problem(ABC):
             for j, task in enumerate(self.tasks):
                 data.loc[~observed[:, j], task.name] = np.nan
         return data
+
+    def checked_noise_std(self) -> Mapping[str, float]:
+        """:attr:`noise_std`, refused with :class:`InputDataError` if a task has no entry."""
+        stds = self.noise_std
+        missing = [name for name in self.task_names if name not in stds]
+        if missing:
+            raise InputDataError(
+                f"{type(self).__name__}.noise_std has no entry for task(s) {missing}; give each "
+                f"task's measurement-noise std in its modelled space (got keys {sorted(stds)})"
+            )
+        return stds
 
     def _check_fractions(self, observed_fraction: Mapping[str, float] | None) -> dict[str, float]:
         if observed_fraction is None:
