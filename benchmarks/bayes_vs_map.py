@@ -1,6 +1,6 @@
-"""MAP versus NUTS on the H2/O2 problem: held-out NLPD, 95 % coverage per task, wall time.
+"""MAP versus NUTS on a problem (default H2/O2): held-out NLPD, 95 % coverage per task, wall time.
 
-For each training size (default 10, 20, 40 conditions, the branching fraction observed at a quarter
+For each training size (default 10, 20, 40 conditions, every mechanism task observed at a quarter
 of them) and seed, the same kernel is fitted by MAP (``mk.fit``) and by NUTS
 (``mk.fit(method="nuts")``), and both predict ``--n-test`` noise-free Sobol conditions (seed 10000):
 NLPD of the true value under the latent predictive in the modelled space (log10 s, logit) and the
@@ -16,6 +16,9 @@ These are the figures in ``docs/bayesian.md``.
 the structure it chooses (``mk.fit(data, method="nuts")``); the per-seed lines then name that
 structure (the same for both: NUTS starts from the MAP fit).
 
+``--problem`` takes a built-in problem (``h2o2``, ``analytic``, ``ch3_oh``) or one of your own,
+``"my_problems.py:ShockTube"`` (docs/problems.md, "Your own problem").
+
 ``--diagnostics`` instead fits 30 observations with the library's default NUTS settings and prints
 the worst R-hat, the smallest bulk ESS and the wall time (the convergence figure).
 
@@ -24,6 +27,7 @@ Usage::
     python benchmarks/bayes_vs_map.py                                  # 10/20/40, 5 seeds, defaults
     python benchmarks/bayes_vs_map.py --warmup 100 --samples 100 --chains 2 --max-tree-depth 6  # quicker
     python benchmarks/bayes_vs_map.py --kernel default --sizes 10,20   # the default model's structure
+    python benchmarks/bayes_vs_map.py --problem ch3_oh --sizes 10,20   # another problem
     python benchmarks/bayes_vs_map.py --diagnostics                    # n = 30, default settings
 """
 
@@ -37,13 +41,22 @@ import numpy as np
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.bayes import NutsSettings, fit_nuts
+from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.model_checking import held_out_scores
-from mtgp_kinetics.problems import H2O2Ignition
+from mtgp_kinetics.problems import Problem, get_problem
+
+SPARSE_FRACTION = 0.25  # share of the rows at which each mechanism task is observed
 
 
-def _data(problem: H2O2Ignition, n: int, seed: int) -> mk.Dataset:
-    frame = problem.sample(n, seed=seed, observed_fraction={"f_branch": 0.25})
+def _data(problem: Problem, n: int, seed: int) -> mk.Dataset:
+    fractions = {t.name: SPARSE_FRACTION for t in problem.tasks if t.kind == "mechanism"}
+    frame = problem.sample(n, seed=seed, observed_fraction=fractions or None)
     return mk.Dataset.from_frame(frame, problem.space, problem.tasks)
+
+
+def _per_task(values: object, fmt: str) -> str:
+    """``values`` (one per task) formatted and joined with `` / ``."""
+    return " / ".join(format(float(v), fmt) for v in values)
 
 
 def _structure(model: mk.KineticsModel) -> str:
@@ -52,13 +65,19 @@ def _structure(model: mk.KineticsModel) -> str:
     return f"{spec.name} (nu {', '.join(f'{latent.nu:g}' for latent in spec.latents or ())})"
 
 
-def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts: dict[str, int]) -> None:
-    problem = H2O2Ignition()
+def compare(
+    problem: Problem, sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts: dict[str, int]
+) -> None:
     test = problem.space.sample(n_test, seed=10_000)
     truth = problem.evaluate(test)
     names = [task.name for task in problem.tasks]
+    t = len(names)
     label = "default" if kernel is None else kernel
-    print(f"kernel {label!r}, NUTS {nuts or 'defaults'}, {n_test} test conditions", flush=True)
+    print(
+        f"{problem.name}: kernel {label!r}, NUTS {nuts or 'defaults'}, {n_test} test conditions, "
+        f"tasks {' / '.join(names)}",
+        flush=True,
+    )
     summary = []
     for n in sizes:
         rows = {"map": [], "map point": [], "nuts": []}
@@ -92,14 +111,14 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
                     # The figure the earlier runs reported: a Gaussian with the mixture's moments.
                     moments = held_out_scores(model.predict(test, level=0.95), truth, problem.tasks, 0.95)
                     extra += (
-                        f", moment-matched NLPD {moments.loc[names[0], 'nlpd']:+.3f} / "
-                        f"{moments.loc[names[1], 'nlpd']:+.3f}, max R-hat {table['r_hat'].max():.3f}, "
+                        f", moment-matched NLPD {_per_task(moments.loc[names, 'nlpd'], '+.3f')}, "
+                        f"max R-hat {table['r_hat'].max():.3f}, "
                         f"min bulk ESS {table['ess_bulk'].min():.0f}, "
                         f"{table.attrs['divergences']} divergences"
                     )
                 print(
-                    f"  n={n} seed={seed} {method:4s}: NLPD {row[0]:+.3f} / {row[1]:+.3f}, "
-                    f"coverage {row[2]:.3f} / {row[3]:.3f}, {seconds:.1f} s{extra}",
+                    f"  n={n} seed={seed} {method:4s}: NLPD {_per_task(row[:t], '+.3f')}, "
+                    f"coverage {_per_task(row[t : 2 * t], '.3f')}, {seconds:.1f} s{extra}",
                     flush=True,
                 )
         for method in ("map", "map point", "nuts"):
@@ -111,16 +130,15 @@ def compare(sizes: list[int], seeds: int, kernel: str | None, n_test: int, nuts:
     for n, method, med in summary:
         print(
             f"{n:>3} {method:9} "
-            + " ".join(f"{v:>+16.3f}" for v in med[:2])
+            + " ".join(f"{v:>+16.3f}" for v in med[:t])
             + " "
-            + " ".join(f"{v:>16.3f}" for v in med[2:4])
-            + f" {med[4]:>9.1f}"
+            + " ".join(f"{v:>16.3f}" for v in med[t : 2 * t])
+            + f" {med[2 * t]:>9.1f}"
         )
-    print("(medians over seeds; NLPD in log10 s and logit units, lower is better; coverage target 0.95)")
+    print("(medians over seeds; NLPD in each task's modelled units, lower is better; coverage target 0.95)")
 
 
-def diagnostics(kernel: str | None, nuts: dict[str, int]) -> None:
-    problem = H2O2Ignition()
+def diagnostics(problem: Problem, kernel: str | None, nuts: dict[str, int]) -> None:
     data = _data(problem, 30, 0)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -140,6 +158,7 @@ def diagnostics(kernel: str | None, nuts: dict[str, int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problem", default="h2o2", help="built-in name or 'file.py:Class'")
     parser.add_argument("--sizes", default="10,20,40", help="training sizes, comma separated")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--kernel", default="icm", help="structure of both fits; 'default': kernel=None")
@@ -160,10 +179,14 @@ def main() -> None:
     }
     nuts = {k: v for k, v in nuts.items() if v is not None}
     kernel = None if args.kernel == "default" else args.kernel
+    try:
+        problem = get_problem(args.problem)
+    except InputDataError as error:
+        parser.exit(2, f"bayes_vs_map.py: {error}\n")
     if args.diagnostics:
-        diagnostics(kernel, nuts)
+        diagnostics(problem, kernel, nuts)
     else:
-        compare([int(s) for s in args.sizes.split(",")], args.seeds, kernel, args.n_test, nuts)
+        compare(problem, [int(s) for s in args.sizes.split(",")], args.seeds, kernel, args.n_test, nuts)
 
 
 if __name__ == "__main__":
