@@ -38,7 +38,7 @@ import pandas as pd
 import mtgp_kinetics as mk
 from mtgp_kinetics.derived import R_KJ_PER_MOL_K, is_time_unit
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.problems import Problem, get_problem
+from mtgp_kinetics.problems import Problem, get_problem, split_problem_specs
 from mtgp_kinetics.space import Continuous, Space, kelvin_offset, temperature_condition
 
 GOAL = 0.90  # the coverage goal for the derived quantities
@@ -211,7 +211,7 @@ def main() -> None:
         parser.error(f"--step must be in (0, 0.1), got {args.step}")
     means = [m.strip() for m in args.means.split(",") if m.strip()]
     rows = []
-    for spec in [p.strip() for p in args.problems.split(",") if p.strip()]:
+    for spec in split_problem_specs(args.problems):
         try:
             rows += check_problem(
                 spec, args.n_train, args.n_test, args.seeds, args.restarts, means, args.step

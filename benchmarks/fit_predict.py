@@ -54,7 +54,7 @@ import torch
 from _baselines import BotorchMultiTaskGP, BotorchSingleTaskGPs, hand_written_inputs
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.problems import Problem, get_problem
+from mtgp_kinetics.problems import Problem, get_problem, split_problem_specs
 
 OURS = ("default", "icm", "lmc", "independent")  # "default": mk.fit(data) with no kernel
 MULTITASK, SINGLETASK = "botorch MultiTaskGP", "botorch SingleTaskGPs"
@@ -422,7 +422,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.problems, args.n, args.seeds, args.scaling_n = "analytic", "30", 1, ""
-    problems = parse_list(args.problems, str)
+    problems = split_problem_specs(args.problems)
     ns = parse_list(args.n, int)
     scaling_ns = parse_list(args.scaling_n, int)
 

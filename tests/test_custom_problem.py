@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mtgp_kinetics.errors import InputDataError
-from mtgp_kinetics.problems import AnalyticKinetics, Problem, get_problem
+from mtgp_kinetics.problems import AnalyticKinetics, Problem, get_problem, split_problem_specs
 
 ARRHENIUS_PROBLEM = textwrap.dedent(
     '''
@@ -185,3 +185,48 @@ def test_evaluate_without_a_task_column_is_named_when_sampling(broken_file):
     problem = get_problem(f"{broken_file}:WrongColumn")
     with pytest.raises(InputDataError, match=r"WrongColumn.evaluate returned no column for task\(s\) \['k"):
         problem.sample(4, seed=0)
+
+
+def test_keyword_arguments_in_the_name_build_a_variant():
+    """A command line can only pass a string: ``analytic(seed=3)`` is a different analytic problem."""
+    base = get_problem("analytic")
+    variant = get_problem("Analytic( n_tasks=3, seed=3, lengthscales=[0.2, 0.3, 0.4] )")
+    assert variant.task_names == ["log_k", "f_a", "k_b"]
+    x = base.space.sample(5, seed=0)
+    assert not np.allclose(base.evaluate(x)["log_k"], variant.evaluate(x)["log_k"])
+    same = get_problem("analytic", n_tasks=3, seed=3, lengthscales=[0.2, 0.3, 0.4])
+    np.testing.assert_array_equal(same.evaluate(x)["log_k"], variant.evaluate(x)["log_k"])
+
+
+def test_keyword_arguments_reach_a_problem_in_a_file(problem_file):
+    named = get_problem(f"{problem_file}:PureArrhenius(ea=120.0)")
+    assert named.ea == 120.0
+    assert get_problem(f"{problem_file}:PureArrhenius", ea=120.0).ea == 120.0
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("analytic(3)", r"must be named, as in analytic\(seed=3\)"),
+        ("analytic(seed=x)", "argument 'seed' of 'analytic' must be a literal"),
+        ("analytic(seed=)", "cannot read the arguments"),
+        ("analytic(colour=1)", "'analytic' could not be built: .*colour"),
+    ],
+)
+def test_bad_arguments_in_the_name_are_refused_naming_them(spec, message):
+    with pytest.raises(InputDataError, match=message):
+        get_problem(spec)
+
+
+def test_an_argument_given_twice_is_refused():
+    with pytest.raises(InputDataError, match=r"\['seed'\] given both"):
+        get_problem("analytic(seed=1)", seed=2)
+
+
+def test_problem_lists_split_at_top_level_commas_only():
+    text = "h2o2, analytic(seed=2, lengthscales=[0.2, 0.3]),, my.py:P(levels={'a': 1, 'b': 2})"
+    assert split_problem_specs(text) == [
+        "h2o2",
+        "analytic(seed=2, lengthscales=[0.2, 0.3])",
+        "my.py:P(levels={'a': 1, 'b': 2})",
+    ]

@@ -10,6 +10,7 @@ follow the :class:`Problem` interface (``space``, ``tasks``,
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import sys
@@ -41,9 +42,12 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
         ``"module:attribute"`` / ``"path/to/file.py:attribute"``: a :class:`Problem` subclass (or
         a function returning a :class:`Problem`) in an importable module or a Python file. This is
         how the benchmarks (``--problem``, ``--problems``) run on a problem the package does not
-        ship.
+        ship. Either may end in keyword arguments with literal values, ``"analytic(seed=3,
+        lengthscales=[0.2])"`` or ``"my_problems.py:ShockTube(fuel='CH4')"``, so a command line
+        can build any variant of a problem.
     **kwargs
-        Passed to the problem's constructor (or function).
+        Passed to the problem's constructor (or function), with those of ``name``; an argument
+        given both ways is refused.
 
     Returns
     -------
@@ -61,18 +65,75 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
     --------
     >>> get_problem("analytic").task_names
     ['log_k', 'f_a']
+    >>> get_problem("analytic(n_tasks=3, seed=1)").task_names
+    ['log_k', 'f_a', 'k_b']
     """
     if not isinstance(name, str):
         raise InputDataError(f"get_problem: the problem name must be a string, got {type(name).__name__}")
+    name, written = _split_arguments(name)
+    both = sorted(set(written) & set(kwargs))
+    if both:
+        raise InputDataError(f"get_problem: argument(s) {both} given both in {name!r}(...) and as keywords")
+    kwargs = {**written, **kwargs}
     key = name.lower()
     if key in PROBLEMS:
-        return PROBLEMS[key](**kwargs)
+        try:
+            return PROBLEMS[key](**kwargs)
+        except TypeError as error:  # an unknown or missing argument
+            raise InputDataError(f"get_problem: {name!r} could not be built: {error}") from error
     if ":" not in name:
         raise InputDataError(
             f"get_problem: unknown problem {name!r}; choose one of {sorted(PROBLEMS)}, or give your own "
             "as 'module:ClassName' or 'path/to/file.py:ClassName'"
         )
     return _load_problem(name, kwargs)
+
+
+def _split_arguments(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"name(a=1, b='x')"`` -> ``("name", {"a": 1, "b": "x"})``; a spec without ``(...)`` as is."""
+    spec = spec.strip()
+    start = spec.find("(", spec.rfind(":") + 1)
+    if start < 0 or not spec.endswith(")"):
+        return spec, {}
+    head, arguments = spec[:start].strip(), spec[start:]
+    try:
+        call = ast.parse(f"f{arguments}", mode="eval").body
+    except SyntaxError as error:
+        raise InputDataError(
+            f"get_problem: cannot read the arguments {arguments!r} of {head!r}: {error.msg}"
+        ) from None
+    if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
+        raise InputDataError(
+            f"get_problem: the arguments of {head!r} must be named, as in {head}(seed=3), got {arguments!r}"
+        )
+    kwargs = {}
+    for keyword in call.keywords:
+        try:
+            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+        except ValueError:
+            raise InputDataError(
+                f"get_problem: argument {keyword.arg!r} of {head!r} must be a literal (number, string, "
+                f"list, ...), got {ast.unparse(keyword.value)!r}"
+            ) from None
+    return head, kwargs
+
+
+def split_problem_specs(text: str) -> list[str]:
+    """A comma-separated list of problem specs, commas inside ``(...)`` or ``[...]`` kept.
+
+    ``"h2o2,analytic(seed=2, lengthscales=[0.2, 0.3])"`` -> ``["h2o2", "analytic(seed=2,
+    lengthscales=[0.2, 0.3])"]``: what the benchmarks' ``--problems`` option reads.
+    """
+    specs, depth, current = [], 0, []
+    for char in text:
+        depth += (char in "([{") - (char in ")]}")
+        if char == "," and depth == 0:
+            specs.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    specs.append("".join(current).strip())
+    return [spec for spec in specs if spec]
 
 
 def _load_problem(spec: str, kwargs: dict[str, Any]) -> Problem:
@@ -142,4 +203,5 @@ __all__ = [
     "MethylHydroxylChannels",
     "Problem",
     "get_problem",
+    "split_problem_specs",
 ]
