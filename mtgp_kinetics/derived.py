@@ -59,12 +59,19 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from mtgp_kinetics.errors import InputDataError, NumericsWarning, check_integer, check_probability
+from mtgp_kinetics.errors import (
+    DataWarning,
+    InputDataError,
+    NumericsWarning,
+    check_integer,
+    check_probability,
+)
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import (
     Continuous,
     Space,
     condition_text,
+    is_celsius,
     kelvin_offset,
     temperature_condition,
     unit_key,
@@ -158,14 +165,12 @@ def _task(model: PosteriorModel, task: str | None, where: str) -> tuple[int, Tas
     return k, model.tasks[k]
 
 
-def _continuous(space: Space, name: str, where: str) -> Continuous:
+def _continuous(space: Space, name: str, where: str, needs: str = "a derivative") -> Continuous:
     if name not in space.names:
         raise InputDataError(f"{where}: unknown condition {name!r}; the space has {space.names}")
     variable = space[name]
     if not isinstance(variable, Continuous):
-        raise InputDataError(
-            f"{where}: condition {name!r} is categorical; a derivative needs a continuous one"
-        )
+        raise InputDataError(f"{where}: condition {name!r} is categorical; {needs} needs a continuous one")
     return variable
 
 
@@ -611,6 +616,14 @@ def activation_energy(
     level = _probability(level, "level", where)
     _, task_ = _task(model, task, where)
     sign = _delay_sign(task_, kind, where)
+    if task_.kind == "mechanism":
+        warnings.warn(
+            f"{where}: task {task_.name!r} is a mechanism task (a fraction or yield); what is returned "
+            f"is -R d ln y / d(1/T) of that output, not the activation energy of a rate. For where "
+            f"the mechanism switches use level_crossing or probability_above",
+            DataWarning,
+            stacklevel=2,
+        )
     variable = (
         temperature_condition(model.space, None, where)
         if temperature is None
@@ -646,7 +659,8 @@ def exponent(
 
     The pressure exponent of a delay (``tau ~ P^n``) with ``condition="P"``, a reaction order
     (``r ~ c^n``) with a concentration. Dimensionless; any task and condition transform is handled by
-    the chain rule (module docstring).
+    the chain rule (module docstring). A temperature in degrees Celsius is taken in kelvin (the
+    temperature exponent ``d ln y / d ln T_K``, as in ``k ~ T^b``).
 
     Parameters
     ----------
@@ -684,7 +698,8 @@ def exponent(
     level = _probability(level, "level", where)
     _, task_ = _task(model, task, where)
     variable = _continuous(model.space, condition, where)
-    if variable.lower <= 0:
+    offset = kelvin_offset(variable, where) if is_celsius(variable.unit) else 0.0
+    if variable.lower + offset <= 0:
         raise InputDataError(
             f"{where}: condition {condition!r} has lower bound {variable.lower} <= 0; ln x is undefined"
         )
@@ -693,7 +708,7 @@ def exponent(
     frame = _frame(conditions, model.space, where)
 
     def factor(x: np.ndarray) -> np.ndarray:
-        return x * du_dx(variable, x)  # d/d ln x = x d/dx
+        return (x + offset) * du_dx(variable, x)  # d/d ln x = x d/dx (x in kelvin for degrees C)
 
     out = _blockwise(model, frame, task_, variable, factor, level, method, n_samples, seed, step)
     return out.set_axis(conditions.index)  # one row per condition: the caller's row labels
@@ -774,6 +789,14 @@ def _threshold(task: Task, level: float, where: str) -> float:
         raise InputDataError(
             f"{where}: level {level!r} is outside the domain of task {task.name!r} ({tf.domain}){hint}"
         )
+    if tf.name == "logit_percent" and float(level) <= 1.0:
+        warnings.warn(
+            f"{where}: task {task.name!r} is in per cent ({task.unit!r}), so level={float(level):g} is "
+            f"read as {float(level):g} %; for a fraction of {float(level):g} give "
+            f"level={100 * float(level):g}",
+            DataWarning,
+            stacklevel=3,
+        )
     return float(tf.forward(value)[0])
 
 
@@ -848,7 +871,7 @@ def level_crossing(
     where = "level_crossing"
     _, task_ = _task(model, task, where)
     threshold = _threshold(task_, level, where)
-    variable = _continuous(model.space, along, where)
+    variable = _continuous(model.space, along, where, needs="a crossing along it")
     credible_level = _probability(credible_level, "credible_level", where)
     n_samples = _check_n_samples(n_samples, where)
     n_grid = check_integer(n_grid, "n_grid", 5, where)

@@ -136,6 +136,13 @@ def temperature_condition(space: Space, name: str | None = None, where: str = "t
     in_degrees = [v for v in continuous if is_celsius(v.unit) or is_kelvin(v.unit)]
     if inverse or in_degrees:
         return (inverse or in_degrees)[0]
+    unsupported = [v for v in continuous if unit_key(v.unit) in UNSUPPORTED_TEMPERATURE_UNITS]
+    if unsupported:
+        v = unsupported[0]
+        raise InputDataError(
+            f"{where}: condition {v.name!r} has unit {v.unit!r}, a temperature unit this package does "
+            f"not convert; give the temperature in kelvin (unit 'K') or degrees Celsius (unit 'degC')"
+        )
     raise InputDataError(
         f"{where}: no temperature among {space.names}: name it (temperature=...), or give the "
         f"temperature condition the unit 'K' or 'degC'"

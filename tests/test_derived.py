@@ -155,7 +155,8 @@ def test_activation_energy_of_a_logit_task_by_draws(switch):
     test = model.space.sample(20, seed=4)
     f = expit(b * (1000.0 / test["T"] - c0 - s * np.log(test["P"])))
     truth = -R * 1000.0 * b * (1.0 - f)  # -R d ln f / d(1/T), f = expit(b (1000/T - c))
-    ea = mk.activation_energy(model, test, "f", n_samples=2000)
+    with pytest.warns(mk.DataWarning, match="'f' is a mechanism task"):
+        ea = mk.activation_energy(model, test, "f", n_samples=2000)
     assert ((ea["lower"] <= truth) & (truth <= ea["upper"])).mean() >= 0.9
     assert np.all(ea["std"] > 0)
 
@@ -450,3 +451,81 @@ def test_results_keep_the_callers_row_labels_and_at_may_not_hold_the_crossed_con
         mk.InputDataError, match="at has a column 'T', the condition the crossing is searched along"
     ):
         mk.level_crossing(arrhenius_model, "k", 1e3, along="T", at=runs[["T", "P"]])
+
+
+def celsius_delay_model() -> tuple[mk.KineticsModel, float, float]:
+    """A delay ``tau = A exp(Ea / R T_K) P^n`` with T in degrees Celsius, and a yield in per cent."""
+    ea, order = 120.0, -0.8
+    space = mk.Space(
+        [
+            mk.Continuous("T", 600.0, 1000.0, unit="degC", transform="none"),
+            mk.Continuous("P", 1.0, 10.0, unit="bar", transform="log"),
+        ]
+    )
+    frame = space.sample(25, seed=0)
+    frame["tau"] = 1e-6 * np.exp(ea / (R * (frame["T"] + 273.15))) * frame["P"] ** order
+    frame["y"] = 100.0 / (1.0 + np.exp(-(frame["T"] - 800.0) / 40.0))
+    tasks = [
+        mk.Task("tau", unit="ms", transform="log10", kind="rate"),
+        mk.Task("y", unit="%", transform="logit", kind="mechanism"),
+    ]
+    return mk.fit(mk.Dataset.from_frame(frame, space, tasks), restarts=1), ea, order
+
+
+@pytest.fixture(scope="module")
+def celsius_delay():
+    return celsius_delay_model()
+
+
+def test_the_exponent_along_a_celsius_temperature_is_taken_in_kelvin(celsius_delay):
+    """``d ln tau / d ln T`` means T in kelvin (``k ~ T^b``); ln of a Celsius value is no exponent.
+
+    For ``tau ~ exp(Ea / R T_K)`` it is ``-Ea / (R T_K)``: -13.45 at 800 degC, where reading the
+    Celsius value gives -10.0.
+    """
+    model, ea, _ = celsius_delay
+    at = pd.DataFrame({"T": [700.0, 800.0, 900.0], "P": 5.0})
+    found = mk.exponent(model, at, "tau", "T")
+    truth = -ea / (R * (at["T"] + 273.15))
+    assert ((found["lower"] <= truth) & (truth <= found["upper"])).all(), found
+    np.testing.assert_allclose(found["mean"], truth, rtol=0.02)
+
+
+def test_activation_energy_of_a_mechanism_task_warns_what_it_is(celsius_delay):
+    model, _, _ = celsius_delay
+    at = pd.DataFrame({"T": [800.0], "P": 5.0})
+    with pytest.warns(mk.DataWarning, match="'y' is a mechanism task .* level_crossing"):
+        mk.activation_energy(model, at, "y")
+
+
+def test_a_fraction_given_as_level_of_a_percent_task_is_pointed_out(celsius_delay):
+    """``level=0.5`` on a yield in per cent is 0.5 %, a valid level: answered, with a warning."""
+    model, _, _ = celsius_delay
+    at = pd.DataFrame({"T": [800.0], "P": 5.0})
+    with pytest.warns(mk.DataWarning, match=r"level=0.5 is read as 0.5 %; .* give level=50"):
+        low = mk.probability_above(model, at, "y", 0.5)
+    assert low["probability"].iloc[0] > 0.99
+    half = mk.probability_above(model, at, "y", 50.0)  # no warning: pytest turns one into an error
+    assert 0.05 < half["probability"].iloc[0] < 0.95
+
+
+def test_a_fahrenheit_temperature_is_named_when_none_is_given():
+    space = mk.Space([mk.Continuous("T", 800.0, 2000.0, unit="degF")])
+    frame = pd.DataFrame({"T": np.linspace(800.0, 2000.0, 8), "k": np.linspace(1.0, 9.0, 8)})
+    model = mk.fit(mk.Dataset.from_frame(frame, space, [mk.Task("k", unit="1/s", transform="log10")]))
+    with pytest.raises(mk.InputDataError, match="'T' has unit 'degF', a temperature unit this package"):
+        mk.activation_energy(model, frame[["T"]], "k")
+
+
+def test_a_crossing_along_a_categorical_condition_says_what_it_needs():
+    space = mk.Space(
+        [
+            mk.Continuous("T", 700.0, 1400.0, unit="K", transform="inverse"),
+            mk.Categorical("gas", ["Ar", "N2"]),
+        ]
+    )
+    frame = space.sample(10, seed=0)
+    frame["f"] = np.linspace(0.2, 0.8, 10)
+    model = mk.fit(mk.Dataset.from_frame(frame, space, [mk.Task("f", transform="logit", kind="mechanism")]))
+    with pytest.raises(mk.InputDataError, match="'gas' is categorical; a crossing along it needs"):
+        mk.level_crossing(model, "f", 0.5, along="gas", at=pd.DataFrame({"T": [1000.0]}))
