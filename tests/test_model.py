@@ -209,3 +209,13 @@ def test_fit_warns_about_a_task_with_too_few_observations_to_calibrate(analytic_
     frame.loc[frame.index[3:], "f_a"] = np.nan
     data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
     mk.fit(data, kernel="independent", restarts=1)  # three: no warning (warnings are errors here)
+
+
+def test_fit_warns_about_a_task_whose_values_are_all_equal(analytic_problem):
+    """A constant column (a placeholder, a saturated detector) has nothing to learn; fit names it."""
+    frame = analytic_problem.sample(12, seed=2)
+    frame["f_a"] = 0.25
+    data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
+    with pytest.warns(mk.DataWarning, match=r"'f_a' \(12 x 0.25\) have the same value"):
+        model = mk.fit(data, kernel="independent", restarts=1)
+    assert np.isfinite(model.predict(frame.iloc[:3])["std"]).all()
