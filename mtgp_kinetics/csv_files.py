@@ -64,6 +64,12 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
     """
     records = _records(path)
     header = records[0][1] if records else []
+    if len(header) == 1 and "\t" in header[0]:
+        raise InputDataError(
+            f"{str(path)!r}: the header {header[0]!r} is one field with tabs in it: the file is "
+            f"tab-separated (copied from a spreadsheet or saved as text); save it as CSV with commas "
+            f"between values"
+        )
     if len(header) == 1 and ";" in header[0]:
         raise InputDataError(
             f"{str(path)!r}: the header {header[0]!r} is one field with semicolons in it: the file "
@@ -134,8 +140,29 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
     return frame.loc[~empty_row]
 
 
+#: The first bytes of spreadsheet files that are not text: xlsx/ods (zip) and xls (OLE2).
+SPREADSHEET_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
+def _not_csv_reason(path: str | Path) -> str | None:
+    """Why ``path`` is not a UTF-8 CSV file, if its first bytes show it: a spreadsheet or UTF-16."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return None  # reported when the file is opened as text
+    if head.startswith(SPREADSHEET_SIGNATURES):
+        return "it is a spreadsheet file (xlsx, xls or ods), not text: save it as 'CSV UTF-8' and read that"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "it is UTF-16 text: save it as 'CSV UTF-8'"
+    return None
+
+
 def _records(path: str | Path) -> list[tuple[int, list[str]]]:
     """The non-blank records of the file with the line each starts on (1-based), header first."""
+    reason = _not_csv_reason(path)
+    if reason is not None:
+        raise InputDataError(f"cannot read {str(path)!r} as CSV: {reason}")
     out = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -146,8 +173,26 @@ def _records(path: str | Path) -> list[tuple[int, list[str]]]:
                 # A blank or whitespace-only line (csv gives [] or ['  ']) is skipped by pandas too.
                 if fields and not (len(fields) == 1 and not fields[0].strip()):
                     out.append((start, fields))
-    except (csv.Error, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        line, sample = _first_non_utf8(path)
+        raise InputDataError(
+            f"cannot read {str(path)!r} as CSV: line {line} holds bytes that are not UTF-8 "
+            f"({sample!r}; a degree sign or accent saved by a program using another encoding, such "
+            f"as Windows-1252): save the file as 'CSV UTF-8'"
+        ) from err
+    except csv.Error as err:
         raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
     except OSError as err:
         raise InputDataError(f"cannot open {str(path)!r}: {err}") from err
     return out
+
+
+def _first_non_utf8(path: str | Path) -> tuple[int, bytes]:
+    """The 1-based line of the first byte of the file that is not UTF-8, and the bytes from it."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return data[: err.start].count(b"\n") + 1, data[err.start : err.start + 4]
+    return 0, b""

@@ -67,6 +67,16 @@ def check_definitions(space: Space, tasks: Sequence[Task] | Task) -> list[Task]:
     return tasks
 
 
+def bool_cells(col: pd.Series) -> np.ndarray:
+    """Mask of the cells of ``col`` that hold a boolean.
+
+    pandas reads a column whose only values are ``TRUE``/``False`` spellings as booleans, which
+    :func:`pandas.to_numeric` turns into 1.0 and 0.0: a lone ``TRUE`` in a rate column would be
+    recorded as a rate of 1 (the same cell beside a number is refused as text).
+    """
+    return col.map(lambda x: isinstance(x, (bool, np.bool_))).to_numpy(dtype=bool)
+
+
 def blank_cells(col: pd.Series) -> np.ndarray:
     """Mask of the empty cells of ``col``: NaN, None or whitespace-only text."""
     text = col.map(lambda x: isinstance(x, str) and not x.strip()).to_numpy(dtype=bool)
@@ -78,7 +88,7 @@ def _to_float(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     col = frame[column]
     blank = blank_cells(col)
     numeric = pd.to_numeric(col.mask(blank), errors="coerce")
-    bad = ~blank & numeric.isna().to_numpy(dtype=bool)
+    bad = (~blank & numeric.isna().to_numpy(dtype=bool)) | bool_cells(col)
     if bad.any():
         raise InputDataError(
             f"column {column!r}: non-numeric value(s) {list(col[bad].head(5))} at row(s) "

@@ -361,7 +361,8 @@ class Space:
             col = frame[v.name]
             if isinstance(v, Continuous):
                 numeric = pd.to_numeric(col, errors="coerce")
-                bad = col.notna() & numeric.isna()
+                # A boolean (a lone TRUE read by pandas) is not a number, whatever to_numeric says.
+                bad = (col.notna() & numeric.isna()) | col.map(lambda x: isinstance(x, (bool, np.bool_)))
                 if bad.any():
                     raise InputDataError(
                         f"column {v.name!r}: non-numeric value(s) at row(s) {_rows(frame.index[bad])}: "

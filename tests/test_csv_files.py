@@ -82,8 +82,8 @@ def test_unreadable_files(tmp_path):
     with pytest.raises(InputDataError, match="cannot read"):
         read_csv(write(tmp_path, ""), SPACE)
     latin = tmp_path / "latin.csv"
-    latin.write_bytes("T,gas,tau,note\n900,N2,0.01,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(InputDataError, match="cannot read"):
+    latin.write_bytes("T,gas,tau,note\n900,N2,0.01,ok\n900,N2,0.01,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputDataError, match=r"line 3 holds bytes that are not UTF-8 .*'CSV UTF-8'"):
         read_csv(latin, SPACE)
     with pytest.raises(InputDataError, match="cannot open"):
         read_csv(tmp_path, SPACE)
@@ -117,3 +117,30 @@ def test_a_semicolon_separated_file_is_named_as_such(tmp_path):
     path = write(tmp_path, "T;gas;tau\n900;N2;0,01\n")
     with pytest.raises(InputDataError, match=r"uses ';' between values.*decimal points"):
         read_csv(path, SPACE)
+
+
+def test_a_tab_separated_file_is_named_as_such(tmp_path):
+    path = write(tmp_path, "T\tgas\ttau\n900\tN2\t0.01\n")
+    with pytest.raises(InputDataError, match="tab-separated"):
+        read_csv(path, SPACE)
+
+
+@pytest.mark.parametrize(
+    ("start", "what"),
+    [(b"PK\x03\x04", "spreadsheet file"), (b"\xd0\xcf\x11\xe0", "spreadsheet file"), (b"\xff\xfe", "UTF-16")],
+)
+def test_spreadsheet_and_utf16_files_are_named_as_such(tmp_path, start, what):
+    path = tmp_path / "lab.csv"
+    path.write_bytes(start + b"T,gas,tau\n900,N2,0.01\n")
+    with pytest.raises(InputDataError, match=f"{what}.*'CSV UTF-8'"):
+        read_csv(path, SPACE)
+
+
+def test_a_lone_true_is_not_read_as_the_number_one(tmp_path):
+    """pandas reads a column whose only value is TRUE as booleans; to_numeric would make it 1.0."""
+    path = write(tmp_path, "T,gas,tau\n900,N2,TRUE\n")
+    with pytest.raises(InputDataError, match=r"column 'tau': non-numeric value\(s\) \[True\]"):
+        mk.Dataset.from_csv(path, SPACE, TASKS)
+    path = write(tmp_path, "T,gas,tau\nTRUE,N2,0.01\n", "condition.csv")
+    with pytest.raises(InputDataError, match=r"column 'T': non-numeric value\(s\)"):
+        mk.Dataset.from_csv(path, SPACE, TASKS)
