@@ -134,6 +134,10 @@ def check_version(conn: sqlite3.Connection, where: str) -> dict[str, Any]:
             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'"
         ).fetchone()[0]
         rows = conn.execute("SELECT key, value FROM meta").fetchall() if has_meta else []
+        tables = [
+            name
+            for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        ]
     except sqlite3.DatabaseError as err:
         raise CampaignStoreError(
             f"{where!r} is not a campaign database (SQLite cannot read it: {err}); pass the path of a "
@@ -144,15 +148,17 @@ def check_version(conn: sqlite3.Connection, where: str) -> dict[str, Any]:
     except ValueError as err:
         raise CampaignStoreError(f"{where!r}: the meta table is corrupted ({err})") from err
     if application_id != APPLICATION_ID or meta.get("format") != FORMAT_NAME:
-        hint = (
-            " (an empty file: perhaps CampaignStore.create was interrupted; delete it and create the "
-            "campaign again)"
-            if not has_meta and user_version == 0
-            else ""
-        )
+        if not tables and user_version == 0:
+            hint = (
+                " (an empty database: perhaps creating the campaign was interrupted; delete it and "
+                "create the campaign again)"
+            )
+        else:
+            shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+            hint = f" (it holds the table(s) {shown}: another program's database; leave it as it is)"
         raise CampaignStoreError(
             f"{where!r} is an SQLite database but not a campaign database{hint}; pass the path of a file "
-            f"made by CampaignStore.create"
+            f"made by 'mtgp-kinetics init' or Campaign.create"
         )
     if user_version > SCHEMA_VERSION:
         raise CampaignStoreError(

@@ -138,8 +138,14 @@ def test_open_refuses_files_that_are_not_campaigns(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
     conn.commit()
     conn.close()
-    with pytest.raises(CampaignStoreError, match="an SQLite database but not a campaign database"):
+    with pytest.raises(
+        CampaignStoreError, match=r"not a campaign database \(it holds the table\(s\) meta: another"
+    ):
         CampaignStore.open(other)
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("PRAGMA user_version = 0").connection.close()
+    with pytest.raises(CampaignStoreError, match="an empty database: perhaps creating the campaign was"):
+        CampaignStore.open(empty)
     assert issubclass(CampaignStoreError, MtgpError)
 
 
