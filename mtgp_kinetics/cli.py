@@ -16,6 +16,8 @@ Sub-commands
     Suggest a batch of experiments and write a sheet to fill in with the results.
 ``observe``
     Record a CSV of results in the campaign (all or nothing).
+``pending``
+    List the pending suggestions and write their sheet again (a sheet lost, or never written).
 ``abandon``
     Mark pending suggestions as abandoned (an experiment that will not be run).
 ``status``
@@ -29,6 +31,8 @@ Sub-commands
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import textwrap
 import warnings
@@ -286,8 +290,18 @@ example:
 Records the suggestions as pending and writes a sheet with suggestion_id, the conditions, the tasks
 asked for and one empty column per task: fill in the measured values (leave a cell empty if not
 measured) and record it with 'mtgp-kinetics observe'. Without --out the sheet is
-suggestions_<batch>.csv next to the database. With too few observations to fit a model the
-suggestions are space-filling Sobol points.
+suggestions_<batch>.csv next to the database (suggestions_<batch>_<database name>.csv if another
+campaign's sheet has that name); an existing file is never overwritten. With too few observations
+to fit a model the suggestions are space-filling Sobol points. A lost sheet is written again by
+'mtgp-kinetics pending --out'.
+"""
+
+_PENDING_EPILOG = """example:
+  mtgp-kinetics pending --db campaign.db --out still_to_run.csv
+
+Lists the suggestions still waiting for results (id, batch, conditions, the tasks not yet measured).
+With --out, writes them as a sheet to fill in, in the format 'mtgp-kinetics suggest' writes: for a
+sheet that was lost, overwritten or never written (a full disk). --batch limits it to one batch.
 """
 
 _OBSERVE_EPILOG = """\
@@ -396,6 +410,89 @@ def _add_observe(subparsers: _SubParsers) -> None:
         "record them (true replicates)",
     )
     parser.set_defaults(handler=run_observe)
+
+
+def _add_pending(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "pending",
+        help="list the pending suggestions and write their sheet again",
+        description="List the pending suggestions; with --out, write them as a sheet to fill in.",
+        epilog=_PENDING_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_db_argument(parser)
+    parser.add_argument("--out", type=Path, default=None, help="write the sheet to this new file")
+    parser.add_argument("--batch", type=_positive_int, default=None, help="only this batch")
+    parser.set_defaults(handler=run_pending)
+
+
+def run_pending(args: argparse.Namespace) -> int:
+    """The ``pending`` sub-command (see ``mtgp-kinetics pending --help``)."""
+    from mtgp_kinetics.campaign import Campaign
+
+    campaign = Campaign.open(args.db)
+    try:
+        pending = campaign.store.pending()
+        names = campaign.store.space.names
+        tasks = campaign.store.tasks
+    finally:
+        campaign.close()
+    if args.batch is not None:
+        pending = pending[pending["batch_id"] == args.batch]
+    if pending.empty:
+        which = "" if args.batch is None else f" in batch {args.batch}"
+        print(f"No pending suggestions{which}.")
+        return 0
+    shown = _format_conditions(pending, names)
+    shown.insert(0, "batch", pending["batch_id"].to_numpy())
+    shown.insert(0, "suggestion_id", pending["suggestion_id"].to_numpy())
+    shown["still to measure"] = [", ".join(m) for m in pending["missing"]]
+    print(shown.to_string(index=False))
+    if args.out is not None:
+        sheet = _results_sheet(pending, names, tasks, [list(m) for m in pending["missing"]])
+        written = write_new_csv(sheet, args.out, "--out")
+        print(f"Wrote {written}: fill it in and run 'mtgp-kinetics observe {written} --db {args.db}'")
+    return 0
+
+
+def _results_sheet(
+    suggestions: pd.DataFrame, names: Sequence[str], tasks: Sequence[Task], asked: Sequence[Sequence[str]]
+) -> pd.DataFrame:
+    """The sheet to fill in: ``suggestion_id``, the conditions, the tasks asked and empty task columns."""
+    sheet = suggestions[["suggestion_id", *names]].copy()
+    sheet[TASKS_COLUMN] = [";".join(t) for t in asked]
+    for task in tasks:
+        sheet[task.name] = np.nan
+        if task.noise_column is not None:  # the measurement std, physical units, beside the value
+            sheet[task.noise_column] = np.nan
+    return sheet
+
+
+def write_new_csv(frame: pd.DataFrame, path: Path, what: str) -> Path:
+    """Write ``frame`` to the new file ``path``, complete or not at all; never overwrite a file.
+
+    The rows go to a temporary file beside ``path``, which is then linked to ``path`` (an atomic
+    step that fails if ``path`` exists, so two processes cannot write the same sheet).
+
+    Raises
+    ------
+    InputDataError
+        If ``path`` exists, its folder does not, or the file cannot be written (``what`` names it).
+    """
+    if not path.parent.is_dir():
+        raise InputDataError(f"{what}: no folder {str(path.parent)!r}")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_csv(temporary, index=False)
+        os.link(temporary, path)
+    except FileExistsError:
+        raise InputDataError(f"{what}: {str(path)!r} already exists; choose another file") from None
+    except OSError as err:
+        raise InputDataError(f"{what}: cannot write {str(path)!r}: {err}") from err
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return path
 
 
 def _add_abandon(subparsers: _SubParsers) -> None:
@@ -546,25 +643,35 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _next_batch(campaign: Any) -> int:
-    """The batch id the next ``suggest`` gets."""
-    batches = campaign.store.suggestions()["batch_id"]
-    return int(batches.max()) + 1 if len(batches) else 1
+def _write_batch_sheet(sheet: pd.DataFrame, out: Path | None, db: Path, batch: int) -> Path:
+    """Write a batch's sheet to ``out``, or by default to a new file named after the batch.
+
+    The default is ``suggestions_<batch>.csv`` beside the database, or, if that file exists (another
+    campaign's sheet in the same folder), ``suggestions_<batch>_<database stem>.csv``. The name is
+    chosen after the batch is recorded, so two ``suggest`` commands run at once write two sheets.
+    """
+    if out is not None:
+        return write_new_csv(sheet, out, "--out")
+    first = db.parent / f"suggestions_{batch}.csv"
+    try:
+        return write_new_csv(sheet, first, "the sheet")
+    except InputDataError:
+        if not first.exists():
+            raise
+    return write_new_csv(sheet, db.parent / f"suggestions_{batch}_{db.stem}.csv", "the sheet")
 
 
 def run_suggest(args: argparse.Namespace) -> int:
     """The ``suggest`` sub-command (see ``mtgp-kinetics suggest --help``)."""
     from mtgp_kinetics.campaign import Campaign
 
+    if args.out is not None:  # checked before the suggestions are made and recorded
+        if args.out.exists():
+            raise InputDataError(f"--out: {str(args.out)!r} already exists; choose another file")
+        if not args.out.parent.is_dir():
+            raise InputDataError(f"--out: no folder {str(args.out.parent)!r}")
     campaign = Campaign.open(args.db)
     try:
-        out: Path = (
-            args.out if args.out is not None else args.db.parent / f"suggestions_{_next_batch(campaign)}.csv"
-        )
-        if out.exists():
-            raise InputDataError(f"--out: {str(out)!r} already exists; choose another file")
-        if not out.parent.is_dir():
-            raise InputDataError(f"--out: no folder {str(out.parent)!r}")
         if campaign.can_fit():
             print(f"Fitting the model on {len(campaign.observations())} observations...")
         suggestions = campaign.suggest(args.q)
@@ -573,15 +680,18 @@ def run_suggest(args: argparse.Namespace) -> int:
     finally:
         campaign.close()
 
-    sheet = suggestions[["suggestion_id", *names]].copy()
-    sheet[TASKS_COLUMN] = [";".join(t) for t in suggestions["tasks"]]
-    for task in tasks:
-        sheet[task.name] = np.nan
-        if task.noise_column is not None:  # the measurement std, physical units, beside the value
-            sheet[task.noise_column] = np.nan
-    sheet.to_csv(out, index=False)
-
     batch = int(suggestions["batch_id"].iloc[0])
+    sheet = _results_sheet(suggestions, names, tasks, list(suggestions["tasks"]))
+    try:
+        out = _write_batch_sheet(sheet, args.out, args.db, batch)
+    except InputDataError as err:
+        ids = suggestions["suggestion_id"]
+        raise InputDataError(
+            f"batch {batch} (suggestion ids {ids.min()}-{ids.max()}) is recorded as pending, but its "
+            f"sheet was not written: {err}. Write it with 'mtgp-kinetics pending --db {args.db} "
+            f"--batch {batch} --out FILE'"
+        ) from err
+
     print(f"Batch {batch}: {len(suggestions)} suggestion(s) by {suggestions['strategy'].iloc[0]}")
     shown = _format_conditions(suggestions, names)
     shown.insert(0, "suggestion_id", suggestions["suggestion_id"].to_numpy())
@@ -694,16 +804,19 @@ def _result_text(r: dict[str, Any], task: Task, conditions: list[str]) -> str:
     if "observation_id" not in r:
         origin = f"row {r['row']}"
     elif not pd.isna(r.get("suggestion_id")):
-        origin = f"observation {r['observation_id']} (suggestion {r['suggestion_id']})"
+        # Ids are integers; a column with missing ids comes back as float (1.0).
+        origin = f"observation {int(r['observation_id'])} (suggestion {int(r['suggestion_id'])})"
     else:
-        origin = f"observation {r['observation_id']} (from {r.get('source')}, row {r.get('source_row')})"
+        row = r.get("source_row")
+        row = int(row) if isinstance(row, (int, float, np.number)) and not pd.isna(row) else row
+        origin = f"observation {int(r['observation_id'])} (from {r.get('source')}, row {row})"
     value = float(task.output_transform.inverse(np.asarray(r["observed"])))
     unit = f" {task.unit}" if task.unit else ""
     return f"{origin}: {task.name} = {value:.4g}{unit} at {condition_text(r, conditions)}"
 
 
 # -- report ----------------------------------------------------------------------------------------
-#: Sobol points over which ``report`` summarizes the predictive std.
+#: Points of the campaign's region over which ``report`` summarizes the predictive std.
 REPORT_POINTS = 256
 
 _REPORT_EPILOG = f"""\
@@ -712,12 +825,13 @@ example:
 
 Fits the model on every observation of the campaign and writes PNG figures to --out:
   learning_curve_<task>.png  largest and mean predictive std (latent, physical units) over
-                             {REPORT_POINTS} Sobol points against the number of experiments; each
+                             {REPORT_POINTS} points where experiments can run (the pool's rows, or
+                             feasible Sobol points) against the number of experiments; each
                              prefix of the campaign is recomputed with the final model's
                              hyperparameters (what the data bought, no refit per step), without
                              the hyperparameters' own uncertainty that `status` includes
   arrhenius_<task>.png       each rate task against 1000/T with its 95% band (spaces with a
-                             temperature, a variable with transform "inverse")
+                             temperature: modelled as 1000/T, or in K or degC)
   parity_<task>.png          leave-one-out predictions against the observed values, 95% intervals
   task_correlation.png       the learned task correlation
 and learning_curve.csv with the numbers behind the curves.
@@ -838,7 +952,10 @@ def run_report(args: argparse.Namespace) -> int:
     elif temperature is not None and temperature in fixed:
         print(f"No Arrhenius plot: the campaign holds the temperature {temperature!r} fixed.")
     else:
-        print("No Arrhenius plot: it needs a rate task and one temperature (transform 'inverse').")
+        print(
+            "No Arrhenius plot: it needs a rate task and a temperature (modelled as 1000/T, or in "
+            "K or degC)."
+        )
     parity = held_out_physical(model)
     for task in tasks:
         figures[f"parity_{task.name}.png"] = plotting.parity_plot(
@@ -870,6 +987,7 @@ COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
     _add_init,
     _add_suggest,
     _add_observe,
+    _add_pending,
     _add_abandon,
     _add_export,
     _add_status,

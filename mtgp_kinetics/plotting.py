@@ -22,7 +22,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from mtgp_kinetics.errors import InputDataError, check_integer
-from mtgp_kinetics.space import Categorical, Continuous, Space, _rows, temperature_condition
+from mtgp_kinetics.space import (
+    Categorical,
+    Continuous,
+    Space,
+    _rows,
+    is_celsius,
+    is_kelvin,
+    kelvin_offset,
+    temperature_condition,
+)
 from mtgp_kinetics.tasks import Task
 
 if TYPE_CHECKING:
@@ -61,14 +70,18 @@ def _model_task(model: KineticsModel, task: str, where: str) -> Task:
 
 
 def temperature_variable(space: Space, name: str | None = None, where: str = "plot") -> Continuous:
-    """The temperature of a space: the continuous variable modelled as ``1000 / T``.
+    """The temperature of a space for an Arrhenius plot.
+
+    The continuous variable modelled as ``1000 / T``; without one, a temperature in kelvin or
+    degrees Celsius modelled otherwise (the plot's axis is then ``1000 / T_K`` all the same).
 
     Parameters
     ----------
     space : Space
         The conditions.
     name : str, optional
-        Pick this variable; default the first Continuous with ``transform="inverse"``.
+        Pick this variable; default the first Continuous with ``transform="inverse"``, else the
+        first in kelvin or degrees Celsius.
     where : str
         Caller name for error messages.
 
@@ -82,7 +95,9 @@ def temperature_variable(space: Space, name: str | None = None, where: str = "pl
     InputDataError
         If there is no such variable, or ``name`` is not one.
     """
-    candidates = [v for v in space.variables if isinstance(v, Continuous) and v.transform == "inverse"]
+    continuous = [v for v in space.variables if isinstance(v, Continuous)]
+    candidates = [v for v in continuous if v.transform == "inverse"]
+    candidates += [v for v in continuous if v not in candidates and (is_celsius(v.unit) or is_kelvin(v.unit))]
     if name is not None:
         candidates = [v for v in candidates if v.name == name]
     if not candidates:
@@ -92,9 +107,9 @@ def temperature_variable(space: Space, name: str | None = None, where: str = "pl
         )
         wanted = f"variable {name!r} as" if name is not None else "a variable as"
         raise InputDataError(
-            f"{where}: needs {wanted} temperature: a Continuous in kelvin with transform='inverse' "
-            f"(modelled as 1000/T); the space has {described}. A temperature in degrees Celsius "
-            f"must be converted to kelvin (T_K = T_C + 273.15) before it can be modelled as 1000/T"
+            f"{where}: needs {wanted} temperature: a Continuous modelled as 1000/T "
+            f"(transform='inverse'), or one in kelvin or degrees Celsius (unit 'K' or 'degC'); the "
+            f"space has {described}"
         )
     return candidates[0]
 
@@ -205,6 +220,7 @@ def arrhenius_plot(
     task_obj = _model_task(model, task, where)
     space = model.space
     t_var = temperature_variable(space, temperature, where)
+    offset = kelvin_offset(t_var, where)  # 273.15 for degrees Celsius: the x axis is 1000 / T_K
     n_points = check_integer(n_points, "n_points", 2, where)
     fixed = dict(fixed or {})
     unknown = sorted(set(fixed) - set(space.names))
@@ -225,7 +241,7 @@ def arrhenius_plot(
     grid = pd.DataFrame({name: [values[name]] * len(temperatures) for name in values})
     grid[t_var.name] = temperatures
     pred = model.predict(grid[space.names], level=level, tasks=[task])
-    x = _inverse_1000(temperatures)
+    x = _inverse_1000(temperatures + offset)
 
     fig, ax = _figure_and_axes(ax, (6.0, 4.5))
     central = "median" if task_obj.transform != "none" else "mean"
@@ -243,7 +259,7 @@ def arrhenius_plot(
         obs = model.data.observations
         obs = obs[obs["task"] == task]
         close = _near(obs, values, space, near)
-        obs_x = _inverse_1000(obs[t_var.name].to_numpy(dtype=float))
+        obs_x = _inverse_1000(obs[t_var.name].to_numpy(dtype=float) + offset)
         obs_y = obs["value"].to_numpy(dtype=float)
         ax.scatter(
             obs_x[close],
@@ -264,10 +280,15 @@ def arrhenius_plot(
         )
     if task_obj.transform in _LOG_TRANSFORMS:
         ax.set_yscale("log")
-    unit = t_var.unit or "K"
-    ax.set_xlabel(f"1000 / {t_var.name} [1/{unit}]")
+    if offset:
+        ax.set_xlabel(f"1000 / T [1/K], T = {t_var.name} + {offset:g}")
+    else:
+        ax.set_xlabel(f"1000 / {t_var.name} [1/{t_var.unit or 'K'}]")
     ax.set_ylabel(task_obj.label)
-    top = ax.secondary_xaxis("top", functions=(_inverse_1000, _inverse_1000))
+    top = ax.secondary_xaxis(
+        "top",
+        functions=(lambda v: _inverse_1000(v) - offset, lambda t: _inverse_1000(np.asarray(t) + offset)),
+    )
     top.set_xlabel(t_var.label)
     ax.set_title(_describe(values, space) if values else task_obj.label, fontsize="medium")
     ax.legend(loc="best", fontsize="small")

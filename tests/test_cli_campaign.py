@@ -429,3 +429,63 @@ def test_init_names_the_file_when_its_settings_are_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{str(config)!r} [campaign]: " in err and "unknown acquisition strategy 'bogus'" in err
     assert not (tmp_path / "c.db").exists()
+
+
+def test_a_sheet_never_overwrites_another_campaigns(tmp_path, capsys):
+    """Two campaigns in one folder: the second's first batch gets a sheet named after its database."""
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    for db in (first, second):
+        assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(first), "-q", "2"]) == 0
+    kept = (tmp_path / "suggestions_1.csv").read_text()
+    assert main(["suggest", "--db", str(second), "-q", "2"]) == 0
+    assert "Wrote " + str(tmp_path / "suggestions_1_second.csv") in capsys.readouterr().out
+    assert (tmp_path / "suggestions_1.csv").read_text() == kept
+    assert len(pd.read_csv(tmp_path / "suggestions_1_second.csv")) == 2
+
+
+def test_pending_lists_and_rewrites_the_sheet_of_waiting_suggestions(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "2"]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "1"]) == 0
+    original = pd.read_csv(tmp_path / "suggestions_1.csv")
+    half = _fill(tmp_path / "suggestions_1.csv", tmp_path / "half.csv")
+    pd.read_csv(half).assign(f_a=np.nan).iloc[:1].to_csv(half, index=False)  # log_k of suggestion 1
+    assert main(["observe", str(half), "--db", str(db)]) == 0
+    capsys.readouterr()
+
+    assert main(["pending", "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["suggestion_id", "batch", "T", "P", "still", "to", "measure"]
+    assert [line.split()[:2] for line in lines[1:]] == [["1", "1"], ["2", "1"], ["3", "2"]]
+    assert lines[1].endswith("f_a") and lines[2].endswith("log_k, f_a")
+
+    again = tmp_path / "again.csv"
+    assert main(["pending", "--db", str(db), "--batch", "1", "--out", str(again)]) == 0
+    sheet = pd.read_csv(again)
+    assert list(sheet.columns) == list(original.columns)
+    np.testing.assert_allclose(sheet[["T", "P"]], original[["T", "P"]])
+    assert sheet["tasks"].tolist() == ["f_a", "log_k;f_a"]  # what is still to measure
+    assert main(["pending", "--db", str(db), "--out", str(again)]) == 2  # never overwritten
+    assert "already exists" in capsys.readouterr().err
+    assert main(["pending", "--db", str(db), "--batch", "7"]) == 0
+    assert "No pending suggestions in batch 7" in capsys.readouterr().out
+
+
+def test_a_sheet_that_cannot_be_written_says_how_to_write_it_again(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_csv", disk_full)
+        assert main(["suggest", "--db", str(db), "-q", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "batch 1 (suggestion ids 1-2) is recorded as pending, but its sheet was not written" in err
+    assert f"'mtgp-kinetics pending --db {db} --batch 1 --out FILE'" in err
+    assert not list(tmp_path.glob("*.csv")) and not list(tmp_path.glob(".*.tmp"))
+    assert main(["pending", "--db", str(db), "--out", str(tmp_path / "s.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 2

@@ -139,14 +139,31 @@ def test_arrhenius_plot_rejects_bad_arguments(model):
         arrhenius_plot(model, "log_k", temperature="P")
 
 
-def test_arrhenius_plot_needs_an_inverse_transformed_temperature():
-    space = Space([Continuous("T", 600.0, 1200.0, "K", transform="none"), Continuous("x", 0.0, 1.0)])
+def test_arrhenius_plot_needs_a_temperature():
+    space = Space([Continuous("T", 600.0, 1200.0, "", transform="none"), Continuous("x", 0.0, 1.0)])
     task = Task("k", unit="1/s", transform="log10")
     frame = pd.DataFrame({"T": [700.0, 900.0, 1100.0], "x": [0.1, 0.5, 0.9], "k": [1.0, 10.0, 100.0]})
     unfitted = KineticsModel.from_dataset(mk.Dataset.from_frame(frame, space, [task]), kernel_spec("icm"))
     # The check comes before any prediction, so the model need not be fitted.
-    with pytest.raises(InputDataError, match=r"transform='inverse'.*T \(none\), x \(none\)"):
+    with pytest.raises(InputDataError, match=r"transform='inverse'.*'K' or 'degC'.*T \(none\), x \(none\)"):
         arrhenius_plot(unfitted, "k")
+
+
+def test_arrhenius_plot_of_a_celsius_temperature_is_against_1000_over_kelvin():
+    """A campaign in degrees Celsius (modelled linearly) gets its Arrhenius plot in 1000 / T_K."""
+    model = _celsius_rate_model()
+    fig = arrhenius_plot(model, "k", fixed={"P": 1.0}, n_points=6)
+    ax = fig.axes[0]
+    line = ax.get_lines()[0]
+    celsius = 1000.0 / np.asarray(line.get_xdata()) - 273.15
+    assert celsius.min() == pytest.approx(model.space["T_C"].lower)
+    assert celsius.max() == pytest.approx(model.space["T_C"].upper)
+    expected = model.predict(pd.DataFrame({"T_C": celsius, "P": 1.0}), tasks=["k"])["mean"]
+    np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-8)
+    data_x = ax.collections[1].get_offsets()[:, 0]  # the observations near P = 1 bar
+    observed = model.data.observations["T_C"].to_numpy() + 273.15
+    assert np.isin(np.round(1000.0 / data_x, 6), np.round(observed, 6)).all()
+    assert "T_C + 273.15" in ax.get_xlabel()
 
 
 def test_default_conditions_and_temperature_variable():
