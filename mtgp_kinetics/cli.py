@@ -953,8 +953,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"No Arrhenius plot: the campaign holds the temperature {temperature!r} fixed.")
     else:
         print(
-            "No Arrhenius plot: it needs a rate task and a temperature (modelled as 1000/T, or in "
-            "K or degC)."
+            "No Arrhenius plot: it needs a rate task and a temperature (modelled as 1000/T, or in K or degC)."
         )
     parity = held_out_physical(model)
     for task in tasks:

@@ -169,8 +169,8 @@ def _suggestion_ids(frame: pd.DataFrame) -> list[int | None]:
     if bad.any():
         raise InputDataError(
             f"column {SUGGESTION_ID!r}: {ids[bad][:5].tolist()} at row(s) {_rows(frame.index[bad])} are "
-            f"not suggestion ids (whole numbers >= 1); copy the ids from store.pending(), or leave the "
-            f"cell empty for an unsolicited experiment"
+            f"not suggestion ids (whole numbers >= 1); copy the ids from store.pending() (CLI: "
+            f"mtgp-kinetics pending), or leave the cell empty for an unsolicited experiment"
         )
     return [int(x) if g else None for x, g in zip(ids, given, strict=True)]
 

@@ -141,7 +141,7 @@ def check_version(conn: sqlite3.Connection, where: str) -> dict[str, Any]:
     except sqlite3.DatabaseError as err:
         raise CampaignStoreError(
             f"{where!r} is not a campaign database (SQLite cannot read it: {err}); pass the path of a "
-            f"file made by CampaignStore.create"
+            f"file made by 'mtgp-kinetics init' or Campaign.create"
         ) from err
     try:
         meta = {key: json.loads(value) for key, value in rows}

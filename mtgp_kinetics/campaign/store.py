@@ -669,7 +669,10 @@ class CampaignStore:
             )
             unknown = sorted({i for i in wanted if i not in status})
             if unknown:
-                raise InputDataError(f"abandon: unknown suggestion id(s) {unknown}; see store.suggestions()")
+                raise InputDataError(
+                    f"abandon: unknown suggestion id(s) {unknown}; see store.suggestions() (CLI: "
+                    f"mtgp-kinetics pending)"
+                )
             completed = sorted({i for i in wanted if status[i] == "completed"})
             if completed:
                 raise InputDataError(
@@ -834,7 +837,8 @@ class CampaignStore:
             labels = [label for sid in unknown for label in parsed.referenced[sid]]
             raise InputDataError(
                 f"column {SUGGESTION_ID!r}: unknown suggestion id(s) {unknown} at row(s) {_rows(labels)}; "
-                f"see store.suggestions() for the ids, or leave the cell empty for an unsolicited "
+                f"see store.suggestions() (CLI: mtgp-kinetics pending) for the ids, or leave the cell "
+                f"empty for an unsolicited "
                 f"experiment (results exported from another campaign: remove the {SUGGESTION_ID!r} "
                 f"column, and they are recorded as unsolicited experiments)"
             )
@@ -854,6 +858,7 @@ class CampaignStore:
             on_repeat = "drop"
         unsolicited = self._current_unsolicited(conn) if on_repeat != "keep" else {}
         repeats: list[str] = []
+        conflicts: list[str] = []
         plan = []
         for row in parsed.rows:
             sid = row.suggestion_id
@@ -911,8 +916,7 @@ class CampaignStore:
                     f"{current[(sid, t)][0]})"
                     for t in repeated_tasks
                 ]
-                continue  # reported below, with every other repeat
-            if on_repeat == "drop":
+            if on_repeat != "keep":  # reported below with every other repeat, or dropped
                 row = _without(row, repeated_tasks)
                 if not row.values:
                     continue
@@ -921,22 +925,14 @@ class CampaignStore:
                 if (sid, task) in current:
                     oid, value, _, source, at, _ = current[(sid, task)]
                     if not replace:
-                        raise InputDataError(
+                        conflicts.append(
                             f"row {row.label}, column {task!r}: suggestion {sid} already has a result for "
-                            f"task {task!r} (observation {oid}: {value!r} from {source!r}, recorded "
-                            f"{at}); to correct it, record again with replace=True (CLI: observe "
-                            f"--replace), which keeps the old value marked as superseded"
+                            f"task {task!r} (observation {oid}: {value!r} from {source!r}, recorded {at})"
                         )
                     replaced[task] = oid
             plan.append((row, json.dumps(conditions), replaced))
-        if repeats:
-            shown = "; ".join(repeats[:5]) + (f"; and {len(repeats) - 5} more" if len(repeats) > 5 else "")
-            raise InputDataError(
-                f"{len(repeats)} value(s) repeat results already recorded: {shown}. Recording them again "
-                f"would count those experiments twice. Pass duplicates='skip' to record only the new "
-                f"values (a sheet imported again with rows added; CLI: observe --duplicates skip), or "
-                f"duplicates='record' if they are true replicates that gave the same number"
-            )
+        if conflicts or repeats:
+            raise InputDataError(_refusal(conflicts, repeats))
         return plan
 
     @staticmethod
@@ -1167,3 +1163,28 @@ class CampaignStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
+
+
+def _listed(items: Sequence[str], limit: int = 5) -> str:
+    """The first ``limit`` items joined by ``"; "``, and how many more."""
+    more = len(items) - limit
+    return "; ".join(items[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _refusal(conflicts: Sequence[str], repeats: Sequence[str]) -> str:
+    """One message for every result that differs from a recorded one and every repeated value."""
+    parts = []
+    if conflicts:
+        parts.append(
+            f"{len(conflicts)} value(s) differ from results already recorded: {_listed(conflicts)}. To "
+            f"correct them, record again with replace=True (CLI: observe --replace), which keeps the "
+            f"old values marked as superseded"
+        )
+    if repeats:
+        parts.append(
+            f"{len(repeats)} value(s) repeat results already recorded: {_listed(repeats)}. Recording them "
+            f"again would count those experiments twice. Pass duplicates='skip' to record only the new "
+            f"values (a sheet imported again with rows added; CLI: observe --duplicates skip), or "
+            f"duplicates='record' if they are true replicates that gave the same number"
+        )
+    return ". ".join(parts)

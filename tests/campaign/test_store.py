@@ -505,6 +505,19 @@ def test_a_suggestions_result_repeated_is_a_duplicate(busy_store: CampaignStore)
         busy_store.record(again.assign(tau=2e-3), "oracle")
 
 
+def test_corrections_and_repeats_in_one_file_are_refused_in_one_message(busy_store: CampaignStore) -> None:
+    """A re-imported sheet with one value changed: the change is named at once, not after a retry."""
+    busy_store.record(pd.DataFrame({"suggestion_id": [2], "tau": [2e-3], "tau_std": [1e-4]}), "lab")
+    sheet = pd.DataFrame({"suggestion_id": [1, 2], "tau": [1e-3, 3e-3], "tau_std": [1e-4, 1e-4]})
+    before = dump(busy_store.path)
+    with pytest.raises(InputDataError) as refused:
+        busy_store.record(sheet, "lab")
+    message = str(refused.value)
+    assert "1 value(s) differ from results already recorded: row 1, column 'tau'" in message
+    assert "1 value(s) repeat results already recorded: row 0 'tau'" in message
+    assert dump(busy_store.path) == before
+
+
 def test_an_export_imports_again(busy_store: CampaignStore, tmp_path: Path) -> None:
     busy_store.record(pd.DataFrame({"T": [950.0], "P": 4.0, "gas": "N2", "f": 0.3}), "lab")
     exported = tmp_path / "export.csv"
