@@ -331,7 +331,9 @@ _STATUS_EPILOG = f"""\
 example:
   mtgp-kinetics status --db campaign.db
 
-Prints the observations and awaited results per task and the pending suggestions. Once every task
+Prints the observations and awaited results per task, the pending suggestions and where the
+campaign stands against its stopping rules ([stop] in its TOML: experiments, cost, target std per
+task), and whether it is done. Once every task
 has enough observations, fits the model and prints each task's largest predictive std (latent, in
 physical units) over {STATUS_POINTS} points where experiments can run (the pool, the feasible part of
 the space, or the whole space), where it is, the learned task correlation, and the results more
@@ -637,6 +639,9 @@ def run_init(args: argparse.Namespace) -> int:
         rules = campaign.feasibility.rules()
         if rules:
             print(f"Every suggestion obeys: {'; '.join(rules)}")
+        stop = settings.get("stop")
+        if stop:
+            print("Stops at: " + ", ".join(f"{key} {value}" for key, value in stop.items()))
         print("\n".join(_counts_lines(campaign)))
     finally:
         campaign.close()
@@ -674,6 +679,9 @@ def run_suggest(args: argparse.Namespace) -> int:
     try:
         if campaign.can_fit():
             print(f"Fitting the model on {len(campaign.observations())} observations...")
+        done = campaign.should_stop()
+        if done is not None:
+            print(f"Note: the campaign's stopping rules say it is done ({done.message}); suggesting anyway.")
         suggestions = campaign.suggest(args.q)
         names = campaign.store.space.names
         tasks = campaign.store.tasks
@@ -748,6 +756,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         print(f"Campaign {args.db}")
         print("\n".join(_counts_lines(campaign)))
+        print("\n".join(_stopping_lines(campaign)))
         if not campaign.can_fit():
             print("Too few observations to fit a model yet (each task needs 2, and 3 in all).")
             return 0
@@ -778,6 +787,17 @@ def run_status(args: argparse.Namespace) -> int:
     finally:
         campaign.close()
     return 0
+
+
+def _stopping_lines(campaign: Any) -> list[str]:
+    """The campaign's stopping rules ([stop] of its TOML), where it stands and whether to stop."""
+    rules = campaign.stopping_rules()
+    if not rules:
+        return ["Stopping rules: none set ([stop] in the campaign's TOML)"]
+    lines = ["Stopping rules:"] + [f"  {rule.progress(campaign)}" for rule in rules]
+    report = campaign.should_stop()
+    lines.append(f"  -> done: {report.message}" if report is not None else "  -> not done yet")
+    return lines
 
 
 def _print_outliers(model: KineticsModel) -> None:

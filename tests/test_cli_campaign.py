@@ -280,6 +280,15 @@ def test_suggest_with_initial_data_is_model_based(tmp_path, capsys):
         ),
         ("[[conditions]\n", "not valid TOML"),
         ('pool = "p.csv"\n[[tasks]]\nname = "y"', "top-level key 'pool'"),
+        (
+            '[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n[[tasks]]\nname = "y"\n[stop]\nbudget = 3',
+            "[stop]: stop: unknown key(s) ['budget']",
+        ),
+        (
+            '[[conditions]]\nname = "T"\nlower = 1\nupper = 2\n[[tasks]]\nname = "y"\n[stop]\n'
+            "target_std = { z = 1.0 }",
+            "stop.target_std names unknown task(s) ['z']",
+        ),
     ],
 )
 def test_bad_toml_names_the_key(tmp_path, capsys, toml, key):
@@ -489,3 +498,23 @@ def test_a_sheet_that_cannot_be_written_says_how_to_write_it_again(tmp_path, cap
     assert not list(tmp_path.glob("*.csv")) and not list(tmp_path.glob(".*.tmp"))
     assert main(["pending", "--db", str(db), "--out", str(tmp_path / "s.csv")]) == 0
     assert len(pd.read_csv(tmp_path / "s.csv")) == 2
+
+
+def test_status_and_suggest_report_the_stopping_rules_of_the_toml(tmp_path, capsys):
+    db = tmp_path / "campaign.db"
+    config = _write_config(tmp_path)
+    config.write_text(config.read_text() + "\n[stop]\nmax_experiments = 3\ntarget_std = { log_k = 1e-300 }\n")
+    assert main(["init", str(config), "--db", str(db)]) == 0
+    assert "Stops at: max_experiments 3, target_std {'log_k': 1e-300}" in capsys.readouterr().out
+    assert main(["status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "  target std: too few observations to fit a model yet" in out
+    assert "  budget: 0 of 3 experiments (run or pending)\n  -> not done yet" in out
+    assert main(["suggest", "--db", str(db), "-q", "3"]) == 0
+    capsys.readouterr()
+    assert main(["suggest", "--db", str(db), "-q", "1"]) == 0
+    assert "Note: the campaign's stopping rules say it is done (budget: the campaign has 3" in (
+        capsys.readouterr().out
+    )
+    assert main(["status", "--db", str(db)]) == 0
+    assert "  -> done: budget: the campaign has 4 experiments, the budget allows 3" in capsys.readouterr().out

@@ -35,7 +35,7 @@ from mtgp_kinetics.campaign.acquisition import (
 from mtgp_kinetics.campaign.errors import SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results, result_columns
-from mtgp_kinetics.campaign.stopping import Budget, StoppingRule
+from mtgp_kinetics.campaign.stopping import Budget, StoppingRule, rules_from_description
 from mtgp_kinetics.campaign.store import CampaignStore
 from mtgp_kinetics.errors import DataWarning, FewObservationsWarning, InputDataError, OutlierWarning
 from mtgp_kinetics.model import KineticsModel
@@ -150,6 +150,7 @@ class Campaign:
         fit_options: dict[str, Any] | None = None,
         fixed: dict[str, Any] | None = None,
         constraints: Sequence[str] | None = None,
+        stop: Mapping[str, Any] | None = None,
     ) -> Campaign:
         """Start a campaign in a new store at ``path``.
 
@@ -195,6 +196,13 @@ class Campaign:
             or constraints, suggestions are chosen among feasible candidates (Sobol points of the
             box that obey them, or the pool rows that do) and the variance is integrated over
             feasible points.
+        stop : mapping, optional
+            The campaign's own stopping rules, kept in its settings: ``max_experiments`` (a
+            :class:`~mtgp_kinetics.campaign.stopping.Budget` on the campaign's total),
+            ``max_cost`` (:class:`~mtgp_kinetics.campaign.stopping.CostBudget`) and
+            ``target_std`` (task -> std in physical units,
+            :class:`~mtgp_kinetics.campaign.stopping.TargetStd`). :meth:`run` checks them, and
+            the command line's ``status`` and ``suggest`` report them.
 
         Returns
         -------
@@ -211,6 +219,7 @@ class Campaign:
             raise InputDataError(
                 f"strategy_options.target_std names unknown task(s) {unknown_targets}; the tasks are {names}"
             )
+        stop = _stop_description(stop, names)
         if initial is not None:
             initial = as_initial_design(initial)
             parse_results(initial, space, tasks)  # a bad initial design: fail before creating the file
@@ -239,6 +248,7 @@ class Campaign:
             "min_distance": float(min_distance),
             "pool": None if pool is None else _pool_records(pool, space),
             **feasibility.settings(),
+            "stop": stop,
         }
         store = CampaignStore.create(path, space, tasks, settings)
         campaign = cls(store)
@@ -267,6 +277,24 @@ class Campaign:
     def settings(self) -> dict[str, Any]:
         """The campaign's settings (from the store)."""
         return self.store.settings
+
+    def stopping_rules(self) -> list[StoppingRule]:
+        """The campaign's own stopping rules (``stop`` of :meth:`create`; none if it set none)."""
+        return rules_from_description(self.settings.get("stop"), seed=int(self.settings["seed"]))
+
+    def should_stop(self) -> StopReport | None:
+        """Whether one of the campaign's own stopping rules says stop (first in :meth:`stopping_rules`).
+
+        Returns
+        -------
+        StopReport or None
+            The rule's reason and message, or None (also for a campaign without rules).
+        """
+        for rule in self.stopping_rules():
+            reason = rule.should_stop(self)
+            if reason is not None:
+                return StopReport(reason, 0, self.n_experiments, getattr(rule, "message", "") or reason)
+        return None
 
     def cost_spent(self) -> float:
         """Cost of every measurement recorded (superseded ones included) or pending (``Task.cost``)."""
@@ -541,7 +569,7 @@ class Campaign:
         stop : sequence of StoppingRule
             Further rules (e.g. :class:`~mtgp_kinetics.campaign.stopping.TargetStd`,
             :class:`~mtgp_kinetics.campaign.stopping.Stalled`), checked before each batch, before
-            the budget.
+            the campaign's own rules (:meth:`stopping_rules`) and the budget.
         executor : concurrent.futures.Executor, optional
             Evaluate the experiments of a batch in parallel: one ``executor.submit(oracle, row)``
             per suggestion (a one-row DataFrame), each result recorded the moment its future
@@ -566,7 +594,7 @@ class Campaign:
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise InputDataError(f"run: budget must be an integer >= 0, got {budget!r}")
         start = self.n_experiments
-        rules = [*stop, Budget(start + budget)]
+        rules = [*stop, *self.stopping_rules(), Budget(start + budget)]
         done = 0
         with tqdm(total=budget, disable=not progress, desc="campaign", unit="exp") as bar:
             while True:
@@ -758,3 +786,25 @@ def _pool_records(pool: pd.DataFrame, space: Space) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+def _stop_description(stop: Mapping[str, Any] | None, task_names: Sequence[str]) -> dict[str, Any] | None:
+    """``stop`` of :meth:`Campaign.create` checked (rules built, tasks known) and made JSON-ready."""
+    if stop is None:
+        return None
+    if not isinstance(stop, Mapping):
+        raise InputDataError(f"stop must be a mapping of rule -> value, got {stop!r}")
+    rules_from_description(stop)  # bad keys and values fail before the file is created
+    out = dict(stop)
+    if "target_std" in out:
+        unknown = sorted(set(out["target_std"]) - set(task_names))
+        if unknown:
+            raise InputDataError(
+                f"stop.target_std names unknown task(s) {unknown}; the tasks are {list(task_names)}"
+            )
+        out["target_std"] = {str(k): float(v) for k, v in out["target_std"].items()}
+    if "max_cost" in out:
+        out["max_cost"] = float(out["max_cost"])
+    if "max_experiments" in out:
+        out["max_experiments"] = int(out["max_experiments"])
+    return out

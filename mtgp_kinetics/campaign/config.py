@@ -20,6 +20,7 @@ import pandas as pd
 from mtgp_kinetics.campaign.campaign import MIN_DISTANCE, as_initial_design
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import parse_results
+from mtgp_kinetics.campaign.stopping import rules_from_description
 from mtgp_kinetics.csv_files import read_csv
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.models.structure import KERNEL_NAMES
@@ -55,6 +56,11 @@ unit = "s"
 transform = "log10"
 kind = "rate"
 cost = 1
+
+# [stop]                           # optional: when the campaign is done (status and suggest say)
+# max_experiments = 40             #   experiments in all, run or pending
+# max_cost = 200                   #   sum of the tasks' costs of every measurement
+# target_std = { tau_ign = 2e-4 }  #   largest predictive std per task, physical units
 """
 
 #: Keys of the ``[campaign]`` table.
@@ -77,7 +83,7 @@ CATEGORICAL_KEYS = ("name", "levels")
 #: Keys of a ``[[tasks]]`` entry.
 TASK_KEYS = ("name", "unit", "transform", "kind", "noise_column", "cost")
 #: Top-level keys.
-TOP_KEYS = ("campaign", "conditions", "tasks")
+TOP_KEYS = ("campaign", "conditions", "tasks", "stop")
 
 #: Restarts per fit when ``[campaign]`` does not say (Campaign.create's default).
 DEFAULT_RESTARTS = 4
@@ -101,7 +107,8 @@ def load_campaign_config(path: str | os.PathLike[str]) -> tuple[Space, list[Task
         Keyword arguments of :meth:`Campaign.create` besides path, space and tasks: ``strategy``,
         ``strategy_options``, ``seed``, ``kernel`` (None: the default model), ``restarts``,
         ``min_distance``, ``task_weights``, ``pool`` and ``initial`` (DataFrames read from the CSV
-        files named, paths relative to the TOML file, or None), ``fixed`` and ``constraints``.
+        files named, paths relative to the TOML file, or None), ``fixed``, ``constraints`` and
+        ``stop`` (the ``[stop]`` table, or None).
 
     Raises
     ------
@@ -114,7 +121,27 @@ def load_campaign_config(path: str | os.PathLike[str]) -> tuple[Space, list[Task
     where = path.name
     space, tasks = _space_and_tasks(doc, where)
     settings = _settings(doc.get("campaign", {}), where, path.parent, space, tasks)
+    settings["stop"] = _stop(doc.get("stop"), where, tasks)
     return space, tasks, settings
+
+
+def _stop(table: Any, where: str, tasks: list[Task]) -> dict[str, Any] | None:
+    """The ``[stop]`` table, checked (the rules it describes are built), or None."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise InputDataError(f"{where}: 'stop' must be a table ([stop])")
+    try:
+        rules_from_description(table)
+    except InputDataError as err:
+        raise InputDataError(f"{where}: [stop]: {err}") from None
+    names = [t.name for t in tasks]
+    unknown = sorted(set(table.get("target_std", {})) - set(names))
+    if unknown:
+        raise InputDataError(
+            f"{where}: stop.target_std names unknown task(s) {unknown}; the tasks are {names}"
+        )
+    return dict(table)
 
 
 def load_space_and_tasks(path: str | os.PathLike[str]) -> tuple[Space, list[Task]]:

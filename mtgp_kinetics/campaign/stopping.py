@@ -7,7 +7,8 @@ A rule returns ``None`` to go on, or a short reason (``"budget"``, ``"cost"``, `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,10 @@ class Budget:
         self.max_experiments = int(max_experiments)
         self.message = ""
 
+    def progress(self, campaign: Campaign) -> str:
+        """Where the campaign stands against the rule, e.g. ``"budget: 21 of 30 experiments"``."""
+        return f"budget: {campaign.n_experiments} of {self.max_experiments} experiments (run or pending)"
+
     def should_stop(self, campaign: Campaign) -> str | None:
         """``"budget"`` once the campaign has ``max_experiments`` experiments."""
         n = campaign.n_experiments
@@ -74,6 +79,10 @@ class CostBudget:
             raise InputDataError(f"CostBudget: max_cost must be a number > 0, got {max_cost!r}")
         self.max_cost = float(max_cost)
         self.message = ""
+
+    def progress(self, campaign: Campaign) -> str:
+        """Where the campaign stands against the rule, e.g. ``"cost: 46 of 60"``."""
+        return f"cost: {campaign.cost_spent():g} of {self.max_cost:g} (measurements made and pending)"
 
     def should_stop(self, campaign: Campaign) -> str | None:
         """``"cost"`` once the measurements made and asked for cost ``max_cost``."""
@@ -111,8 +120,8 @@ class TargetStd:
         self.seed = int(seed)
         self.message = ""
 
-    def should_stop(self, campaign: Campaign) -> str | None:
-        """``"target_std"`` once every task's largest std is at most its target."""
+    def _largest(self, campaign: Campaign) -> pd.Series | None:
+        """Largest latent std per named task over the check points (None: no model yet)."""
         unknown = sorted(set(self.max_std) - set(campaign.store.task_names))
         if unknown:
             raise InputDataError(
@@ -122,7 +131,24 @@ class TargetStd:
             return None
         check = campaign.region(CHECK_POINTS, seed=self.seed)
         prediction = campaign.model.predict(check, tasks=list(self.max_std))
-        largest = prediction.groupby("task")["std"].max()
+        return prediction.groupby("task")["std"].max()
+
+    def progress(self, campaign: Campaign) -> str:
+        """Each task's largest std against its target, e.g. ``"target std: tau 3.1e-4 (target 2e-4)"``."""
+        largest = self._largest(campaign)
+        if largest is None:
+            return "target std: too few observations to fit a model yet"
+        figures = ", ".join(
+            f"{task} {largest[task]:.3g} (target {t:.3g}: {'met' if largest[task] <= t else 'not yet'})"
+            for task, t in self.max_std.items()
+        )
+        return f"target std (largest latent std, physical units): {figures}"
+
+    def should_stop(self, campaign: Campaign) -> str | None:
+        """``"target_std"`` once every task's largest std is at most its target."""
+        largest = self._largest(campaign)
+        if largest is None:
+            return None
         done = all(largest[task] <= target for task, target in self.max_std.items())
         if not done:
             return None
@@ -215,3 +241,48 @@ class Stalled:
             f"or more ({figures})"
         )
         return "stalled"
+
+
+#: Keys of a stored stopping-rule description (``Campaign.create(stop=...)``, TOML ``[stop]``).
+STOP_KEYS = ("max_experiments", "max_cost", "target_std")
+
+
+def rules_from_description(description: Mapping[str, Any] | None, seed: int = 0) -> list[StoppingRule]:
+    """The stopping rules a campaign keeps in its settings, built from their description.
+
+    Parameters
+    ----------
+    description : mapping, optional
+        Any of ``max_experiments`` (:class:`Budget`), ``max_cost`` (:class:`CostBudget`) and
+        ``target_std`` (task -> std, :class:`TargetStd`). ``None`` or empty: no rules.
+    seed : int
+        Seed of :class:`TargetStd`'s check points.
+
+    Returns
+    -------
+    list of StoppingRule
+        In the order target, cost, budget (the order :meth:`Campaign.run` checks them in).
+
+    Raises
+    ------
+    InputDataError
+        For an unknown key or a bad value, naming it.
+    """
+    description = dict(description or {})
+    unknown = sorted(set(description) - set(STOP_KEYS))
+    if unknown:
+        raise InputDataError(f"stop: unknown key(s) {unknown}; the allowed keys are {list(STOP_KEYS)}")
+    rules: list[StoppingRule] = []
+    if "target_std" in description:
+        targets = description["target_std"]
+        if not isinstance(targets, Mapping):
+            raise InputDataError(f"stop.target_std must be a table of task = std, got {targets!r}")
+        rules.append(TargetStd(dict(targets), seed=seed))
+    if "max_cost" in description:
+        rules.append(CostBudget(description["max_cost"]))
+    if "max_experiments" in description:
+        value = description["max_experiments"]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputDataError(f"stop.max_experiments must be an integer >= 1, got {value!r}")
+        rules.append(Budget(value))
+    return rules

@@ -65,6 +65,38 @@ def test_target_std_stops_at_a_huge_threshold(tmp_path, problem):
     assert report.experiments == 0
 
 
+def test_the_campaigns_own_stopping_rules_are_kept_and_checked(tmp_path, problem):
+    """``stop`` of create is stored: a reopened campaign's run stops on it, and says where it stands."""
+    _create(tmp_path, problem, strategy="max_variance", stop={"max_experiments": 10, "max_cost": 1e6}).close()
+    campaign = Campaign.open(tmp_path / "c.db")
+    assert campaign.settings["stop"] == {"max_experiments": 10, "max_cost": 1e6}
+    assert campaign.should_stop() is None
+    report = campaign.run(problem.evaluate, budget=5, q=1, progress=False)
+    assert report.reason == "budget" and report.experiments == 2 and campaign.n_experiments == 10
+    assert "the campaign has 10 experiments, the budget allows 10" in report.message
+    assert campaign.should_stop().reason == "budget"
+    assert [rule.progress(campaign) for rule in campaign.stopping_rules()] == [
+        "cost: 20 of 1e+06 (measurements made and pending)",  # 2 tasks x 10 experiments, cost 1 each
+        "budget: 10 of 10 experiments (run or pending)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stop", "message"),
+    [
+        ({"max_runs": 3}, r"stop: unknown key\(s\) \['max_runs'\]"),
+        ({"max_experiments": 0}, "max_experiments must be an integer >= 1"),
+        ({"max_cost": -1}, "max_cost must be a number > 0"),
+        ({"target_std": {"nope": 1.0}}, r"unknown task\(s\) \['nope'\]"),
+        ({"target_std": {"log_k": 0.0}}, "targets must be finite and > 0"),
+    ],
+)
+def test_bad_stopping_rules_are_refused_before_the_file_exists(tmp_path, problem, stop, message):
+    with pytest.raises(mk.InputDataError, match=message):
+        _create(tmp_path, problem, stop=stop)
+    assert not (tmp_path / "c.db").exists()
+
+
 def test_too_few_observations_give_sobol_points(tmp_path, problem):
     campaign = _create(tmp_path, problem, initial=None)
     first = campaign.suggest(2)
