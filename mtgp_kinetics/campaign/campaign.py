@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
@@ -380,6 +381,10 @@ class Campaign:
                     f"and {MIN_TOTAL} in all: observe more, or suggest() Sobol points first"
                 )
             settings = self.settings
+            options = dict(settings.get("fit_options", {}))
+            if options.get("method") == "nuts":
+                # NUTS's progress bars are for a terminal; piped into a log they are noise.
+                options.setdefault("progress", sys.stderr.isatty())
             with warnings.catch_warnings():
                 # A campaign fits from MIN_PER_TASK observations per task on purpose: its first
                 # models only steer the next experiments.
@@ -391,7 +396,7 @@ class Campaign:
                     kernel=settings["kernel"],
                     restarts=settings["restarts"],
                     seed=settings["seed"],
-                    **settings.get("fit_options", {}),
+                    **options,
                 )
             self._model_key = key
         return self._model
