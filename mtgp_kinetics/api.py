@@ -7,13 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
 from mtgp_kinetics.default_model import fit_default
-from mtgp_kinetics.errors import (
-    DataWarning,
-    FewObservationsWarning,
-    InputDataError,
-    OutlierWarning,
-    relayed_warnings,
-)
+from mtgp_kinetics.errors import FewObservationsWarning, InputDataError, OutlierWarning, relayed_warnings
 from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
 from mtgp_kinetics.models.means import MEAN_NAMES
 from mtgp_kinetics.models.structure import KernelSpec, kernel_spec
@@ -99,7 +93,6 @@ def fit(
     if mean not in MEAN_NAMES:
         raise InputDataError(f"mean must be one of {list(MEAN_NAMES)}, got {mean!r}")
     warn_few_observations(data, stacklevel=3)
-    warn_constant_tasks(data, stacklevel=3)
     if method == "nuts":
         from mtgp_kinetics.bayes import NutsSettings, fit_nuts
 
@@ -202,30 +195,5 @@ def warn_few_observations(data: Dataset, stacklevel: int = 2) -> None:
             "narrow (95 % intervals covered 21-74 % of held-out points in tests with 1-2 "
             "observations). Measure these tasks more before trusting their intervals.",
             FewObservationsWarning,
-            stacklevel=stacklevel + 1,
-        )
-
-
-def warn_constant_tasks(data: Dataset, stacklevel: int = 2) -> None:
-    """Warn (:class:`~mtgp_kinetics.errors.DataWarning`) about tasks whose observations are all equal.
-
-    Such a task has no spread to learn a variance or lengthscales from: the model gives it unit
-    variance in its modelled space (a prior), and a constant column is more often a placeholder, a
-    saturated detector or a clipped value than a measured result.
-    """
-    targets = data.train_targets()
-    task_index = data.train_inputs()[:, -1].round().long()
-    constant = []
-    for k, task in enumerate(data.tasks):
-        values = targets[task_index == k]
-        if values.numel() >= 2 and bool((values == values[0]).all()):
-            value = float(task.output_transform.inverse(values[:1].numpy())[0])
-            constant.append(f"{task.name!r} ({values.numel()} x {value:g})")
-    if constant:
-        warnings.warn(
-            f"task(s) {', '.join(constant)} have the same value at every observation: there is no "
-            "spread to learn from, so their predictions follow the prior. Check for a placeholder, "
-            "a saturated or clipped measurement, or a column filled by mistake.",
-            DataWarning,
             stacklevel=stacklevel + 1,
         )

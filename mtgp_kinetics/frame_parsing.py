@@ -133,10 +133,14 @@ def _fraction_hint(transform: str, values: np.ndarray, invalid: np.ndarray) -> s
     if transform == "logit" and np.nanmax(values) > 1.0 and np.nanmax(values) <= 100.0:
         hints.append("the values look like per cent: give the task unit='%' (modelled as logit(y / 100))")
     if np.any((bad == 0.0) | (bad == top)):
+        inside = values[(values > 0.0) & (values < top)]
+        smallest = f"; the smallest value inside is {inside.min():g}" if inside.size else ""
         hints.append(
-            f"a measured 0 or {top:g} is outside the logit's open interval: clip such values just "
-            f"inside it first (the data set loaders use {0.01 * top:g} and {0.99 * top:g}), which "
-            "says 'at most about the detection limit'"
+            f"a measured 0 or {top:g} is outside the logit's open interval: replace it by the "
+            f"detection limit of the measurement (the data set loaders clip to {0.01 * top:g} and "
+            f"{0.99 * top:g}, which says 'at most about 1 %'){smallest}. A computed value printed "
+            f"as 0 needs more digits, not a clip. Clipped values are treated as measured: intervals "
+            f"near them will be too narrow"
         )
     return "".join(f". Hint: {h}" for h in hints)
 

@@ -215,7 +215,19 @@ def test_fit_warns_about_a_task_whose_values_are_all_equal(analytic_problem):
     """A constant column (a placeholder, a saturated detector) has nothing to learn; fit names it."""
     frame = analytic_problem.sample(12, seed=2)
     frame["f_a"] = 0.25
-    data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
-    with pytest.warns(mk.DataWarning, match=r"'f_a' \(12 x 0.25\) have the same value"):
-        model = mk.fit(data, kernel="independent", restarts=1)
+    with pytest.warns(
+        mk.DataWarning, match=r"'f_a' \(12 x 0.25\) have the same value .* intervals that mean"
+    ):
+        data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
+    model = mk.fit(data, kernel="independent", restarts=1)  # said once, when the data were read
     assert np.isfinite(model.predict(frame.iloc[:3])["std"]).all()
+
+
+def test_saturated_fractions_are_pointed_out_when_read(analytic_problem):
+    """Conversions clipped at one bound are taken as measured: intervals near them are too narrow."""
+    frame = analytic_problem.sample(12, seed=2)
+    frame.loc[frame.index[:4], "f_a"] = 0.99
+    with pytest.warns(mk.DataWarning, match=r"'f_a': 4 x 0.99 \(the largest value\)"):
+        mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
+    frame.loc[frame.index[2:4], "f_a"] = 0.5
+    mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)  # 2 x 0.99: not yet

@@ -17,7 +17,7 @@ def repeated_data(n_conditions: int = 20, repeats: int = 3, sparse_rows: int = 4
     T = np.repeat(np.linspace(300.0, 400.0, n_conditions), repeats)
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"T": T, "a": np.sin(T / 20.0) + 0.01 * rng.standard_normal(len(T)), "b": np.nan})
-    frame.loc[rng.choice(len(T), sparse_rows, replace=False), "b"] = 0.5
+    frame.loc[rng.choice(len(T), sparse_rows, replace=False), "b"] = np.linspace(0.4, 0.6, sparse_rows)
     return mk.Dataset.from_frame(frame, space, [mk.Task("a"), mk.Task("b")])
 
 

@@ -193,10 +193,13 @@ class BayesianKineticsModel:
         level: float = 0.95,
         observation_noise: bool = False,
         tasks: Sequence[str] | None = None,
+        hyperparameter_uncertainty: bool | None = None,
     ) -> pd.DataFrame:
         """Posterior-averaged prediction of every task at each condition, in physical units.
 
-        Parameters and columns as :meth:`KineticsModel.predict`, for the mixture over draws:
+        Parameters and columns as :meth:`KineticsModel.predict`, for the mixture over draws
+        (``hyperparameter_uncertainty`` is accepted so that code written for a MAP model runs, and
+        has no effect: the mixture over hyperparameter draws is that uncertainty):
         ``transformed_mean``/``transformed_std`` are its mean and std in the modelled space;
         ``mean`` is its median mapped back (the median of a log or logit task), ``lower``/``upper``
         its central ``level`` quantiles mapped back (exact: the transforms are monotone), and
@@ -316,9 +319,15 @@ class BayesianKineticsModel:
         return index, mu, s
 
     def predict_joint(
-        self, conditions: pd.DataFrame, observation_noise: bool = False, tasks: Sequence[str] | None = None
+        self,
+        conditions: pd.DataFrame,
+        observation_noise: bool = False,
+        tasks: Sequence[str] | None = None,
+        hyperparameter_uncertainty: bool | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Mean and covariance of the mixture over all (condition, task) pairs (modelled space).
+
+        ``hyperparameter_uncertainty`` has no effect (see :meth:`predict`).
 
         The mixture is not Gaussian; these are its first two moments (law of total covariance):
         ``cov = mean_k(C_k) + cov_k(m_k)``. Use :meth:`sample` for draws from the mixture itself.

@@ -82,11 +82,21 @@ class NutsSettings:
             minimum = 0 if name == "num_warmup" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise InputDataError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        kept = -(-self.num_samples // self.thin)  # draws kept per chain
+        if kept < MIN_KEPT_DRAWS:
+            raise InputDataError(
+                f"thin={self.thin} keeps {kept} of num_samples={self.num_samples} draws per chain; "
+                f"keep at least {MIN_KEPT_DRAWS} (R-hat and ESS need them): lower thin or raise num_samples"
+            )
         if not 0.0 < self.target_accept_prob < 1.0:
             raise InputDataError(f"target_accept_prob must be in (0, 1), got {self.target_accept_prob!r}")
         if not (math.isfinite(self.init_scale) and self.init_scale >= 0):
             raise InputDataError(f"init_scale must be finite and >= 0, got {self.init_scale!r}")
         return self
+
+
+#: Fewest draws per chain a thinned run may keep (ArviZ's R-hat and ESS need a few per chain).
+MIN_KEPT_DRAWS = 4
 
 
 @dataclass

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mtgp_kinetics.dataset import Dataset
+from mtgp_kinetics.dataset import SATURATION_WARNING, Dataset
 from mtgp_kinetics.errors import DataWarning, InputDataError
+from mtgp_kinetics.space import Space
+from mtgp_kinetics.tasks import Task
 
 #: Default clipping of measured fractions before a logit: a yield of 0.1 % (a detection floor) or
 #: 103 % (a calibration overshoot) would otherwise sit 3-7 logit units away from its neighbours.
@@ -95,7 +99,19 @@ def clip_fraction(values: pd.Series, name: str, bounds: tuple[float, float], not
         note(
             notes,
             f"{name}: {n_low} value(s) below {low} and {n_high} above {high} clipped to those bounds "
-            f"(detection floors and values at or over 100 % cannot enter a logit)",
+            f"(detection floors and values at or over 100 % cannot enter a logit); a model takes the "
+            f"clipped values as measured, so its intervals near them are too narrow",
             stacklevel=3,
         )
     return v.clip(low, high).where(v.notna(), np.nan)
+
+
+def clipped_dataset(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> Dataset:
+    """``Dataset.from_frame(frame, ..., form="wide")`` of a frame whose fractions were clipped.
+
+    :func:`clip_fraction` has already said which values it clipped and what that means, so the
+    dataset's own warning about values on one bound (``SATURATION_WARNING``) is not repeated.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=re.escape(SATURATION_WARNING), category=DataWarning)
+        return Dataset.from_frame(frame, space, list(tasks), form="wide")

@@ -30,8 +30,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtgp_kinetics.dataset import Dataset
-from mtgp_kinetics.datasets._common import FRACTION_BOUNDS, LoadedData, clip_fraction, note, read_raw
+from mtgp_kinetics.datasets._common import (
+    FRACTION_BOUNDS,
+    LoadedData,
+    clip_fraction,
+    clipped_dataset,
+    note,
+    read_raw,
+)
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.space import Categorical, Continuous, Space
 from mtgp_kinetics.tasks import Task
@@ -137,5 +143,5 @@ def load_baumgartner(
         ]
         space = baumgartner_space(nucleophiles)
     frame = frame.dropna(subset=[t.name for t in task_list], how="all").reset_index(drop=True)
-    data = Dataset.from_frame(pd.DataFrame(frame), space, task_list, form="wide")
+    data = clipped_dataset(pd.DataFrame(frame), space, task_list)
     return LoadedData(data, frame, raw, notes)

@@ -26,8 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mtgp_kinetics.dataset import Dataset
-from mtgp_kinetics.datasets._common import FRACTION_BOUNDS, LoadedData, clip_fraction, note, read_raw
+from mtgp_kinetics.datasets._common import (
+    FRACTION_BOUNDS,
+    LoadedData,
+    clip_fraction,
+    clipped_dataset,
+    note,
+    read_raw,
+)
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.space import Categorical, Continuous, Space
 from mtgp_kinetics.tasks import Task
@@ -120,7 +126,7 @@ def load_reizman(
             Task("ton", transform="log10", kind="rate"),
         ]
         space = reizman_space(cases)
-    data = Dataset.from_frame(frame, space, task_list, form="wide")
+    data = clipped_dataset(frame, space, task_list)
     return LoadedData(data, frame, raw, notes)
 
 

@@ -75,12 +75,17 @@ class TaskNoise(Noise):
         self.initialize(raw_noise=start.to(train_inputs.dtype))
 
     def set_noise_prior(self, prior: Prior) -> None:
-        """Use ``prior`` on the learned noise variances (fixed tasks' entries are not scored).
+        """Use ``prior`` on the learned noise variances (tasks with an excess have their own prior).
 
         The MAP fit and NUTS use different priors (:func:`~mtgp_kinetics.models.priors.noise_prior`,
         :func:`~mtgp_kinetics.models.priors.sampling_noise_prior`); this swaps one for the other.
+        A fixed-noise task without an excess does not use its entry, which is scored under the
+        prior all the same: NUTS samples every trainable coordinate, and one without a prior has
+        an improper posterior (a helper's sweep: the coordinate drifted to 1e4, chains hit their
+        tree-depth cap and the fit took 100 s). The entry enters no prediction, and a MAP fit
+        leaves it at the prior's mode.
         """
-        self.register_prior("noise_prior", prior, lambda m: m.noise[~m.fixed_tasks])
+        self.register_prior("noise_prior", prior, lambda m: m.noise[~m.excess_tasks])
 
     @property
     def noise(self) -> torch.Tensor:

@@ -98,3 +98,29 @@ def test_chains_in_processes_equal_chains_in_sequence(analytic_data: mk.Dataset)
             ).draws
     np.testing.assert_array_equal(draws[1].z, draws[2].z)
     np.testing.assert_array_equal(draws[1].stats["energy"], draws[2].stats["energy"])
+
+
+def test_every_coordinate_of_a_known_noise_model_has_a_proper_density() -> None:
+    """A task with known measurement stds leaves its learned-noise entry unused; NUTS still samples it.
+
+    Without a prior that coordinate's potential fell by exactly 1 per unit (only the log-Jacobian
+    of u = log(theta - b) was left), the chains drifted to u ~ 1e4 and hit their tree-depth cap (a
+    helper's sweep: 100 s for 12 points). Every coordinate's potential must rise far out.
+    """
+    import pandas as pd
+
+    T = np.linspace(400.0, 1400.0, 12)
+    k = 1e-12 * np.exp(-2000.0 / T) * np.exp(0.1 * np.random.default_rng(0).standard_normal(12))
+    frame = pd.DataFrame({"T": T, "k": k, "k_std": 0.1 * k})
+    space = mk.Space([mk.Continuous("T", 300.0, 1500.0, unit="K", transform="inverse")])
+    task = mk.Task("k", unit="cm3/s", transform="log10", kind="rate", noise_column="k_std")
+    model = mk.fit(mk.Dataset.from_frame(frame, space, [task]), "independent", restarts=1)
+    _, coords = _coords(model)
+    u = coords.current()
+    at_mode, _ = coords.value_and_grad(u)
+    for j, name in enumerate(coords.names):
+        for step in (-15.0, 15.0):
+            far = u.clone()
+            far[j] += step
+            value, _ = coords.value_and_grad(far)
+            assert value > at_mode + 5.0, (name, step, value, at_mode)

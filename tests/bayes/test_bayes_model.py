@@ -269,3 +269,19 @@ def test_correlation_plot_shows_the_summary_interval(nuts_model: BayesianKinetic
     texts = [t.get_text() for t in axes[0].texts]
     assert f"90% interval [{row['lower']:.2f}, {row['upper']:.2f}]" in texts
     plt.close("all")
+
+
+def test_map_keywords_are_accepted_by_the_mixture(nuts_model, conditions) -> None:
+    """Code written for a MAP model runs on a NUTS one: the mixture already is that uncertainty."""
+    plain = nuts_model.predict(conditions)
+    pd.testing.assert_frame_equal(nuts_model.predict(conditions, hyperparameter_uncertainty=False), plain)
+    _, mean, _ = nuts_model.predict_joint(conditions, hyperparameter_uncertainty=True)
+    np.testing.assert_allclose(mean, nuts_model.predict_joint(conditions)[1])
+
+
+def test_thinning_that_keeps_too_few_draws_is_refused() -> None:
+    from mtgp_kinetics.bayes import NutsSettings
+
+    with pytest.raises(mk.InputDataError, match=r"thin=20 keeps 1 of num_samples=10 draws per chain"):
+        NutsSettings(num_samples=10, thin=20).validate()
+    NutsSettings(num_samples=12, thin=3).validate()  # 4 kept
