@@ -83,6 +83,27 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
         )
     nameless = [j for j, name in enumerate(header) if not name.strip()]
     short: list[int] = []
+    # Empty fields past the header: a trailing delimiter when every data row has them (a
+    # spreadsheet's export), but on some rows only, an unquoted comma inside a value whose row
+    # happens to end in an empty cell ("1,850" typed into a column before an empty note column):
+    # the row's values after it are one column off.
+    lengths = [len(fields) for _, fields in records[1:] if any(cell.strip() for cell in fields)]
+    shifted = [
+        line
+        for line, fields in records[1:]
+        if len(fields) > len(header)
+        and any(cell.strip() for cell in fields)
+        and not any(cell.strip() for cell in fields[len(header) :])
+        and len(header) in lengths
+    ]
+    if shifted:
+        raise InputDataError(
+            f"{str(path)!r}: line(s) {_rows(shifted)} have more fields than the header "
+            f"({len(header)}), with empty ones at the end, while other lines have exactly "
+            f"{len(header)}: an unquoted comma inside a value (1,850.0 or a decimal comma 1,5) "
+            f"moves the values after it one column to the right; quote such values or remove the "
+            f"comma"
+        )
     for line, fields in records[1:]:
         if len(fields) < len(header) and any(cell.strip() for cell in fields):
             short.append(line)

@@ -44,6 +44,14 @@ def test_trailing_delimiters_are_empty_fields(tmp_path):
     assert frame["T"].tolist() == [900.0, 1000.0] and list(frame.index) == [2, 3]
 
 
+def test_a_comma_in_a_value_before_an_empty_last_cell_is_refused(tmp_path):
+    """'1,850' typed into a column before an empty note: read as a trailing comma, the row's values
+    after it would sit one column off (a helper's shock-tube sheet: OH* time 1.0, note 850)."""
+    path = write(tmp_path, "T,gas,tau,note\n900,N2,0.01,ok\n1000,Ar,1,850,\n")
+    with pytest.raises(InputDataError, match=r"line\(s\) 3 have more fields than the header \(4\)"):
+        read_csv(path, SPACE)
+
+
 def test_an_unquoted_comma_in_a_value_is_refused_naming_the_line(tmp_path):
     path = write(tmp_path, "T,gas,tau\n900,N2,0.01\n1,000.0,Ar,0.002\n")
     with pytest.raises(InputDataError, match=r"line 3 has 4 fields but the header has 3: an unquoted comma"):
