@@ -4,7 +4,8 @@ A ``.mtgp`` file is one ``torch.save`` archive holding only tensors, strings and
 
 * ``format`` (``"mtgp_kinetics-model"``) and ``format_version`` (int);
 * ``metadata``: a JSON string with the space, tasks, kernel structure, fit summary, the training
-  observations (for reports) and the package versions that wrote it;
+  observations (for reports), the default model's ``selection_`` (why it has its structure) and
+  the package versions that wrote it;
 * ``tensors``: the exact float64 training inputs, targets and known noise variances;
 * ``state_dict``: the hyperparameters and buffers of the GP;
 * ``posterior`` (format version 2 only): the NUTS draws of a
@@ -101,6 +102,7 @@ def save_model(
         # Parameters held fixed (a rotation borrowed from another task): they stay out of the
         # hyperparameter-uncertainty term after loading, as before saving.
         "held_parameters": [name for name, param in model.gp.named_parameters() if not param.requires_grad],
+        "selection": _selection_to_json(getattr(model, "selection_", None)),
         "versions": _package_versions(),
     }
     archive = {
@@ -117,9 +119,53 @@ def save_model(
     if posterior is not None:
         archive["posterior"] = posterior
     path = Path(path)
+    if not path.parent.is_dir():
+        raise ModelFileError(f"cannot save to {str(path)!r}: no folder {str(path.parent)!r}")
     tmp = path.with_name(path.name + ".tmp")
     torch.save(archive, tmp)
     os.replace(tmp, path)
+
+
+def _frame_json(frame: pd.DataFrame | None) -> str | None:
+    return None if frame is None else frame.to_json(orient="split", double_precision=15)
+
+
+def _frame_from_json(text: str | None) -> pd.DataFrame | None:
+    return None if text is None else pd.read_json(io.StringIO(text), orient="split", dtype=False)
+
+
+def _selection_to_json(selection: Any) -> dict[str, Any] | None:
+    """The default model's :class:`~mtgp_kinetics.default_model.Selection` as plain data (or None)."""
+    if selection is None:
+        return None
+    return {
+        "kernel": selection.kernel.to_dict(),
+        "rounds": [_frame_json(r) for r in selection.rounds],
+        "opted_out": list(selection.opted_out),
+        "smoothness": _frame_json(selection.smoothness),
+        "log_posterior_gains": [float(g) for g in selection.log_posterior_gains],
+        "icm": _frame_json(selection.icm),
+        "rotation": _frame_json(selection.rotation),
+        "icm_log_posterior_gain": selection.icm_log_posterior_gain,
+    }
+
+
+def _selection_from_json(spec: dict[str, Any] | None) -> Any:
+    """The inverse of :func:`_selection_to_json`."""
+    if spec is None:
+        return None
+    from mtgp_kinetics.default_model import Selection
+
+    return Selection(
+        kernel=KernelSpec.from_dict(spec["kernel"]),
+        rounds=[_frame_from_json(r) for r in spec["rounds"]],
+        opted_out=list(spec["opted_out"]),
+        smoothness=_frame_from_json(spec["smoothness"]),
+        log_posterior_gains=list(spec["log_posterior_gains"]),
+        icm=_frame_from_json(spec["icm"]),
+        rotation=_frame_from_json(spec["rotation"]),
+        icm_log_posterior_gain=spec["icm_log_posterior_gain"],
+    )
 
 
 def _read_archive(path: Path) -> dict[str, Any]:
@@ -197,6 +243,9 @@ def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
         for name, param in model.gp.named_parameters():
             if name in held:
                 param.requires_grad_(False)
+        selection = _selection_from_json(metadata.get("selection"))
+        if selection is not None:
+            model.selection_ = selection
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{str(path)!r} is damaged: {type(err).__name__}: {err}") from err
     fit = metadata.get("fit")

@@ -40,6 +40,21 @@ def test_default_model_with_rotated_axes_round_trips(tmp_path):
     assert loaded.kernel == model.kernel
     grid = problem.space.sample(5, seed=3)
     pd.testing.assert_frame_equal(model.predict(grid), loaded.predict(grid), check_exact=True)
+    # Why the default model has this structure is kept too (it was lost on loading before session 15).
+    kept, read = model.selection_, loaded.selection_
+    assert read.kernel == kept.kernel and read.opted_out == kept.opted_out
+    assert read.log_posterior_gains == kept.log_posterior_gains
+    assert read.icm_log_posterior_gain == kept.icm_log_posterior_gain
+    for a, b in [(kept.smoothness, read.smoothness), (kept.icm, read.icm), (kept.rotation, read.rotation)]:
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert len(read.rounds) == len(kept.rounds)
+    for a, b in zip(kept.rounds, read.rounds, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_saving_into_a_missing_folder_names_it(fitted, tmp_path):
+    with pytest.raises(mk.ModelFileError, match=r"no folder .*nowhere"):
+        fitted["icm"].save(tmp_path / "nowhere" / "m.mtgp")
 
 
 def test_latent_spec_holds_plain_python_values():
