@@ -62,7 +62,9 @@ def check_definitions(space: Space, tasks: Sequence[Task] | Task) -> list[Task]:
     if bad_noise:
         raise InputDataError(
             f"noise_column(s) {bad_noise} are shared by several tasks or equal a task or condition "
-            f"name; give each task its own noise column"
+            f"name; give each task its own noise column (a wide frame: one std column per task). "
+            f"A long frame needs no noise_column: its 'noise' column holds the std of each row's "
+            f"value, whatever its task"
         )
     return tasks
 
