@@ -26,16 +26,24 @@ def condition_text(row: Mapping[str, Any], names: Sequence[str]) -> str:
     return ", ".join(f"{n}={row[n]:.6g}" if isinstance(row[n], float) else f"{n}={row[n]}" for n in names)
 
 
-def near_matches(missing: Sequence[str], columns: Sequence[Any]) -> str:
-    """The end of a missing-column message: which present columns differ only in spaces or case.
+def _header_key(name: Any) -> str:
+    """A header reduced to its letters and digits, lower case: ``"T5 (K)"`` and ``"t5 [K]"`` alike."""
+    return "".join(ch for ch in str(name).casefold() if ch.isalnum())
 
+
+def near_matches(missing: Sequence[str], columns: Sequence[Any]) -> str:
+    """The end of a missing-column message: present columns that differ only in spacing, case or punctuation.
+
+    ``"T5 [K]"`` for ``"T5 (K)"``, ``"tau_us "`` for ``"tau_us"``:
     ``" (the frame has 'tau_us ' for 'tau_us': ...)"``, or ``""`` when none does.
     """
     found = []
     for name in missing:
-        key = str(name).strip().casefold()
-        found += [f"{str(c)!r} for {name!r}" for c in columns if str(c).strip().casefold() == key]
-    return f" (the frame has {', '.join(found)}: a stray space or a change of case?)" if found else ""
+        key = _header_key(name)
+        found += [f"{str(c)!r} for {name!r}" for c in columns if key and _header_key(c) == key]
+    if not found:
+        return ""
+    return f" (the frame has {', '.join(found)}: a stray space, a change of case or other brackets?)"
 
 
 def _rows(labels: Sequence[Any], limit: int = 8) -> str:

@@ -623,5 +623,8 @@ def test_a_blank_level_and_a_near_miss_header_are_named_as_such():
     frame["gas"] = "Ar"
     with pytest.raises(mk.InputDataError, match=r"'tau_us ' for 'tau_us': a stray space"):
         mk.Dataset.from_frame(frame.rename(columns={"tau_us": "tau_us "}), space, tasks)
-    with pytest.raises(mk.InputDataError, match=r"'t' for 'T': a stray space or a change of case"):
+    with pytest.raises(mk.InputDataError, match=r"'t' for 'T': a stray space, a change of case"):
         mk.Dataset.from_frame(frame.rename(columns={"T": "t"}), space, tasks)
+    bracketed = mk.Space([mk.Continuous("T5 (K)", 300.0, 400.0, "K"), space["gas"]])
+    with pytest.raises(mk.InputDataError, match=r"'T5 \[K\]' for 'T5 \(K\)': .* or other brackets"):
+        mk.Dataset.from_frame(frame.rename(columns={"T": "T5 [K]"}), bracketed, tasks)
