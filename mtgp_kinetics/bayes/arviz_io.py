@@ -96,7 +96,7 @@ def _entries(idata: az.InferenceData) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
-    """Convergence summary, one row per scalar parameter.
+    """Convergence summary, one row per scalar parameter (draws that repeat another's are left out).
 
     Returns
     -------
@@ -111,8 +111,14 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
         ess_bulk = az.ess(idata, method="bulk")
         ess_tail = az.ess(idata, method="tail")
     rows = []
+    seen: list[np.ndarray] = []
     for var, name, selection in _entries(idata):
         values = idata.posterior[var].isel(selection).values
+        # The same draws under two names (with one latent process, ICM's task variance B[t, t] is
+        # its latent variance) are listed once, under the first: a repeat only lengthens warnings.
+        if any(values.shape == other.shape and np.array_equal(values, other) for other in seen):
+            continue
+        seen.append(values)
         rows.append(
             {
                 "parameter": name,

@@ -285,3 +285,13 @@ def test_thinning_that_keeps_too_few_draws_is_refused() -> None:
     with pytest.raises(mk.InputDataError, match=r"thin=20 keeps 1 of num_samples=10 draws per chain"):
         NutsSettings(num_samples=10, thin=20).validate()
     NutsSettings(num_samples=12, thin=3).validate()  # 4 kept
+
+
+def test_diagnostics_list_each_set_of_draws_once(nuts_model) -> None:
+    """ICM's task variances B[t, t] are its latent variances: listed once, not twice in each warning."""
+    table = nuts_model.diagnostics(warn=False)
+    assert not table.duplicated(subset=["mean", "sd", "r_hat", "ess_bulk"]).any(), table
+    names = list(table["parameter"])
+    assert any(n.startswith("latent_variance") for n in names)
+    diagonal = [n for n in names if n.startswith("task_covariance") and len(set(n[16:-1].split(", "))) == 1]
+    assert not diagonal, names
