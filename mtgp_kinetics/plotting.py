@@ -387,10 +387,12 @@ def parity_plot(
     observed, mean, lower, upper = (_column(frame, c, where) for c in ("observed", "mean", "lower", "upper"))
     allowed = task.output_transform.is_valid
     for name, values in (("observed", observed), ("mean", mean), ("lower", lower), ("upper", upper)):
-        if not allowed(values).all():
+        outside = ~np.asarray(allowed(values), dtype=bool)
+        if outside.any():
             raise InputDataError(
-                f"{where}: column {name!r} has values outside the domain of task {task.name!r} "
-                f"({task.output_transform.domain})"
+                f"{where}: column {name!r} has value(s) {values[outside][:5].tolist()} at row(s) "
+                f"{_rows(frame.index[outside])} outside the domain of task {task.name!r} "
+                f"({task.output_transform.domain}), which its axis cannot show"
             )
     swapped = lower > upper
     if swapped.any():

@@ -210,7 +210,7 @@ def test_parity_plot_rejects_bad_frames(model, held_out):
         parity_plot(held_out, task=Task("other", transform="log10"))
     bad = held_out[held_out["task"] == "log_k"].copy()
     bad.loc[bad.index[2], "observed"] = -1.0
-    with pytest.raises(InputDataError, match=r"'observed' has values outside the domain.*> 0"):
+    with pytest.raises(InputDataError, match=r"'observed' has value\(s\) \[-1.0\] at row\(s\) 4 outside"):
         parity_plot(bad, task=task)
     with pytest.raises(InputDataError, match="must be a Task"):
         parity_plot(held_out, task="log_k")
