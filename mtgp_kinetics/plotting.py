@@ -280,6 +280,7 @@ def arrhenius_plot(
         )
     if task_obj.transform in _LOG_TRANSFORMS:
         ax.set_yscale("log")
+    ax.set_xlim(float(np.min(x)), float(np.max(x)))  # the bounds: no top-axis tick beyond them
     if offset:
         ax.set_xlabel(f"1000 / T [1/K], T = {t_var.name} + {offset:g}")
     else:
@@ -289,6 +290,10 @@ def arrhenius_plot(
         "top",
         functions=(lambda v: _inverse_1000(v) - offset, lambda t: _inverse_1000(np.asarray(t) + offset)),
     )
+    # Temperatures at even steps of 1000/T, to two significant digits: matplotlib's own ticks are
+    # even in T and crowd together at the hot end.
+    steps = _inverse_1000(np.linspace(float(np.min(x)), float(np.max(x)), 6)) - offset
+    top.set_xticks(sorted({float(f"{t:.2g}") for t in steps}))
     top.set_xlabel(t_var.label)
     ax.set_title(_describe(values, space) if values else task_obj.label, fontsize="medium")
     ax.legend(loc="best", fontsize="small")
