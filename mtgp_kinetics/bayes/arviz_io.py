@@ -227,12 +227,15 @@ def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
         low, high = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2])
         bottom = ax.get_ylim()[0]
         ax.plot([low, high], [bottom, bottom], color="black", linewidth=4, solid_capstyle="butt")
-        ax.annotate(
+        ax.annotate(  # above the bar, on a white ground: on it the text could not be read
             f"{level:.0%} interval [{low:.2f}, {high:.2f}]",
             xy=(0.5, 0.02),
             xycoords="axes fraction",
+            xytext=(0, 10),
+            textcoords="offset points",
             ha="center",
             va="bottom",
             fontsize=9,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
         )
     return axes
