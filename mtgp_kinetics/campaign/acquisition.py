@@ -43,6 +43,7 @@ from botorch.acquisition.objective import ScalarizedPosteriorTransform
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 
+from mtgp_kinetics.campaign.errors import PoolExhausted
 from mtgp_kinetics.campaign.variance_reduction import (
     all_tasks_variance_reductions,
     error_weights,
@@ -164,7 +165,7 @@ def _check_q(q: int, domain: Domain) -> None:
     if isinstance(q, bool) or not isinstance(q, int) or q < 1:
         raise InputDataError(f"q must be a positive integer, got {q!r}")
     if isinstance(domain, Pool) and domain.X.shape[0] < q:
-        raise InputDataError(
+        raise PoolExhausted(
             f"the candidate pool has {domain.X.shape[0]} usable row(s), fewer than q={q}; "
             f"add candidates or ask for fewer"
         )
@@ -675,7 +676,7 @@ class IntegratedVariancePerCostStrategy:
         candidates = domain.X if isinstance(domain, Pool) else domain.sobol(self.n_candidates, seed)
         n = candidates.shape[0]
         if n * t < q:
-            raise InputDataError(
+            raise PoolExhausted(
                 f"the candidate pool has {n} usable row(s) and {t} task(s), fewer than q={q} pairs; "
                 f"add candidates or ask for fewer"
             )
@@ -692,7 +693,7 @@ class IntegratedVariancePerCostStrategy:
                 )
             used |= blocked.reshape(-1)
             if int((~used).sum()) < q:
-                raise InputDataError(
+                raise PoolExhausted(
                     f"only {int((~used).sum())} (condition, task) pair(s) are free of earlier or pending "
                     f"ones, fewer than q={q}; add candidates or ask for fewer"
                 )

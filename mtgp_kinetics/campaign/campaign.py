@@ -33,7 +33,7 @@ from mtgp_kinetics.campaign.acquisition import (
     get_strategy,
     nearest_distance,
 )
-from mtgp_kinetics.campaign.errors import SuggestionConflict
+from mtgp_kinetics.campaign.errors import PoolExhausted, SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results, result_columns
 from mtgp_kinetics.campaign.stopping import Budget, StoppingRule, rules_from_description
@@ -555,8 +555,14 @@ class Campaign:
         progress: bool = True,
         stop: Sequence[StoppingRule] = (),
         executor: Executor | None = None,
+        resume_pending: bool = True,
     ) -> StopReport:
         """Suggest, measure with ``oracle`` and observe, until a stopping rule fires.
+
+        Suggestions still pending when it starts (an earlier ``run`` killed mid-batch) are
+        measured first; they were counted as experiments when suggested, so they do not use this
+        call's budget. A pool with fewer candidates left than a batch needs stops the run
+        (reason ``"pool_exhausted"``).
 
         Parameters
         ----------
@@ -584,6 +590,9 @@ class Campaign:
             function or a problem's bound ``evaluate``), or a Dask cluster's
             ``distributed.Client(...).get_executor()`` to spread expensive simulations over many
             machines. ``None``: one ``oracle`` call per batch, in this process.
+        resume_pending : bool
+            Measure the suggestions left pending first (default). ``False`` leaves them pending,
+            for a campaign whose pending experiments run elsewhere (a lab).
 
         Returns
         -------
@@ -602,13 +611,23 @@ class Campaign:
         rules = [*stop, *self.stopping_rules(), Budget(start + budget)]
         done = 0
         with tqdm(total=budget, disable=not progress, desc="campaign", unit="exp") as bar:
+            left = self.store.pending()
+            if resume_pending and len(left):
+                left = left.assign(tasks=left["missing"])  # what each still waits for
+                if executor is None:
+                    self._measure(oracle, left)
+                else:
+                    self._measure_in_parallel(oracle, left, executor, tqdm(disable=True))
             while True:
                 for rule in rules:
                     reason = rule.should_stop(self)
                     if reason is not None:
                         message = getattr(rule, "message", "") or reason
                         return StopReport(reason, done, self.n_experiments, message)
-                suggestions = self.suggest(min(q, budget - done))
+                try:
+                    suggestions = self.suggest(min(q, budget - done))
+                except PoolExhausted as err:
+                    return StopReport("pool_exhausted", done, self.n_experiments, f"pool_exhausted: {err}")
                 if executor is None:
                     self._measure(oracle, suggestions)
                 else:

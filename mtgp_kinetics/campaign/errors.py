@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtgp_kinetics.errors import MtgpError
+from mtgp_kinetics.errors import InputDataError, MtgpError
 
 
 class CampaignStoreError(MtgpError):
@@ -24,4 +24,12 @@ class SuggestionConflict(CampaignStoreError):
 
     :meth:`~mtgp_kinetics.campaign.Campaign.suggest` chooses again with those as pending
     experiments, so two processes asking at once never get the same experiment.
+    """
+
+
+class PoolExhausted(InputDataError):
+    """Fewer candidates (pool rows or (condition, task) pairs) are left than the batch asks for.
+
+    :meth:`~mtgp_kinetics.campaign.Campaign.run` stops on it (reason ``"pool_exhausted"``);
+    :meth:`~mtgp_kinetics.campaign.Campaign.suggest` raises it, naming how many are left.
     """

@@ -58,6 +58,31 @@ def test_run_spends_the_budget(tmp_path, problem):
     assert len(campaign.store.pending()) == 0
 
 
+def test_run_measures_what_an_interrupted_run_left_pending(tmp_path, problem):
+    """A run killed mid-batch leaves suggestions pending; the next run measures them first."""
+    campaign = _create(tmp_path, problem, strategy="max_variance")
+    campaign.suggest(2)  # as if the process had died before measuring them
+    campaign.close()
+    reopened = Campaign.open(tmp_path / "c.db")
+    report = reopened.run(problem.evaluate, budget=1, progress=False)
+    assert report.reason == "budget" and report.experiments == 1
+    assert len(reopened.store.pending()) == 0
+    assert reopened.store.counts()["observations"].tolist() == [11, 11]  # 8 + 2 resumed + 1
+    # A lab's pending experiments can be left alone.
+    reopened.suggest(1)
+    reopened.run(problem.evaluate, budget=1, progress=False, resume_pending=False)
+    assert len(reopened.store.pending()) == 1
+
+
+def test_run_stops_when_the_pool_is_used_up(tmp_path, problem):
+    pool = problem.space.sample(5, seed=7)
+    campaign = _create(tmp_path, problem, strategy="max_variance", pool=pool)
+    report = campaign.run(problem.evaluate, budget=20, q=2, progress=False)
+    assert report.reason == "pool_exhausted" and report.experiments == 4
+    assert "the candidate pool has 1 usable row(s), fewer than q=2" in report.message
+    assert len(campaign.store.pending()) == 0
+
+
 def test_target_std_stops_at_a_huge_threshold(tmp_path, problem):
     campaign = _create(tmp_path, problem, strategy="max_variance")
     report = campaign.run(problem.evaluate, budget=4, progress=False, stop=[TargetStd({"log_k": 1e300})])
