@@ -187,13 +187,15 @@ def run_campaign(
         spent = float(n0 * sum(cost_of.values()))
         step = 0
         while True:
-            if step % eval_every == 0 or step == steps:
+            # Also scored where the cost budget ends the run, so a run's last state is always scored.
+            at_cap = max_cost is not None and spent >= max_cost
+            if step % eval_every == 0 or step == steps or at_cap:
                 prediction = campaign.model.predict(setup.test[problem.space.names])
                 scores = held_out_scores(prediction, setup.test, problem.tasks, 0.95)
                 rows += _scores_row(label, setup.seed, campaign.n_experiments, spent, scores)
                 if _reached(rows, target):
                     break
-            if step == steps or (max_cost is not None and spent >= max_cost):
+            if step == steps or at_cap:
                 break
             before = len(campaign.observations())
             campaign.run(setup.oracle, budget=1, progress=False)
