@@ -234,7 +234,10 @@ class Stalled:
         improvement = (before - recent) / before
         if (improvement >= self.rel_tol).any():
             return None
-        figures = ", ".join(f"{task} {100 * value:+.1f}%" for task, value in improvement.items())
+        figures = ", ".join(
+            f"{task} {'fell' if value >= 0 else 'rose'} {100 * abs(value):.1f}%"
+            for task, value in improvement.items()
+        )
         self.message = (
             f"stalled: over the last {self.patience} batches no task's mean predictive std (modelled "
             f"units, {CHECK_POINTS} points of the campaign's region) fell by {100 * self.rel_tol:.1f}% "
