@@ -346,7 +346,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strategies", default=f"random,sobol,{DEFAULT},{HAND}")
     parser.add_argument("--cost", action="store_true", help="also run the per-task-cost comparison")
     parser.add_argument("--mechanism-cost", type=float, default=5.0, help="cost of a mechanism task (--cost)")
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 16 steps, every 4th step scored")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2 seeds, 16 steps, every 4th step scored, 200 test conditions (options given explicitly win)",
+    )
     parser.add_argument("--csv", type=Path, default=None, help="write every score row to this CSV")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (runs are independent)")
     parser.add_argument(
@@ -355,8 +359,10 @@ def main(argv: list[str] | None = None) -> None:
         help="task=rmse,... from an earlier run of random (then random is not run), e.g. for --cost alone",
     )
     args = parser.parse_args(argv)
-    if args.quick:
-        args.seeds, args.steps, args.eval_every, args.n_test = 2, 16, 4, 200
+    if args.quick:  # the quick settings, except where an option was given explicitly
+        for name, value in {"seeds": 2, "steps": 16, "eval_every": 4, "n_test": 200}.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     warnings.simplefilter("ignore")  # botorch's numerical warnings on tiny data sets
     keys = [(args.problem, seed, args.pool, args.initial, args.n_test) for seed in range(args.seeds)]
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
