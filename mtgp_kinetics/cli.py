@@ -470,6 +470,14 @@ def _results_sheet(
     return sheet
 
 
+def check_new_file(path: Path, what: str) -> None:
+    """Refuse (:class:`InputDataError`, ``what`` naming the option) a path that exists or has no folder."""
+    if path.exists():
+        raise InputDataError(f"{what}: {str(path)!r} already exists; choose another file")
+    if not path.parent.is_dir():
+        raise InputDataError(f"{what}: no folder {str(path.parent)!r}")
+
+
 def write_new_csv(frame: pd.DataFrame, path: Path, what: str) -> Path:
     """Write ``frame`` to the new file ``path``, complete or not at all; never overwrite a file.
 
@@ -481,8 +489,7 @@ def write_new_csv(frame: pd.DataFrame, path: Path, what: str) -> Path:
     InputDataError
         If ``path`` exists, its folder does not, or the file cannot be written (``what`` names it).
     """
-    if not path.parent.is_dir():
-        raise InputDataError(f"{what}: no folder {str(path.parent)!r}")
+    check_new_file(path, what)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         frame.to_csv(temporary, index=False)
@@ -671,10 +678,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     from mtgp_kinetics.campaign import Campaign
 
     if args.out is not None:  # checked before the suggestions are made and recorded
-        if args.out.exists():
-            raise InputDataError(f"--out: {str(args.out)!r} already exists; choose another file")
-        if not args.out.parent.is_dir():
-            raise InputDataError(f"--out: no folder {str(args.out.parent)!r}")
+        check_new_file(args.out, "--out")
     campaign = Campaign.open(args.db)
     try:
         if campaign.can_fit():

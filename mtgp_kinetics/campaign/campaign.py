@@ -291,10 +291,14 @@ class Campaign:
         StopReport or None
             The rule's reason and message, or None (also for a campaign without rules).
         """
-        for rule in self.stopping_rules():
+        return self._first_stop(self.stopping_rules(), 0)
+
+    def _first_stop(self, rules: Sequence[StoppingRule], done: int) -> StopReport | None:
+        """The report of the first of ``rules`` that says stop (``done``: experiments run), or None."""
+        for rule in rules:
             reason = rule.should_stop(self)
             if reason is not None:
-                return StopReport(reason, 0, self.n_experiments, getattr(rule, "message", "") or reason)
+                return StopReport(reason, done, self.n_experiments, getattr(rule, "message", "") or reason)
         return None
 
     def cost_spent(self) -> float:
@@ -619,11 +623,9 @@ class Campaign:
                 else:
                     self._measure_in_parallel(oracle, left, executor, tqdm(disable=True))
             while True:
-                for rule in rules:
-                    reason = rule.should_stop(self)
-                    if reason is not None:
-                        message = getattr(rule, "message", "") or reason
-                        return StopReport(reason, done, self.n_experiments, message)
+                report = self._first_stop(rules, done)
+                if report is not None:
+                    return report
                 try:
                     suggestions = self.suggest(min(q, budget - done))
                 except PoolExhausted as err:
@@ -818,14 +820,9 @@ def _stop_description(stop: Mapping[str, Any] | None, task_names: Sequence[str])
         return None
     if not isinstance(stop, Mapping):
         raise InputDataError(f"stop must be a mapping of rule -> value, got {stop!r}")
-    rules_from_description(stop)  # bad keys and values fail before the file is created
+    rules_from_description(stop, task_names=task_names)  # bad keys, values, tasks: fail before the file
     out = dict(stop)
     if "target_std" in out:
-        unknown = sorted(set(out["target_std"]) - set(task_names))
-        if unknown:
-            raise InputDataError(
-                f"stop.target_std names unknown task(s) {unknown}; the tasks are {list(task_names)}"
-            )
         out["target_std"] = {str(k): float(v) for k, v in out["target_std"].items()}
     if "max_cost" in out:
         out["max_cost"] = float(out["max_cost"])

@@ -132,15 +132,9 @@ def _stop(table: Any, where: str, tasks: list[Task]) -> dict[str, Any] | None:
     if not isinstance(table, dict):
         raise InputDataError(f"{where}: 'stop' must be a table ([stop])")
     try:
-        rules_from_description(table)
+        rules_from_description(table, task_names=[t.name for t in tasks])
     except InputDataError as err:
         raise InputDataError(f"{where}: [stop]: {err}") from None
-    names = [t.name for t in tasks]
-    unknown = sorted(set(table.get("target_std", {})) - set(names))
-    if unknown:
-        raise InputDataError(
-            f"{where}: stop.target_std names unknown task(s) {unknown}; the tasks are {names}"
-        )
     return dict(table)
 
 

@@ -7,7 +7,7 @@ A rule returns ``None`` to go on, or a short reason (``"budget"``, ``"cost"``, `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -250,7 +250,9 @@ class Stalled:
 STOP_KEYS = ("max_experiments", "max_cost", "target_std")
 
 
-def rules_from_description(description: Mapping[str, Any] | None, seed: int = 0) -> list[StoppingRule]:
+def rules_from_description(
+    description: Mapping[str, Any] | None, seed: int = 0, task_names: Sequence[str] | None = None
+) -> list[StoppingRule]:
     """The stopping rules a campaign keeps in its settings, built from their description.
 
     Parameters
@@ -260,6 +262,8 @@ def rules_from_description(description: Mapping[str, Any] | None, seed: int = 0)
         ``target_std`` (task -> std, :class:`TargetStd`). ``None`` or empty: no rules.
     seed : int
         Seed of :class:`TargetStd`'s check points.
+    task_names : sequence of str, optional
+        The campaign's tasks: a target for any other task is refused.
 
     Returns
     -------
@@ -280,6 +284,11 @@ def rules_from_description(description: Mapping[str, Any] | None, seed: int = 0)
         targets = description["target_std"]
         if not isinstance(targets, Mapping):
             raise InputDataError(f"stop.target_std must be a table of task = std, got {targets!r}")
+        unknown_tasks = [] if task_names is None else sorted(set(targets) - set(task_names))
+        if unknown_tasks:
+            raise InputDataError(
+                f"stop.target_std names unknown task(s) {unknown_tasks}; the tasks are {list(task_names)}"
+            )
         rules.append(TargetStd(dict(targets), seed=seed))
     if "max_cost" in description:
         rules.append(CostBudget(description["max_cost"]))
