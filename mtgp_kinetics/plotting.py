@@ -27,9 +27,8 @@ from mtgp_kinetics.space import (
     Continuous,
     Space,
     _rows,
-    is_celsius,
-    is_kelvin,
     kelvin_offset,
+    temperature_candidates,
     temperature_condition,
 )
 from mtgp_kinetics.tasks import Task
@@ -95,9 +94,7 @@ def temperature_variable(space: Space, name: str | None = None, where: str = "pl
     InputDataError
         If there is no such variable, or ``name`` is not one.
     """
-    continuous = [v for v in space.variables if isinstance(v, Continuous)]
-    candidates = [v for v in continuous if v.transform == "inverse"]
-    candidates += [v for v in continuous if v not in candidates and (is_celsius(v.unit) or is_kelvin(v.unit))]
+    candidates = temperature_candidates(space)
     if name is not None:
         candidates = [v for v in candidates if v.name == name]
     if not candidates:

@@ -109,6 +109,17 @@ def kelvin_offset(variable: Continuous, where: str) -> float:
     )
 
 
+def temperature_candidates(space: Space) -> list[Continuous]:
+    """The conditions that can be a space's temperature, in order of preference.
+
+    Those modelled as ``1000 / T`` (``transform="inverse"``) first, then the others in kelvin or
+    degrees Celsius; each list in the order of the space.
+    """
+    continuous = [v for v in space.variables if isinstance(v, Continuous)]
+    inverse = [v for v in continuous if v.transform == "inverse"]
+    return inverse + [v for v in continuous if v not in inverse and (is_celsius(v.unit) or is_kelvin(v.unit))]
+
+
 def temperature_condition(space: Space, name: str | None = None, where: str = "temperature") -> Continuous:
     """The temperature condition of a space, for activation energies and Arrhenius plots.
 
@@ -139,11 +150,10 @@ def temperature_condition(space: Space, name: str | None = None, where: str = "t
                 f"{where}: temperature {name!r} is not a continuous condition of {space.names}"
             )
         return space[name]
+    candidates = temperature_candidates(space)
+    if candidates:
+        return candidates[0]
     continuous = [v for v in space.variables if isinstance(v, Continuous)]
-    inverse = [v for v in continuous if v.transform == "inverse"]
-    in_degrees = [v for v in continuous if is_celsius(v.unit) or is_kelvin(v.unit)]
-    if inverse or in_degrees:
-        return (inverse or in_degrees)[0]
     unsupported = [v for v in continuous if unit_key(v.unit) in UNSUPPORTED_TEMPERATURE_UNITS]
     if unsupported:
         v = unsupported[0]
