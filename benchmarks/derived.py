@@ -109,30 +109,43 @@ def inner_test_conditions(space: Space, n: int, seed: int, margin: float) -> pd.
     return frame
 
 
-def difference_truth(
-    problem: Problem, test: pd.DataFrame, task: mk.Task, quantity: str, variable: Continuous, step: float
-) -> np.ndarray:
-    """The quantity of the noise-free oracle at each test row by a central difference (``n``).
+def difference_truths(
+    problem: Problem,
+    test: pd.DataFrame,
+    tasks: list[mk.Task],
+    quantity: str,
+    variable: Continuous,
+    step: float,
+) -> dict[str, np.ndarray]:
+    """The quantity of the noise-free oracle for each task at each test row, by central differences.
 
-    The two points are ``step`` either side in ``variable``'s normalized model coordinate; the
-    difference of ``ln y`` is divided by that of ``1/T`` [1/K] (``Ea``) or of ``ln x`` (exponents),
-    so any condition transform is handled. NaN where the oracle gives no finite positive value.
+    The two points are ``step`` either side in ``variable``'s normalized model coordinate (one
+    oracle call each, for every task); the difference of ``ln y`` is divided by that of ``1/T``
+    [1/K] (``Ea``) or of ``ln x`` (exponents), so any condition transform is handled. Task name ->
+    ``n`` values, NaN where the oracle gives no finite positive value.
     """
     u = variable.to_unit_interval(test[variable.name].to_numpy(float))
     x_up, x_down = variable.from_unit_interval(u + step), variable.from_unit_interval(u - step)
-    ln_y = []
+    outputs = []
     for x in (x_up, x_down):
         shifted = test.copy()
         shifted[variable.name] = x
-        values = problem.evaluate(shifted, progress=False)[task.name].to_numpy(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ln_y.append(np.where(values > 0, np.log(values), np.nan))
+        outputs.append(problem.evaluate(shifted, progress=False))
     if quantity == "Ea":
         offset = kelvin_offset(variable, "derived")
-        slope = (ln_y[0] - ln_y[1]) / (1.0 / (x_up + offset) - 1.0 / (x_down + offset))
-        sign = 1.0 if is_time_unit(task.unit) else -1.0  # the sign activation_energy uses
-        return sign * R_KJ_PER_MOL_K * slope
-    return (ln_y[0] - ln_y[1]) / (np.log(x_up) - np.log(x_down))
+        across = 1.0 / (x_up + offset) - 1.0 / (x_down + offset)
+    else:
+        across = np.log(x_up) - np.log(x_down)
+    truths = {}
+    for task in tasks:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up, down = (np.log(np.where(o[task.name] > 0, o[task.name], np.nan)) for o in outputs)
+        slope = (up - down) / across
+        if quantity == "Ea":
+            sign = 1.0 if is_time_unit(task.unit) else -1.0  # the sign activation_energy uses
+            slope = sign * R_KJ_PER_MOL_K * slope
+        truths[task.name] = np.asarray(slope, dtype=float)
+    return truths
 
 
 def score(estimate: pd.DataFrame, truth: np.ndarray) -> dict[str, float]:
@@ -164,7 +177,11 @@ def check_problem(
         frame = problem.sample(n_train, seed=seed, observed_fraction=fractions or None)
         data = mk.Dataset.from_frame(frame, problem.space, problem.tasks)
         test = inner_test_conditions(problem.space, n_test, 1000 + seed, 1.1 * step)
-        truths = {(t.name, q): difference_truth(problem, test, t, q, v, step) for t in tasks for q, v in todo}
+        truths = {
+            (name, q): truth
+            for q, v in todo
+            for name, truth in difference_truths(problem, test, tasks, q, v, step).items()
+        }
         for mean in means:
             start = time.perf_counter()
             model = mk.fit(data, mean=mean, restarts=restarts, seed=seed)

@@ -73,8 +73,8 @@ def test_the_difference_truth_recovers_a_known_law_whatever_the_names_and_units(
         u = variable.to_unit_interval(test[variable.name].to_numpy())
         assert u.min() >= 0.011 - 1e-12 and u.max() <= 1 - 0.011 + 1e-12
     task = problem.tasks[0]
-    ea = derived_benchmark.difference_truth(problem, test, task, "Ea", todo["Ea"], 0.005)
-    order = derived_benchmark.difference_truth(problem, test, task, "n_c_O2", todo["n_c_O2"], 0.005)
+    ea = derived_benchmark.difference_truths(problem, test, [task], "Ea", todo["Ea"], 0.005)["tau"]
+    order = derived_benchmark.difference_truths(problem, test, [task], "n_c_O2", todo["n_c_O2"], 0.005)["tau"]
     # ln tau is exactly linear in 1/T and in ln c: the central difference is exact up to rounding.
     np.testing.assert_allclose(ea, problem.ea, rtol=1e-6)
     np.testing.assert_allclose(order, problem.order, rtol=1e-6)
