@@ -87,14 +87,14 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
     # spreadsheet's export), but on some rows only, an unquoted comma inside a value whose row
     # happens to end in an empty cell ("1,850" typed into a column before an empty note column):
     # the row's values after it are one column off.
-    lengths = [len(fields) for _, fields in records[1:] if any(cell.strip() for cell in fields)]
+    some_exact = any(len(f) == len(header) and any(c.strip() for c in f) for _, f in records[1:])
     shifted = [
         line
         for line, fields in records[1:]
-        if len(fields) > len(header)
+        if some_exact
+        and len(fields) > len(header)
         and any(cell.strip() for cell in fields)
         and not any(cell.strip() for cell in fields[len(header) :])
-        and len(header) in lengths
     ]
     if shifted:
         raise InputDataError(

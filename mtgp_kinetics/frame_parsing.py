@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import DataWarning, InputDataError
-from mtgp_kinetics.space import Categorical, Space, _rows, near_matches
+from mtgp_kinetics.space import Categorical, Space, _rows, bool_cells, near_matches
 from mtgp_kinetics.tasks import Task
 
 #: Columns of :attr:`Dataset.observations` after the conditions; no other column may use them.
@@ -67,16 +67,6 @@ def check_definitions(space: Space, tasks: Sequence[Task] | Task) -> list[Task]:
             f"value, whatever its task"
         )
     return tasks
-
-
-def bool_cells(col: pd.Series) -> np.ndarray:
-    """Mask of the cells of ``col`` that hold a boolean.
-
-    pandas reads a column whose only values are ``TRUE``/``False`` spellings as booleans, which
-    :func:`pandas.to_numeric` turns into 1.0 and 0.0: a lone ``TRUE`` in a rate column would be
-    recorded as a rate of 1 (the same cell beside a number is refused as text).
-    """
-    return col.map(lambda x: isinstance(x, (bool, np.bool_))).to_numpy(dtype=bool)
 
 
 def blank_cells(col: pd.Series) -> np.ndarray:

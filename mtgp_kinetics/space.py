@@ -46,6 +46,16 @@ def near_matches(missing: Sequence[str], columns: Sequence[Any]) -> str:
     return f" (the frame has {', '.join(found)}: a stray space, a change of case or other brackets?)"
 
 
+def bool_cells(col: pd.Series) -> np.ndarray:
+    """Mask of the cells of ``col`` that hold a boolean.
+
+    pandas reads a column whose only values are ``TRUE``/``False`` spellings as booleans, which
+    :func:`pandas.to_numeric` turns into 1.0 and 0.0: a lone ``TRUE`` in a rate column would be
+    recorded as a rate of 1 (the same cell beside a number is refused as text).
+    """
+    return col.map(lambda x: isinstance(x, (bool, np.bool_))).to_numpy(dtype=bool)
+
+
 def _rows(labels: Sequence[Any], limit: int = 8) -> str:
     """Format row labels for an error message, truncated after ``limit``."""
     shown = ", ".join(str(r) for r in list(labels)[:limit])
@@ -379,8 +389,7 @@ class Space:
             col = frame[v.name]
             if isinstance(v, Continuous):
                 numeric = pd.to_numeric(col, errors="coerce")
-                # A boolean (a lone TRUE read by pandas) is not a number, whatever to_numeric says.
-                bad = (col.notna() & numeric.isna()) | col.map(lambda x: isinstance(x, (bool, np.bool_)))
+                bad = (col.notna() & numeric.isna()).to_numpy(dtype=bool) | bool_cells(col)
                 if bad.any():
                     raise InputDataError(
                         f"column {v.name!r}: non-numeric value(s) at row(s) {_rows(frame.index[bad])}: "
