@@ -82,7 +82,7 @@ def save_model(
     if model.data is not None:
         # "row" (the source row label) is rebuilt by Dataset on load; the values are for reports only.
         frame = model.data.observations.drop(columns="row")
-        observations = frame.to_json(orient="split", date_format="iso", double_precision=15)
+        observations = _frame_json(frame)
     metadata: dict[str, Any] = {
         "space": model.space.to_dict(),
         "tasks": [task.to_dict() for task in model.tasks],
@@ -127,10 +127,12 @@ def save_model(
 
 
 def _frame_json(frame: pd.DataFrame | None) -> str | None:
-    return None if frame is None else frame.to_json(orient="split", double_precision=15)
+    """A frame as JSON text (``split`` orientation, 15 digits, dates in ISO 8601), or None."""
+    return None if frame is None else frame.to_json(orient="split", date_format="iso", double_precision=15)
 
 
 def _frame_from_json(text: str | None) -> pd.DataFrame | None:
+    """The inverse of :func:`_frame_json` (column types as written, not guessed)."""
     return None if text is None else pd.read_json(io.StringIO(text), orient="split", dtype=False)
 
 
@@ -225,8 +227,8 @@ def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
         kernel = KernelSpec.from_dict(metadata["kernel"])
         tensors = archive["tensors"]
         data = None
-        if metadata.get("observations") is not None:
-            observations = pd.read_json(io.StringIO(metadata["observations"]), orient="split", dtype=False)
+        observations = _frame_from_json(metadata.get("observations"))
+        if observations is not None:
             data = Dataset.from_frame(observations, space, tasks, form="long")
         model = KineticsModel(
             space,
