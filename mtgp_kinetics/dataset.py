@@ -52,6 +52,9 @@ def _warn_fractions_given_as_percent(observations: pd.DataFrame, tasks: Sequence
 
 #: Observations of a fraction task exactly on its smallest or largest value that make it "saturated".
 SATURATION_MIN_COUNT = 3
+#: How close to 0 or 1 (as a fraction) that value must lie to read as a clip or saturation, not as
+#: exact repeats of a mid-range value (a yield set by a categorical condition alone, say 0.4).
+SATURATION_MARGIN = 0.05
 #: How the saturation warning starts (a loader that clipped, and said so, filters it by this).
 SATURATION_WARNING = "fraction task(s) with several values exactly on one bound"
 
@@ -62,9 +65,10 @@ def _warn_constant_or_saturated(observations: pd.DataFrame, tasks: Sequence[Task
     A task whose observations are all equal has no spread to learn a variance from: a MAP fit puts
     its signal and noise at their floors and predicts the value with near-zero intervals. A
     fraction task with at least :data:`SATURATION_MIN_COUNT` values exactly on its smallest or
-    largest value holds clipped or saturated measurements, which a model takes as exact: its
-    intervals near saturation are too narrow (a helper's flow-reactor set with twelve conversions
-    clipped to 99 %: 6 of 15 held-out truths inside the 95 % intervals, every miss saturated).
+    largest value, within :data:`SATURATION_MARGIN` of 0 or 1, holds clipped or saturated
+    measurements, which a model takes as exact: its intervals near saturation are too narrow (a
+    helper's flow-reactor set with twelve conversions clipped to 99 %: 6 of 15 held-out truths
+    inside the 95 % intervals, every miss saturated).
     """
     constant, saturated = [], []
     for task in tasks:
@@ -74,9 +78,11 @@ def _warn_constant_or_saturated(observations: pd.DataFrame, tasks: Sequence[Task
             continue
         if task.output_transform.name not in ("logit", "logit_percent") or len(values) < SATURATION_MIN_COUNT:
             continue
+        scale = 100.0 if task.output_transform.name == "logit_percent" else 1.0
         for bound, what in ((values.min(), "smallest"), (values.max(), "largest")):
             count = int(np.sum(values == bound))
-            if count >= SATURATION_MIN_COUNT:
+            near_limit = min(bound / scale, 1.0 - bound / scale) <= SATURATION_MARGIN
+            if count >= SATURATION_MIN_COUNT and near_limit:
                 saturated.append(f"{task.name!r}: {count} x {bound:g} (the {what} value)")
     if constant:
         warnings.warn(

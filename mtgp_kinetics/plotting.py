@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, Locator, NullLocator
 
 from mtgp_kinetics.errors import InputDataError, check_integer
 from mtgp_kinetics.space import (
@@ -42,7 +42,41 @@ DATA_COLOR = "black"
 OTHER_DATA_COLOR = "0.6"
 
 _LOG_TRANSFORMS = ("log", "log10")
-_LOGIT_TICKS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
+#: Tick candidates of a logit (fraction) axis, in the order they are offered a place.
+_LOGIT_TICKS = (0.5, 0.1, 0.9, 0.01, 0.99, 0.001, 0.999, 0.3, 0.7, 0.05, 0.95, 0.2, 0.8, 0.4, 0.6)
+#: Smallest gap between two logit-axis ticks, as a fraction of the axis length (about 30 pixels in
+#: the report's figures, room for a label such as "0.95").
+_LOGIT_MIN_GAP = 0.07
+
+
+class _SpacedLogitLocator(Locator):
+    """Ticks of a logit axis from :data:`_LOGIT_TICKS`, never closer than :data:`_LOGIT_MIN_GAP`.
+
+    A fixed list (0.3, 0.4, 0.5, ...) crowds into one run of digits ("0.30.40.5") when the axis
+    spans 0.001-0.999; here each candidate, in order of preference, is kept only if it lies inside
+    the view and far enough (in logit units, relative to the view) from the ticks kept before it.
+    """
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale  # 1 for fractions, 100 for per cent
+
+    def __call__(self) -> list[float]:
+        low, high = sorted(self.axis.get_view_interval())
+        return self.tick_values(low, high)
+
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        def logit(v: float) -> float:
+            p = min(max(v / self.scale, 1e-12), 1.0 - 1e-12)
+            return float(np.log(p / (1.0 - p)))
+
+        low, high = logit(min(vmin, vmax)), logit(max(vmin, vmax))
+        gap = _LOGIT_MIN_GAP * max(high - low, 1e-12)
+        kept: list[float] = []
+        for fraction in _LOGIT_TICKS:
+            z = logit(self.scale * fraction)
+            if low <= z <= high and all(abs(z - logit(k)) >= gap for k in kept):
+                kept.append(self.scale * fraction)
+        return sorted(kept)
 
 
 def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -234,7 +268,9 @@ def arrhenius_plot(
     except InputDataError as err:
         raise InputDataError(f"{where}: bad fixed conditions: {err}") from None
 
-    temperatures = t_var.from_unit_interval(np.linspace(0.0, 1.0, int(n_points)))
+    # Even in 1000 / T_K whatever the modelled coordinate (a Celsius or linear temperature too).
+    inverse = np.linspace(1000.0 / (t_var.upper + offset), 1000.0 / (t_var.lower + offset), int(n_points))
+    temperatures = np.clip(1000.0 / inverse - offset, t_var.lower, t_var.upper)
     grid = pd.DataFrame({name: [values[name]] * len(temperatures) for name in values})
     grid[t_var.name] = temperatures
     pred = model.predict(grid[space.names], level=level, tasks=[task])
@@ -258,28 +294,33 @@ def arrhenius_plot(
         close = _near(obs, values, space, near)
         obs_x = _inverse_1000(obs[t_var.name].to_numpy(dtype=float) + offset)
         obs_y = obs["value"].to_numpy(dtype=float)
-        ax.scatter(
-            obs_x[close],
-            obs_y[close],
-            s=18,
-            color=DATA_COLOR,
-            zorder=3,
-            label="observed near these conditions",
-        )
-        ax.scatter(
-            obs_x[~close],
-            obs_y[~close],
-            s=18,
-            facecolors="none",
-            edgecolors=OTHER_DATA_COLOR,
-            zorder=2,
-            label="observed elsewhere",
-        )
+        # clip_on=False: an experiment at a temperature bound sits on the axis edge, drawn whole.
+        if close.any():
+            ax.scatter(
+                obs_x[close],
+                obs_y[close],
+                s=18,
+                color=DATA_COLOR,
+                zorder=3,
+                clip_on=False,
+                label="observed near these conditions",
+            )
+        if (~close).any():
+            ax.scatter(
+                obs_x[~close],
+                obs_y[~close],
+                s=18,
+                facecolors="none",
+                edgecolors=OTHER_DATA_COLOR,
+                zorder=2,
+                clip_on=False,
+                label="observed elsewhere",
+            )
     if task_obj.transform in _LOG_TRANSFORMS:
         ax.set_yscale("log")
     ax.set_xlim(float(np.min(x)), float(np.max(x)))  # the bounds: no top-axis tick beyond them
     if offset:
-        ax.set_xlabel(f"1000 / T [1/K], T = {t_var.name} + {offset:g}")
+        ax.set_xlabel(f"1000 / T_K [1/K], T_K = {t_var.label} + {offset:g}")
     else:
         ax.set_xlabel(f"1000 / {t_var.name} [1/{t_var.unit or 'K'}]")
     ax.set_ylabel(task_obj.label)
@@ -287,14 +328,26 @@ def arrhenius_plot(
         "top",
         functions=(lambda v: _inverse_1000(v) - offset, lambda t: _inverse_1000(np.asarray(t) + offset)),
     )
-    # Temperatures at even steps of 1000/T, to two significant digits: matplotlib's own ticks are
-    # even in T and crowd together at the hot end.
     steps = _inverse_1000(np.linspace(float(np.min(x)), float(np.max(x)), 6)) - offset
-    top.set_xticks(sorted({float(f"{t:.2g}") for t in steps}))
+    top.set_xticks(_temperature_ticks(steps))
     top.set_xlabel(t_var.label)
     ax.set_title(_describe(values, space) if values else task_obj.label, fontsize="medium")
     ax.legend(loc="best", fontsize="small")
     return fig
+
+
+def _temperature_ticks(steps: np.ndarray) -> list[float]:
+    """Round temperatures (even steps of 1000/T) to the fewest significant digits that keep them apart.
+
+    Even steps of 1000/T, not matplotlib's even steps of T, which crowd together at the hot end.
+    Two digits serve a wide range (900-1500 K); a narrow one (295-305 K) needs three or four,
+    where two would merge every tick into one.
+    """
+    for digits in range(2, 7):
+        ticks = sorted({float(f"{t:.{digits}g}") for t in steps})
+        if len(ticks) == len(steps):
+            return ticks
+    return sorted(float(t) for t in steps)
 
 
 def _column(frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
@@ -334,14 +387,19 @@ def _set_task_scale(ax: Axes, task: Task, both: bool) -> None:
         top = 100.0 if name == "logit_percent" else 1.0
         for axis in (ax.xaxis, ax.yaxis) if both else (ax.yaxis,):
             # The default logit ticks (0.1, 0.5, 0.9 labelled "1/2", "1 - 10^-1") are sparse and
-            # unusual for a fraction: label plain decimals, denser in the middle.
-            axis.set_major_locator(FixedLocator([top * t for t in _LOGIT_TICKS]))
+            # unusual for a fraction: label plain decimals, as dense as the labels allow.
+            axis.set_major_locator(_SpacedLogitLocator(top))
             axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             axis.set_minor_locator(NullLocator())
 
 
 def parity_plot(
-    frame: pd.DataFrame, *, task: Task, observed_label: str = "observed", ax: Axes | None = None
+    frame: pd.DataFrame,
+    *,
+    task: Task,
+    observed_label: str = "observed",
+    predicted_label: str = "predicted",
+    ax: Axes | None = None,
 ) -> Figure:
     """Predicted against observed values of one task, with credible intervals as error bars.
 
@@ -356,6 +414,8 @@ def parity_plot(
         ones, so the intervals look as they do to the model).
     observed_label : str
         What the ``observed`` values are, for the x label (e.g. ``"true"`` for noise-free values).
+    predicted_label : str
+        What the predictions are, for the y label (e.g. ``"leave-one-out predicted"``).
     ax : Axes, optional
         Where to draw; default a new figure.
 
@@ -430,7 +490,7 @@ def parity_plot(
         fontsize="small",
     )
     ax.set_xlabel(f"{observed_label} {task.label}")
-    ax.set_ylabel(f"predicted {task.label}")
+    ax.set_ylabel(f"{predicted_label} {task.label}")
     ax.set_title(task.name, fontsize="medium")
     ax.legend(loc="lower right", fontsize="small")
     return fig

@@ -222,6 +222,12 @@ class Continuous:
                 f"(T_K = T_C + 273.15, unit='K') to model it in Arrhenius coordinates, or keep "
                 f"degrees Celsius with transform='none'"
             )
+        absolute_zero = -273.15 if is_celsius(self.unit) else 0.0 if is_kelvin(self.unit) else None
+        if absolute_zero is not None and self.lower < absolute_zero:
+            raise InputDataError(
+                f"Continuous {self.name!r}: lower ({self.lower:g} {self.unit}) is below absolute zero "
+                f"({absolute_zero:g} {self.unit}); check the bound and the unit"
+            )
         if tf.needs_positive and self.lower <= 0:
             raise InputDataError(
                 f"Continuous {self.name!r}: transform {tf.name!r} needs lower > 0, got {self.lower}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,7 +210,12 @@ def test_fit_warns_about_a_task_with_too_few_observations_to_calibrate(analytic_
     frame = analytic_problem.sample(12, seed=2)
     frame.loc[frame.index[3:], "f_a"] = np.nan
     data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
-    mk.fit(data, kernel="independent", restarts=1)  # three: no warning (warnings are errors here)
+    with pytest.warns(mk.FewObservationsWarning, match=r"'f_a' \(3\) have fewer than 4"):
+        mk.fit(data, kernel="independent", restarts=1)  # three: 76-80 % coverage in a sweep
+    frame = analytic_problem.sample(12, seed=2)
+    frame.loc[frame.index[4:], "f_a"] = np.nan
+    data = mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
+    mk.fit(data, kernel="independent", restarts=1)  # four: no warning (warnings are errors here)
 
 
 def test_fit_warns_about_a_task_whose_values_are_all_equal(analytic_problem):
@@ -231,3 +238,12 @@ def test_saturated_fractions_are_pointed_out_when_read(analytic_problem):
         mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)
     frame.loc[frame.index[2:4], "f_a"] = 0.5
     mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)  # 2 x 0.99: not yet
+
+
+def test_repeated_mid_range_fractions_are_not_called_saturated(analytic_problem):
+    """Exact repeats of a mid-range yield (set by a categorical condition alone) are not clips."""
+    frame = analytic_problem.sample(12, seed=2)
+    frame["f_a"] = np.tile([0.4, 0.5, 0.6], 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mk.Dataset.from_frame(frame, analytic_problem.space, analytic_problem.tasks)

@@ -17,6 +17,7 @@ from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.models.structure import kernel_spec
 from mtgp_kinetics.plotting import (
+    _LOGIT_MIN_GAP,
     arrhenius_plot,
     default_conditions,
     learning_curve,
@@ -163,7 +164,46 @@ def test_arrhenius_plot_of_a_celsius_temperature_is_against_1000_over_kelvin():
     data_x = ax.collections[1].get_offsets()[:, 0]  # the observations near P = 1 bar
     observed = model.data.observations["T_C"].to_numpy() + 273.15
     assert np.isin(np.round(1000.0 / data_x, 6), np.round(observed, 6)).all()
-    assert "T_C + 273.15" in ax.get_xlabel()
+    assert ax.get_xlabel() == "1000 / T_K [1/K], T_K = T_C [degC] + 273.15"
+    # The grid is even in 1000 / T_K (as for a temperature modelled as 1000 / T), not in T_C.
+    steps = np.diff(line.get_xdata())
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-9)
+
+
+def test_arrhenius_plot_legend_and_top_ticks_of_a_narrow_range():
+    """A 295-305 K range still gets several distinct top-axis temperatures; the legend lists only
+    the kinds of observation drawn."""
+    space = Space([Continuous("T", 295.0, 305.0, unit="K", transform="inverse")])
+    frame = space.sample(8, seed=0)
+    frame["k"] = np.exp(30.0 - 9000.0 / frame["T"])
+    data = mk.Dataset.from_frame(frame, space, [Task("k", unit="1/s", transform="log10")])
+    fig = arrhenius_plot(mk.fit(data, restarts=1), "k")
+    ax = fig.axes[0]
+    top = ax.child_axes[0]
+    ticks = top.get_xticks()
+    assert len(ticks) >= 4 and len(set(np.round(ticks, 6))) == len(ticks)
+    assert all(295.0 <= t <= 305.0 for t in ticks)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "observed elsewhere" not in labels and "observed near these conditions" in labels
+
+
+def test_logit_axis_ticks_never_crowd():
+    """Over 0.001-0.999 the fraction ticks keep _LOGIT_MIN_GAP of the axis apart (no "0.30.40.5")."""
+    task = Task("f", transform="logit")
+    frame = pd.DataFrame(
+        {
+            "observed": [0.001, 0.5, 0.999],
+            "mean": [0.002, 0.5, 0.998],
+            "lower": [0.001, 0.4, 0.99],
+            "upper": [0.01, 0.6, 0.999],
+        }
+    )
+    fig = parity_plot(frame, task=task)
+    ticks = np.asarray(fig.axes[0].get_xticks())
+    z = np.log(ticks / (1.0 - ticks))
+    low, high = (np.log(v / (1.0 - v)) for v in sorted(fig.axes[0].get_xlim()))
+    assert len(ticks) >= 3 and np.diff(np.sort(z)).min() >= _LOGIT_MIN_GAP * (high - low) - 1e-12
+    assert 0.5 in ticks
 
 
 def test_default_conditions_and_temperature_variable():

@@ -131,6 +131,8 @@ def test_validate_missing_column(space, frame) -> None:
         (lambda: Continuous("T", 10.0, 5.0), r"lower \(10.0\) must be < upper"),
         (lambda: Continuous("P", 0.0, 5.0, transform="log"), "needs lower > 0"),
         (lambda: Continuous("T", 1.0, np.inf), "upper must be a finite number"),
+        (lambda: Continuous("T", -5.0, 100.0, unit="K"), r"lower \(-5 K\) is below absolute zero"),
+        (lambda: Continuous("T", -300.0, 100.0, unit="degC"), r"below absolute zero \(-273.15 degC\)"),
         (lambda: Continuous("T", 1.0, 2.0, transform="sqrt"), "unknown condition transform"),
         (lambda: Categorical("gas", ("N2", "N2")), "levels must be distinct"),
         (lambda: Categorical("gas", ()), "at least one level"),

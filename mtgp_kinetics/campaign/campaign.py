@@ -556,7 +556,7 @@ class Campaign:
         oracle: Callable[[pd.DataFrame], pd.DataFrame],
         budget: int,
         q: int = 1,
-        progress: bool = True,
+        progress: bool | None = None,
         stop: Sequence[StoppingRule] = (),
         executor: Executor | None = None,
         resume_pending: bool = True,
@@ -579,8 +579,9 @@ class Campaign:
             Experiments to run in this call (a :class:`~mtgp_kinetics.campaign.stopping.Budget`).
         q : int
             Batch size (the last batch is cut to the budget).
-        progress : bool
-            Show a tqdm progress bar.
+        progress : bool, optional
+            Show a tqdm progress bar: ``None`` (default) only when stderr is a terminal, so a log
+            file or a pipe gets no carriage-return noise; ``True`` always, ``False`` never.
         stop : sequence of StoppingRule
             Further rules (e.g. :class:`~mtgp_kinetics.campaign.stopping.TargetStd`,
             :class:`~mtgp_kinetics.campaign.stopping.Stalled`), checked before each batch, before
@@ -614,7 +615,8 @@ class Campaign:
         start = self.n_experiments
         rules = [*stop, *self.stopping_rules(), Budget(start + budget)]
         done = 0
-        with tqdm(total=budget, disable=not progress, desc="campaign", unit="exp") as bar:
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        with tqdm(total=budget, disable=not show, desc="campaign", unit="exp") as bar:
             left = self.store.pending()
             if resume_pending and len(left):
                 left = left.assign(tasks=left["missing"])  # what each still waits for
