@@ -691,9 +691,18 @@ def run_suggest(args: argparse.Namespace) -> int:
         if campaign.can_fit():
             print(f"Fitting the model on {len(campaign.observations())} observations...")
         done = campaign.should_stop()
+        left = campaign.cost_left()
         if done is not None:
             print(f"Note: the campaign's stopping rules say it is done ({done.message}); suggesting anyway.")
-        suggestions = campaign.suggest(args.q)
+            suggestions = campaign.suggest(args.q)
+        else:
+            # Within the campaign's cost budget ([stop] max_cost), if it has one.
+            suggestions = campaign.suggest(args.q, max_cost=left)
+            if len(suggestions) < args.q:
+                print(
+                    f"Note: the cost budget left ({left:g}) pays for {len(suggestions)} of the "
+                    f"{args.q} experiments asked for."
+                )
         names = campaign.store.space.names
         tasks = campaign.store.tasks
     finally:

@@ -75,6 +75,10 @@ if TYPE_CHECKING:
 #: mean-square differentiable, so derived quantities (activation energies) exist under either.
 SMOOTHNESS = (2.5, 1.5)
 
+#: Fewest MAP starts of the first independent fit (the default start plus a random one); the
+#: candidates built from it get ``restarts // 4``.
+INDEPENDENT_STARTS = 2
+
 
 #: Largest leave-one-condition-out loss (nats per observation) a task may take under ICM, or
 #: :data:`ICM_LOSS_STANDARD_ERRORS` standard errors of that comparison where that is larger
@@ -341,8 +345,16 @@ def _independent_with_chosen_smoothness(
     (:func:`~mtgp_kinetics.task_by_task.combine_task_fits`: the combination is the joint optimum
     of the mixed-smoothness model, and its objective is evaluated once to record the fit).
     """
+    # At least INDEPENDENT_STARTS starts: the default start alone can stop in a poor optimum of
+    # the ARD lengthscales, e.g. a task that depends on 2 of 5 conditions given a long lengthscale
+    # on one that matters and a short one on one that does not (session 16).
     first = _fitted(
-        data, independent_spec([SMOOTHNESS[0]] * len(data.tasks)), restarts, max_iter, seed, mean=mean
+        data,
+        independent_spec([SMOOTHNESS[0]] * len(data.tasks)),
+        max(restarts, INDEPENDENT_STARTS),
+        max_iter,
+        seed,
+        mean=mean,
     )
     fits = {SMOOTHNESS[0]: first}
     for nu in SMOOTHNESS[1:]:

@@ -7,6 +7,9 @@ smooth rate, a 10x typo raised the fitted noise std from 0.03 to 0.28 log10 unit
 fell to 3.3 (session 11). ``refit`` therefore refits the hyperparameters without each of the most
 suspicious observations (warm-started from the fit, so a fraction of a fit each) and scores the
 observation against that model: the typo's ``z`` becomes what a model that never saw it says.
+Suspects are taken in order of ``|z|``, and each refit also leaves out those already confirmed,
+so a typo does not make its clean neighbour look wrong (session 16: one decade off beside a clean
+point gave that point ``z = -10.7`` when the typo stayed in its refit).
 """
 
 from __future__ import annotations
@@ -39,10 +42,16 @@ def outlier_table(model: KineticsModel, threshold: float, refit: int = 0) -> pd.
     z = ((points["observed"] - points["mean"]) / points["std"]).to_numpy()
     table = points[["task", "observed", "mean", "std"]].assign(z=z)
     if refit and model.data is not None:
-        suspects = [i for i in np.argsort(-np.abs(z)) if abs(z[i]) >= REFIT_FROM][:refit]
+        suspects = [int(i) for i in np.argsort(-np.abs(z)) if abs(z[i]) >= REFIT_FROM][:refit]
+        confirmed: list[int] = []
         for i in suspects:
-            mean, std = _refitted_predictive(model, int(i))
-            table.loc[i, ["mean", "std", "z"]] = [mean, std, (table.loc[i, "observed"] - mean) / std]
+            # Also without the suspects already confirmed: a typo left in the fit pulls its
+            # neighbours' predictions and would make a clean one look wrong (masking).
+            mean, std = _refitted_predictive(model, [*confirmed, i])
+            score = (table.loc[i, "observed"] - mean) / std
+            table.loc[i, ["mean", "std", "z"]] = [mean, std, score]
+            if abs(score) > threshold:
+                confirmed.append(i)
     observations = None if model.data is None else model.data.observations
     if observations is not None and len(observations) == len(table):
         reserved = {*RESERVED_COLUMNS, *model.space.names}
@@ -54,14 +63,18 @@ def outlier_table(model: KineticsModel, threshold: float, refit: int = 0) -> pd.
     return flagged.iloc[order].reset_index(drop=True)
 
 
-def _refitted_predictive(model: KineticsModel, index: int) -> tuple[float, float]:
-    """Mean and std (model output space, noise included) of observation ``index`` from a refit without it."""
+def _refitted_predictive(model: KineticsModel, without_rows: list[int]) -> tuple[float, float]:
+    """Mean and std (model output space, noise included) of the last of ``without_rows``.
+
+    From a refit without every observation in ``without_rows`` (positions in the observations).
+    """
     from mtgp_kinetics.model import KineticsModel
     from mtgp_kinetics.task_by_task import copy_held, copy_hyperparameters, fit_model
 
     data = model.data
     keep = np.ones(data.n_observations, dtype=bool)
-    keep[index] = False
+    keep[without_rows] = False
+    index = without_rows[-1]
     without = KineticsModel.from_dataset(data.subset(keep), model.kernel, model.mean)
     copy_hyperparameters(without, model)
     copy_held(without, model)  # a borrowed rotation stays held

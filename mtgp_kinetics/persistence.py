@@ -170,9 +170,22 @@ def _selection_from_json(spec: dict[str, Any] | None) -> Any:
     )
 
 
+#: First bytes of a zip archive, the container of ``torch.save``.
+ZIP_MAGIC = b"PK\x03\x04"
+
+
 def _read_archive(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelFileError(f"no model file at {str(path)!r}")
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if not head.startswith(ZIP_MAGIC):
+        # KineticsModel.save writes torch's zip archive; torch.load would read anything else as a
+        # legacy pickle stream and fail with a KeyError or an unpickling error about "code".
+        raise ModelFileError(
+            f"{str(path)!r} is not an mtgp_kinetics model file (it is not the zip archive "
+            "KineticsModel.save writes: a text file, a CSV, or a truncated copy?)"
+        )
     try:
         archive = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:

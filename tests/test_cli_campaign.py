@@ -518,3 +518,15 @@ def test_status_and_suggest_report_the_stopping_rules_of_the_toml(tmp_path, caps
     )
     assert main(["status", "--db", str(db)]) == 0
     assert "  -> done: budget: the campaign has 4 experiments, the budget allows 3" in capsys.readouterr().out
+
+
+def test_suggest_keeps_a_batch_within_the_cost_budget_of_the_toml(tmp_path, capsys):
+    """Two tasks at cost 1 each: a budget of 5 pays for two experiments of the four asked for."""
+    db = tmp_path / "campaign.db"
+    config = _write_config(tmp_path)
+    config.write_text(config.read_text() + "\n[stop]\nmax_cost = 5\n")
+    assert main(["init", str(config), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["suggest", "--db", str(db), "-q", "4", "--out", str(tmp_path / "s.csv")]) == 0
+    assert "Note: the cost budget left (5) pays for 2 of the 4 experiments asked for." in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 2

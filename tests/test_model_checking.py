@@ -173,3 +173,25 @@ def test_refits_unmask_a_typo_that_inflated_the_noise():
     flagged = model.outliers(refit=3)
     assert flagged["row"].tolist() == [6]
     assert flagged["z"].iloc[0] > 10.0  # measured 17.6
+
+
+def test_refits_do_not_flag_the_clean_neighbour_of_a_typo():
+    """A typo left in a neighbour's refit pulls that neighbour's prediction (masking, z = -10.7)."""
+    space = mk.Space(
+        [
+            mk.Continuous("T", 900.0, 1500.0, unit="K", transform="inverse"),
+            mk.Continuous("P", 0.5, 20.0, unit="atm", transform="log"),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    T = rng.uniform(900.0, 1500.0, 25)
+    P = np.exp(rng.uniform(np.log(0.5), np.log(20.0), 25))
+    tau = 1e-8 * np.exp(12000.0 / T) * 10.0 ** rng.normal(0.0, 0.02, 25)
+    tau[7] *= 10.0  # one value a decade off
+    task = mk.Task("tau_ign", unit="s", transform="log10", kind="rate")
+    data = mk.Dataset.from_frame(pd.DataFrame({"T": T, "P": P, "tau_ign": tau}), space, [task])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mk.OutlierWarning)
+        # One start: the fit with the lower noise (0.049), where the old refits flagged row 23.
+        model = mk.fit(data, kernel="independent", restarts=1)
+    assert model.outliers(refit=3)["row"].tolist() == [7]

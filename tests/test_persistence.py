@@ -113,10 +113,11 @@ def test_corrupted_and_foreign_files_are_refused(fitted, tmp_path):
     truncated.write_bytes(path.read_bytes()[:500])
     with pytest.raises(mk.ModelFileError, match="corrupted"):
         mk.load(truncated)
-    text = tmp_path / "notes.mtgp"
-    text.write_text("not a model")
-    with pytest.raises(mk.ModelFileError):
-        mk.load(text)
+    for content in ("not a model", "hello", "T,P\n900,1\n"):  # "hello" made torch.load raise KeyError
+        text = tmp_path / "notes.mtgp"
+        text.write_text(content)
+        with pytest.raises(mk.ModelFileError, match=r"not an mtgp_kinetics model file .*a text file"):
+            mk.load(text)
     foreign = tmp_path / "foreign.mtgp"
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(mk.ModelFileError, match="not an mtgp_kinetics model"):

@@ -649,6 +649,7 @@ class IntegratedVariancePerCostStrategy:
         *,
         costs: torch.Tensor | None = None,
         blocked: torch.Tensor | None = None,
+        max_cost: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``q x (d + 1)`` picks (task index last) and their ``q`` values (reduction / cost).
 
@@ -664,6 +665,9 @@ class IntegratedVariancePerCostStrategy:
             ``n x t`` booleans over the candidates (pool rows, or the Sobol candidate set drawn
             with ``rng``) and tasks: pairs never to pick, e.g. a task already measured or pending
             at that condition (another task may still be measured there).
+        max_cost : float, optional
+            Most the picks may cost together: a pair costing more than what is left is skipped,
+            and the batch ends early (fewer than ``q`` picks) once nothing affordable is left.
         """
         model = _require_model(model, self.name)
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
@@ -700,7 +704,11 @@ class IntegratedVariancePerCostStrategy:
         target_var = self._target_variances(model)
         point_weights = error_weights(model.gp, mc_points) if self.error_weighting else None
         picks, values = [], []
+        left = math.inf if max_cost is None else float(max_cost)
         for _ in range(q):
+            affordable = pair_cost <= left
+            if not bool((affordable & ~used).any()):
+                break  # the budget pays for nothing more
             # Closed form (variance_reduction), identical to one mean fantasy per pair.
             groups = pairs.unsqueeze(-2)
             if self.criterion == "sum":
@@ -714,12 +722,15 @@ class IntegratedVariancePerCostStrategy:
                 )
             else:
                 reduction = task_variance_reductions(gp, groups, mc_points, point_weights) @ transform.weights
-            scores = (reduction / pair_cost).masked_fill(used, float("-inf"))
+            scores = (reduction / pair_cost).masked_fill(used | ~affordable, float("-inf"))
             best = int(torch.argmax(scores))
             used[best] = True
+            left -= float(pair_cost[best])
             picks.append(pairs[best])
             values.append(scores[best])
             gp = _fantasize(gp, pairs[best : best + 1])
+        if not picks:
+            raise PoolExhausted(f"max_cost={max_cost!r} pays for no (condition, task) pair")
         return torch.stack(picks), torch.stack(values)
 
 

@@ -36,7 +36,7 @@ from mtgp_kinetics.campaign.acquisition import (
 from mtgp_kinetics.campaign.errors import PoolExhausted, SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results, result_columns
-from mtgp_kinetics.campaign.stopping import Budget, StoppingRule, rules_from_description
+from mtgp_kinetics.campaign.stopping import Budget, CostBudget, StoppingRule, rules_from_description
 from mtgp_kinetics.campaign.store import CampaignStore
 from mtgp_kinetics.errors import DataWarning, FewObservationsWarning, InputDataError, OutlierWarning
 from mtgp_kinetics.model import KineticsModel
@@ -307,6 +307,31 @@ class Campaign:
         measured = counts["observations"] + counts["superseded"] + counts["awaited"]
         return float(sum(float(task.cost) * float(measured[task.name]) for task in self.store.tasks))
 
+    def cost_left(self, rules: Sequence[StoppingRule] | None = None) -> float | None:
+        """What the tightest cost budget still allows (``Task.cost`` units), or None without one.
+
+        Parameters
+        ----------
+        rules : sequence of StoppingRule, optional
+            Where to look for :class:`~mtgp_kinetics.campaign.stopping.CostBudget` rules; default
+            the campaign's own (:meth:`stopping_rules`).
+        """
+        rules = self.stopping_rules() if rules is None else rules
+        caps = [rule.max_cost for rule in rules if isinstance(rule, CostBudget)]
+        return min(caps) - self.cost_spent() if caps else None
+
+    def measurement_cost(self) -> float:
+        """Cost of the cheapest next suggestion: one task's (per-task strategy) or every task's.
+
+        A per-task strategy (``integrated_variance_per_cost``) measures one task per suggestion once a
+        model can be fitted; otherwise a suggestion measures every task.
+        """
+        costs = [float(task.cost) for task in self.store.tasks]
+        strategy = get_strategy(self.settings["strategy"], **self.settings["strategy_options"])
+        if bool(getattr(strategy, "per_task", False)) and self.can_fit():
+            return min(costs)
+        return sum(costs)
+
     def region(self, n: int, seed: int = 0) -> pd.DataFrame:
         """``n`` conditions spread over where this campaign's experiments may be run (physical units).
 
@@ -406,7 +431,7 @@ class Campaign:
         return self._model
 
     # -- ask / tell ------------------------------------------------------------------------------
-    def suggest(self, q: int = 1) -> pd.DataFrame:
+    def suggest(self, q: int = 1, *, max_cost: float | None = None) -> pd.DataFrame:
         """Suggest ``q`` experiments and record them as pending.
 
         With too few observations to fit a model (see :meth:`can_fit`), the suggestions are
@@ -418,11 +443,15 @@ class Campaign:
         ----------
         q : int
             Batch size.
+        max_cost : float, optional
+            Most the batch may cost (``Task.cost`` of every measurement it asks for): the batch is
+            cut to what that pays for, so a cost budget is not overshot. At least one measurement
+            must fit in it.
 
         Returns
         -------
         DataFrame
-            ``q`` rows: ``suggestion_id``, ``batch_id``, the conditions (physical units), ``tasks``
+            At most ``q`` rows: ``suggestion_id``, ``batch_id``, the conditions (physical units), ``tasks``
             (task names to measure), ``strategy`` and ``acquisition_value`` (NaN if none).
 
         Notes
@@ -435,16 +464,25 @@ class Campaign:
         """
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise InputDataError(f"suggest: q must be a positive integer, got {q!r}")
+        if max_cost is not None:
+            cheapest = self.measurement_cost()
+            if not (isinstance(max_cost, (int, float)) and not isinstance(max_cost, bool)) or not (
+                max_cost >= cheapest
+            ):
+                raise InputDataError(
+                    f"suggest: max_cost={max_cost!r} does not pay for one measurement (the cheapest "
+                    f"next suggestion costs {cheapest:g})"
+                )
         for attempt in range(SUGGEST_ATTEMPTS):
             try:
-                return self._suggest_once(q)
+                return self._suggest_once(q, max_cost)
             except SuggestionConflict:
                 # Another process recorded suggestions meanwhile: choose again with them pending.
                 if attempt == SUGGEST_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _suggest_once(self, q: int) -> pd.DataFrame:
+    def _suggest_once(self, q: int, max_cost: float | None = None) -> pd.DataFrame:
         """One attempt of :meth:`suggest`; raises :class:`SuggestionConflict` if it raced another."""
         based_on = len(self.store.suggestions())
         settings = self.settings
@@ -471,6 +509,9 @@ class Campaign:
         name = settings["strategy"]
         strategy = get_strategy(name, **settings["strategy_options"]) if self.can_fit() else None
         per_task = bool(getattr(strategy, "per_task", False))
+        if max_cost is not None and not per_task:
+            # Every suggestion measures every task: as many as the budget pays for.
+            q = min(q, int(max_cost // sum(float(t.cost) for t in self.store.tasks)))
         if pool_X is not None and not per_task:
             domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance], region)
         if strategy is not None:
@@ -490,6 +531,8 @@ class Campaign:
                     n_candidates = int(getattr(strategy, "n_candidates", SOBOL_CANDIDATES))
                     domain = Pool(domain.sobol(n_candidates, int(rng.integers(2**31))))
                 options["blocked"] = self._blocked_pairs(domain.X, pending, min_distance)
+                if max_cost is not None:
+                    options["max_cost"] = float(max_cost)
             X, values = strategy.suggest(model, domain, q, pending, weights, rng, **options)
             if not per_task and isinstance(domain, Bounds) and _too_close(X, used_X, min_distance):
                 # A bounds-mode optimum on top of a used point (rare): search a Sobol set without them.
@@ -628,8 +671,9 @@ class Campaign:
                 report = self._first_stop(rules, done)
                 if report is not None:
                     return report
+                left = self.cost_left(rules)
                 try:
-                    suggestions = self.suggest(min(q, budget - done))
+                    suggestions = self.suggest(min(q, budget - done), max_cost=left)
                 except PoolExhausted as err:
                     return StopReport("pool_exhausted", done, self.n_experiments, f"pool_exhausted: {err}")
                 if executor is None:

@@ -85,14 +85,26 @@ class CostBudget:
         return f"cost: {campaign.cost_spent():g} of {self.max_cost:g} (measurements made and pending)"
 
     def should_stop(self, campaign: Campaign) -> str | None:
-        """``"cost"`` once the measurements made and asked for cost ``max_cost``."""
+        """``"cost"`` once what is left of ``max_cost`` cannot pay for the next suggestion.
+
+        That is, once the measurements made and asked for cost ``max_cost``, or so nearly that the
+        cheapest next suggestion (:meth:`Campaign.measurement_cost
+        <mtgp_kinetics.campaign.Campaign.measurement_cost>`) would overshoot it.
+        """
         spent = campaign.cost_spent()
-        if spent < self.max_cost:
-            return None
-        self.message = (
-            f"cost: the measurements made and pending cost {spent:g}, the budget allows {self.max_cost:g}"
-        )
-        return "cost"
+        if spent >= self.max_cost:
+            self.message = (
+                f"cost: the measurements made and pending cost {spent:g}, the budget allows {self.max_cost:g}"
+            )
+            return "cost"
+        cheapest = campaign.measurement_cost()
+        if self.max_cost - spent < cheapest:
+            self.message = (
+                f"cost: the measurements made and pending cost {spent:g} of {self.max_cost:g}; the "
+                f"{self.max_cost - spent:g} left does not pay for the next suggestion ({cheapest:g})"
+            )
+            return "cost"
+        return None
 
 
 class TargetStd:

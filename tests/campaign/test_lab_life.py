@@ -125,12 +125,41 @@ def test_a_cost_budget_stops_a_per_task_campaign_by_what_was_spent(tmp_path):
         restarts=1,
     )
     assert campaign.cost_spent() == 6 * (1.0 + 5.0)
-    report = campaign.run(problem.evaluate, budget=30, stop=[CostBudget(45.0)], progress=False)
-    assert report.reason == "cost" and "budget allows 45" in report.message
-    assert 45.0 <= campaign.cost_spent() < 45.0 + 5.0  # stops at the first check past the budget
+    report = campaign.run(problem.evaluate, budget=30, q=3, stop=[CostBudget(45.0)], progress=False)
+    assert report.reason == "cost"
+    # Never past the budget: a batch holds what is left of it (before session 16 the last batch
+    # could overshoot by a task's cost); with 1-cost measurements it is spent to the last unit.
+    assert campaign.cost_spent() == 45.0
+    assert "budget allows 45" in report.message
     campaign.close()
     with pytest.raises(mk.InputDataError, match="max_cost"):
         CostBudget(0)
+
+
+def test_a_cost_budget_cuts_the_batch_when_every_task_is_measured(tmp_path):
+    """Each experiment measures both tasks (cost 6): a budget leaving 14 pays for two, not four."""
+    from mtgp_kinetics.campaign import CostBudget
+    from mtgp_kinetics.problems import AnalyticKinetics
+
+    problem = AnalyticKinetics(n_tasks=2)
+    tasks = [
+        mk.Task(t.name, unit=t.unit, transform=t.transform, kind=t.kind, cost=c)
+        for t, c in zip(problem.tasks, (1.0, 5.0), strict=True)
+    ]
+    campaign = Campaign.create(
+        tmp_path / "c.db",
+        problem.space,
+        tasks,
+        initial=problem.sample(6, seed=0),
+        kernel="independent",
+        restarts=1,
+    )
+    report = campaign.run(problem.evaluate, budget=10, q=4, stop=[CostBudget(50.0)], progress=False)
+    assert campaign.cost_spent() == 48.0 and report.experiments == 2
+    assert report.reason == "cost" and "the 2 left does not pay for the next suggestion (6)" in report.message
+    with pytest.raises(mk.InputDataError, match=r"max_cost=3 does not pay for one measurement .*costs 6"):
+        campaign.suggest(q=1, max_cost=3)
+    campaign.close()
 
 
 def test_an_export_seeds_a_new_campaign(tmp_path):
