@@ -45,6 +45,7 @@ import pandas as pd
 
 from mtgp_kinetics import __version__
 from mtgp_kinetics.campaign.config import EXAMPLE_TOML
+from mtgp_kinetics.campaign.costs import pays_for
 from mtgp_kinetics.campaign.results import DUPLICATE_POLICIES
 from mtgp_kinetics.errors import InputDataError, MtgpError
 from mtgp_kinetics.model import OUTLIER_Z
@@ -388,6 +389,11 @@ def _add_suggest(subparsers: _SubParsers) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="sheet to write (default suggestions_<batch>.csv next to --db)"
     )
+    parser.add_argument(
+        "--over-budget",
+        action="store_true",
+        help="suggest even beyond the campaign's cost budget ([stop] max_cost), which is otherwise kept",
+    )
     parser.set_defaults(handler=run_suggest)
 
 
@@ -691,18 +697,22 @@ def run_suggest(args: argparse.Namespace) -> int:
         if campaign.can_fit():
             print(f"Fitting the model on {len(campaign.observations())} observations...")
         done = campaign.should_stop()
-        left = campaign.cost_left()
+        left = None if args.over_budget else campaign.cost_left()
+        if left is not None and not pays_for(left, campaign.measurement_cost()):
+            # Money is not experiments: other rules only add a note, a spent budget refuses.
+            raise InputDataError(
+                f"the campaign's cost budget is spent ({campaign.cost_left():.10g} left, the next "
+                f"suggestion costs {campaign.measurement_cost():.10g}); nothing was suggested. Pass "
+                "--over-budget to suggest all the same"
+            )
         if done is not None:
             print(f"Note: the campaign's stopping rules say it is done ({done.message}); suggesting anyway.")
-            suggestions = campaign.suggest(args.q)
-        else:
-            # Within the campaign's cost budget ([stop] max_cost), if it has one.
-            suggestions = campaign.suggest(args.q, max_cost=left)
-            if len(suggestions) < args.q:
-                print(
-                    f"Note: the cost budget left ({left:g}) pays for {len(suggestions)} of the "
-                    f"{args.q} experiments asked for."
-                )
+        suggestions = campaign.suggest(args.q, max_cost=left)
+        if left is not None and len(suggestions) < args.q:  # cut to the cost budget ([stop] max_cost)
+            print(
+                f"Note: the cost budget left ({left:.10g}) pays for {len(suggestions)} of the "
+                f"{args.q} experiments asked for."
+            )
         names = campaign.store.space.names
         tasks = campaign.store.tasks
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +56,10 @@ class Task:
             raise InputDataError(f"Task name must be a non-empty string, got {self.name!r}")
         if self.kind not in TASK_KINDS:
             raise InputDataError(f"Task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
-        if not (isinstance(self.cost, (int, float)) and math.isfinite(self.cost) and self.cost > 0):
+        real = isinstance(self.cost, numbers.Real) and not isinstance(self.cost, bool)
+        if not (real and math.isfinite(float(self.cost)) and float(self.cost) > 0):
             raise InputDataError(f"Task {self.name!r}: cost must be a finite number > 0, got {self.cost!r}")
+        object.__setattr__(self, "cost", float(self.cost))
         if not isinstance(self.excess_noise, bool):
             raise InputDataError(
                 f"Task {self.name!r}: excess_noise must be True or False, got {self.excess_noise!r}"

@@ -528,5 +528,12 @@ def test_suggest_keeps_a_batch_within_the_cost_budget_of_the_toml(tmp_path, caps
     assert main(["init", str(config), "--db", str(db)]) == 0
     capsys.readouterr()
     assert main(["suggest", "--db", str(db), "-q", "4", "--out", str(tmp_path / "s.csv")]) == 0
-    assert "Note: the cost budget left (5) pays for 2 of the 4 experiments asked for." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Note: the cost budget left (5) pays for 2 of the 4 experiments asked for." in out
     assert len(pd.read_csv(tmp_path / "s.csv")) == 2
+    # 4 of 5 spent (pending counts): one more experiment costs 2, so suggest refuses ...
+    assert main(["suggest", "--db", str(db)]) == 2  # an input error
+    assert "cost budget is spent (1 left, the next suggestion costs 2)" in capsys.readouterr().err
+    # ... unless told to go past it.
+    assert main(["suggest", "--db", str(db), "--over-budget", "--out", str(tmp_path / "t.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "t.csv")) == 1

@@ -43,6 +43,7 @@ from botorch.acquisition.objective import ScalarizedPosteriorTransform
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 
+from mtgp_kinetics.campaign.costs import COST_RTOL
 from mtgp_kinetics.campaign.errors import PoolExhausted
 from mtgp_kinetics.campaign.variance_reduction import (
     all_tasks_variance_reductions,
@@ -696,17 +697,19 @@ class IntegratedVariancePerCostStrategy:
                     f"blocked must be {n} x {t} (candidates x tasks), got {tuple(blocked.shape)}"
                 )
             used |= blocked.reshape(-1)
-            if int((~used).sum()) < q:
-                raise PoolExhausted(
-                    f"only {int((~used).sum())} (condition, task) pair(s) are free of earlier or pending "
-                    f"ones, fewer than q={q}; add candidates or ask for fewer"
-                )
+        # A task weighted 0 teaches nothing the campaign asked for: never spend on it.
+        used |= (transform.weights == 0).repeat(n)
+        if int((~used).sum()) < q:
+            raise PoolExhausted(
+                f"only {int((~used).sum())} (condition, task) pair(s) are free of earlier or pending "
+                f"ones (and of tasks weighted 0), fewer than q={q}; add candidates or ask for fewer"
+            )
         target_var = self._target_variances(model)
         point_weights = error_weights(model.gp, mc_points) if self.error_weighting else None
         picks, values = [], []
         left = math.inf if max_cost is None else float(max_cost)
         for _ in range(q):
-            affordable = pair_cost <= left
+            affordable = pair_cost * (1.0 - COST_RTOL) <= left
             if not bool((affordable & ~used).any()):
                 break  # the budget pays for nothing more
             # Closed form (variance_reduction), identical to one mean fantasy per pair.

@@ -33,7 +33,8 @@ from mtgp_kinetics.campaign.acquisition import (
     get_strategy,
     nearest_distance,
 )
-from mtgp_kinetics.campaign.errors import PoolExhausted, SuggestionConflict
+from mtgp_kinetics.campaign.costs import checked_cost, how_many, pays_for
+from mtgp_kinetics.campaign.errors import CostBudgetSpent, PoolExhausted, SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results, result_columns
 from mtgp_kinetics.campaign.stopping import Budget, CostBudget, StoppingRule, rules_from_description
@@ -326,11 +327,15 @@ class Campaign:
         A per-task strategy (``integrated_variance_per_cost``) measures one task per suggestion once a
         model can be fitted; otherwise a suggestion measures every task.
         """
-        costs = [float(task.cost) for task in self.store.tasks]
         strategy = get_strategy(self.settings["strategy"], **self.settings["strategy_options"])
-        if bool(getattr(strategy, "per_task", False)) and self.can_fit():
-            return min(costs)
-        return sum(costs)
+        return self._measurement_cost(bool(getattr(strategy, "per_task", False)) and self.can_fit())
+
+    def _measurement_cost(self, per_task: bool) -> float:
+        """Every task's cost summed, or (``per_task``) the cheapest task's that has a weight."""
+        weights = self.settings["task_weights"]
+        if per_task:
+            return min(float(t.cost) for t in self.store.tasks if weights.get(t.name, 1.0) > 0)
+        return sum(float(t.cost) for t in self.store.tasks)
 
     def region(self, n: int, seed: int = 0) -> pd.DataFrame:
         """``n`` conditions spread over where this campaign's experiments may be run (physical units).
@@ -445,8 +450,9 @@ class Campaign:
             Batch size.
         max_cost : float, optional
             Most the batch may cost (``Task.cost`` of every measurement it asks for): the batch is
-            cut to what that pays for, so a cost budget is not overshot. At least one measurement
-            must fit in it.
+            cut to what that pays for, so a cost budget is not overshot. If another process
+            records suggestions meanwhile, what they cost comes off it too. At least one
+            measurement must fit in it (else :class:`~mtgp_kinetics.campaign.errors.CostBudgetSpent`).
 
         Returns
         -------
@@ -464,27 +470,27 @@ class Campaign:
         """
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise InputDataError(f"suggest: q must be a positive integer, got {q!r}")
+        # As a cap on the total, so that a retry after another process's suggestions sees what
+        # those cost (a budget read before the race would be overshot).
+        cost_cap = None
         if max_cost is not None:
-            cheapest = self.measurement_cost()
-            if not (isinstance(max_cost, (int, float)) and not isinstance(max_cost, bool)) or not (
-                max_cost >= cheapest
-            ):
-                raise InputDataError(
-                    f"suggest: max_cost={max_cost!r} does not pay for one measurement (the cheapest "
-                    f"next suggestion costs {cheapest:g})"
-                )
+            cost_cap = self.cost_spent() + checked_cost(max_cost, "suggest: max_cost")
         for attempt in range(SUGGEST_ATTEMPTS):
             try:
-                return self._suggest_once(q, max_cost)
+                return self._suggest_once(q, cost_cap)
             except SuggestionConflict:
                 # Another process recorded suggestions meanwhile: choose again with them pending.
                 if attempt == SUGGEST_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _suggest_once(self, q: int, max_cost: float | None = None) -> pd.DataFrame:
-        """One attempt of :meth:`suggest`; raises :class:`SuggestionConflict` if it raced another."""
+    def _suggest_once(self, q: int, cost_cap: float | None = None) -> pd.DataFrame:
+        """One attempt of :meth:`suggest`; raises :class:`SuggestionConflict` if it raced another.
+
+        ``cost_cap``: the most the campaign may have cost once this batch is recorded.
+        """
         based_on = len(self.store.suggestions())
+        max_cost = None if cost_cap is None else cost_cap - self.cost_spent()
         settings = self.settings
         space = self.store.space
         pending_X = self._conditions_X(self.store.pending())
@@ -509,9 +515,16 @@ class Campaign:
         name = settings["strategy"]
         strategy = get_strategy(name, **settings["strategy_options"]) if self.can_fit() else None
         per_task = bool(getattr(strategy, "per_task", False))
-        if max_cost is not None and not per_task:
-            # Every suggestion measures every task: as many as the budget pays for.
-            q = min(q, int(max_cost // sum(float(t.cost) for t in self.store.tasks)))
+        if max_cost is not None:
+            cheapest = self._measurement_cost(per_task)
+            if not pays_for(max_cost, cheapest):
+                raise CostBudgetSpent(
+                    f"suggest: the cost allowed ({max_cost:.10g} left of max_cost) does not pay for one "
+                    f"measurement (the cheapest next suggestion costs {cheapest:.10g})"
+                )
+            if not per_task:
+                # Every suggestion measures every task: as many as the budget pays for.
+                q = min(q, how_many(max_cost, cheapest))
         if pool_X is not None and not per_task:
             domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance], region)
         if strategy is not None:
@@ -674,6 +687,8 @@ class Campaign:
                 left = self.cost_left(rules)
                 try:
                     suggestions = self.suggest(min(q, budget - done), max_cost=left)
+                except CostBudgetSpent as err:  # another process spent the rest meanwhile
+                    return StopReport("cost", done, self.n_experiments, f"cost: {err}")
                 except PoolExhausted as err:
                     return StopReport("pool_exhausted", done, self.n_experiments, f"pool_exhausted: {err}")
                 if executor is None:

@@ -27,6 +27,15 @@ class SuggestionConflict(CampaignStoreError):
     """
 
 
+class CostBudgetSpent(InputDataError):
+    """What is left of a cost budget does not pay for one more measurement.
+
+    :meth:`~mtgp_kinetics.campaign.Campaign.suggest` raises it for a ``max_cost`` (or, after another
+    process recorded suggestions meanwhile, for what is left of it) below the cheapest next
+    suggestion; :meth:`~mtgp_kinetics.campaign.Campaign.run` stops on it (reason ``"cost"``).
+    """
+
+
 class PoolExhausted(InputDataError):
     """Fewer candidates (pool rows or (condition, task) pairs) are left than the batch asks for.
 

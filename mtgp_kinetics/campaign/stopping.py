@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from mtgp_kinetics.campaign.costs import COST_RTOL, checked_cost, pays_for
 from mtgp_kinetics.errors import InputDataError, check_integer
 
 if TYPE_CHECKING:
@@ -75,14 +76,12 @@ class CostBudget:
     """
 
     def __init__(self, max_cost: float) -> None:
-        if isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or not max_cost > 0:
-            raise InputDataError(f"CostBudget: max_cost must be a number > 0, got {max_cost!r}")
-        self.max_cost = float(max_cost)
+        self.max_cost = checked_cost(max_cost, "CostBudget: max_cost")
         self.message = ""
 
     def progress(self, campaign: Campaign) -> str:
         """Where the campaign stands against the rule, e.g. ``"cost: 46 of 60"``."""
-        return f"cost: {campaign.cost_spent():g} of {self.max_cost:g} (measurements made and pending)"
+        return f"cost: {campaign.cost_spent():.10g} of {self.max_cost:.10g} (measurements made and pending)"
 
     def should_stop(self, campaign: Campaign) -> str | None:
         """``"cost"`` once what is left of ``max_cost`` cannot pay for the next suggestion.
@@ -92,16 +91,17 @@ class CostBudget:
         <mtgp_kinetics.campaign.Campaign.measurement_cost>`) would overshoot it.
         """
         spent = campaign.cost_spent()
-        if spent >= self.max_cost:
+        if spent >= self.max_cost * (1.0 - COST_RTOL):
             self.message = (
-                f"cost: the measurements made and pending cost {spent:g}, the budget allows {self.max_cost:g}"
+                f"cost: the measurements made and pending cost {spent:.10g}, the budget allows "
+                f"{self.max_cost:.10g}"
             )
             return "cost"
         cheapest = campaign.measurement_cost()
-        if self.max_cost - spent < cheapest:
+        if not pays_for(self.max_cost - spent, cheapest):
             self.message = (
-                f"cost: the measurements made and pending cost {spent:g} of {self.max_cost:g}; the "
-                f"{self.max_cost - spent:g} left does not pay for the next suggestion ({cheapest:g})"
+                f"cost: the measurements made and pending cost {spent:.10g} of {self.max_cost:.10g}; the "
+                f"{self.max_cost - spent:.10g} left does not pay for the next suggestion ({cheapest:.10g})"
             )
             return "cost"
         return None

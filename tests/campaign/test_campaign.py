@@ -101,7 +101,7 @@ def test_the_campaigns_own_stopping_rules_are_kept_and_checked(tmp_path, problem
     assert "the campaign has 10 experiments, the budget allows 10" in report.message
     assert campaign.should_stop().reason == "budget"
     assert [rule.progress(campaign) for rule in campaign.stopping_rules()] == [
-        "cost: 20 of 1e+06 (measurements made and pending)",  # 2 tasks x 10 experiments, cost 1 each
+        "cost: 20 of 1000000 (measurements made and pending)",  # 2 tasks x 10 experiments, cost 1 each
         "budget: 10 of 10 experiments (run or pending)",
     ]
 
@@ -111,7 +111,7 @@ def test_the_campaigns_own_stopping_rules_are_kept_and_checked(tmp_path, problem
     [
         ({"max_runs": 3}, r"stop: unknown key\(s\) \['max_runs'\]"),
         ({"max_experiments": 0}, "max_experiments must be an integer >= 1"),
-        ({"max_cost": -1}, "max_cost must be a number > 0"),
+        ({"max_cost": -1}, "max_cost must be a finite number > 0"),
         ({"target_std": {"nope": 1.0}}, r"unknown task\(s\) \['nope'\]"),
         ({"target_std": {"log_k": 0.0}}, "targets must be finite and > 0"),
     ],

@@ -8,6 +8,7 @@ import pytest
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.campaign import Campaign, get_strategy
+from mtgp_kinetics.campaign.errors import CostBudgetSpent
 
 SPACE = mk.Space([mk.Continuous("T", 600.0, 1200.0, unit="K", transform="inverse")])
 TASKS = [mk.Task("k", unit="1/s", transform="log10", kind="rate")]
@@ -157,9 +158,85 @@ def test_a_cost_budget_cuts_the_batch_when_every_task_is_measured(tmp_path):
     report = campaign.run(problem.evaluate, budget=10, q=4, stop=[CostBudget(50.0)], progress=False)
     assert campaign.cost_spent() == 48.0 and report.experiments == 2
     assert report.reason == "cost" and "the 2 left does not pay for the next suggestion (6)" in report.message
-    with pytest.raises(mk.InputDataError, match=r"max_cost=3 does not pay for one measurement .*costs 6"):
+    with pytest.raises(
+        CostBudgetSpent, match=r"cost allowed \(3 left of max_cost\) does not pay .*costs 6\)"
+    ):
         campaign.suggest(q=1, max_cost=3)
+    for bad in ("5", True, float("nan"), float("inf"), 0, -1.0):
+        with pytest.raises(mk.InputDataError, match=r"suggest: max_cost must be a finite number > 0"):
+            campaign.suggest(q=1, max_cost=bad)
+    assert len(campaign.suggest(q=1, max_cost=np.int64(7))) == 1  # numpy numbers are numbers
     campaign.close()
+    with pytest.raises(mk.InputDataError, match="CostBudget: max_cost must be a finite number"):
+        CostBudget(float("inf"))
+
+
+def _costed(costs, weights=None, strategy="integrated_variance", n_initial=6):
+    from mtgp_kinetics.problems import AnalyticKinetics
+
+    problem = AnalyticKinetics(n_tasks=len(costs))
+    tasks = [
+        mk.Task(t.name, unit=t.unit, transform=t.transform, kind=t.kind, cost=c)
+        for t, c in zip(problem.tasks, costs, strict=True)
+    ]
+    return problem, tasks, dict(strategy=strategy, kernel="independent", restarts=1, task_weights=weights)
+
+
+def test_a_cost_budget_forgives_float_rounding(tmp_path):
+    """0.1 + 0.2 is 0.30000000000000004: a budget of 0.3 must still pay for one experiment."""
+    from mtgp_kinetics.campaign import CostBudget
+
+    problem, tasks, options = _costed((0.1, 0.2))
+    campaign = Campaign.create(tmp_path / "c.db", problem.space, tasks, **options)  # Sobol first
+    report = campaign.run(problem.evaluate, budget=10, q=2, stop=[CostBudget(0.9)], progress=False)
+    assert report.experiments == 3 and report.reason == "cost"
+    assert campaign.cost_spent() == pytest.approx(0.9)
+    campaign.close()
+
+
+def test_per_task_mode_spends_the_rest_on_the_cheap_task_and_never_on_a_weightless_one(tmp_path):
+    from mtgp_kinetics.campaign import CostBudget
+
+    problem, tasks, options = _costed(
+        (1.0, 5.0, 0.3), weights={"k_b": 0.0}, strategy="integrated_variance_per_cost"
+    )
+    campaign = Campaign.create(
+        tmp_path / "c.db", problem.space, tasks, initial=problem.sample(5, seed=0), **options
+    )
+    spent = campaign.cost_spent()  # 5 x 6.3
+    report = campaign.run(problem.evaluate, budget=20, q=3, stop=[CostBudget(spent + 7.0)], progress=False)
+    asked = campaign.store.suggestions()["tasks"].iloc[5:].tolist()
+    assert report.reason == "cost" and campaign.cost_spent() <= spent + 7.0 * (1 + 1e-12)
+    assert not any("k_b" in t for t in asked)  # weighted 0: nothing the campaign asked for
+    assert campaign.measurement_cost() == 1.0  # the cheapest task that has a weight
+    campaign.close()
+
+
+def test_two_processes_share_one_cost_budget(tmp_path):
+    """B records a batch while A is choosing: A's batch, chosen again, holds what B left over."""
+    problem, tasks, options = _costed((1.0, 1.0))
+    path = tmp_path / "c.db"
+    Campaign.create(path, problem.space, tasks, initial=problem.sample(5, seed=0), **options).close()
+    a, b = Campaign.open(path), Campaign.open(path)
+    record = a.store.add_suggestions
+    calls = []
+
+    def racing(*args, **kwargs):
+        if not calls:
+            b.suggest(q=1, max_cost=2.0)  # spends 2 of the 5 A was told it may spend
+        calls.append(kwargs.get("based_on"))
+        return record(*args, **kwargs)
+
+    a.store.add_suggestions = racing
+    spent = a.cost_spent()
+    mine = a.suggest(q=2, max_cost=5.0)
+    assert calls == [0, 1]  # A's first batch (two experiments, 4) was refused and chosen again
+    assert len(mine) == 1 and a.cost_spent() == spent + 4.0  # 2 (B) + 2 (A): within the 5
+    calls.clear()
+    with pytest.raises(CostBudgetSpent, match="does not pay"):
+        a.suggest(q=1, max_cost=3.0)  # B takes 2 more meanwhile: the 1 left pays for nothing
+    a.close()
+    b.close()
 
 
 def test_an_export_seeds_a_new_campaign(tmp_path):
