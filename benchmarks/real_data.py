@@ -75,12 +75,13 @@ def kfold_table(
         }
     )
     timing = f"fit {default_s:.0f} s (independent {independent_s:.0f} s)"
+    axes = _axes_note(default)
     if not default.kernel.shares_tasks:
-        print(f"  default kept independent GPs (no shared structure paid on these data); {timing}")
+        print(f"  default kept independent GPs (no shared structure paid on these data){axes}; {timing}")
         print("  no task correlation learned: every task is its own GP", flush=True)
         return table, default
     print(
-        f"  default kept {default.kernel.name!r}, tasks that opted out of sharing: "
+        f"  default kept {default.kernel.name!r}{axes}, tasks that opted out of sharing: "
         f"{default.selection_.opted_out or 'none'}; {timing}"
     )
     print("  learned task correlation (default model):")
@@ -95,6 +96,24 @@ NUMERICAL_NLPD = 1e-3
 #: Fewest observations of a task for its k-fold row to mean anything: with one or two, the held-out
 #: value is predicted from the task's own standardization (fitted on all data), not from the model.
 MIN_SCORED = 3
+
+
+def _axes_note(model: mk.KineticsModel) -> str:
+    """ ", with rotated axes for X; Y borrowed Z's" when the default model turned any task's axes."""
+    table = getattr(getattr(model, "selection_", None), "rotation", None)
+    if table is None or table.empty:
+        return ""
+    parts = []
+    rotated = table.loc[table["chosen"].astype(bool), "task"].tolist()
+    if rotated:
+        parts.append(f"rotated axes for {', '.join(rotated)}")
+    if "borrowed_from" in table.columns:
+        parts += [
+            f"{row.task} borrowed {row.borrowed_from}'s axes"
+            for row in table.itertuples()
+            if isinstance(row.borrowed_from, str) and row.borrowed_from
+        ]
+    return f", with {'; '.join(parts)}" if parts else ""
 
 
 def rounded(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

@@ -142,16 +142,17 @@ def _check_noise(
     noise: np.ndarray,
     labels: pd.Index,
     column: str,
+    values: np.ndarray,
 ) -> None:
-    """Check known measurement stds (``k``, NaN: not given) where ``task`` is measured."""
+    """Check known measurement stds (``k``, NaN: not given) where ``task`` is measured.
+
+    Stds given at some of a task's rows but not all (a long frame) are allowed, with a
+    :class:`~mtgp_kinetics.errors.DataWarning`: the rows without one share a learned noise level,
+    which new measurements are then predicted with. A std at least as large as the
+    value of a log-modelled task (half a decade or more of noise) is almost always a relative std
+    ("±20 %" written as 0.2): a :class:`~mtgp_kinetics.errors.DataWarning` says so.
+    """
     given = ~np.isnan(noise)
-    if task.noise_column is not None and not given.all():
-        raise InputDataError(
-            f"column {column!r}: the measurement std of task {task.name!r} is missing at row(s) "
-            f"{_rows(labels[~given])} where {task.name!r} is measured; task {task.name!r} has "
-            f"known noise (noise_column={task.noise_column!r}), so give the std in physical units "
-            f"for every measured value"
-        )
     bad = given & ~(np.isfinite(noise) & (noise > 0))
     if bad.any():
         raise InputDataError(
@@ -159,6 +160,36 @@ def _check_noise(
             f"{task.name!r} at row(s) {_rows(labels[bad])} are not finite numbers > 0; give the "
             f"std in physical units"
         )
+    if task.noise_column is not None and not given.all():
+        raise InputDataError(
+            f"column {column!r}: the measurement std of task {task.name!r} is missing at row(s) "
+            f"{_rows(labels[~given])} where {task.name!r} is measured; task {task.name!r} has "
+            f"known noise (noise_column={task.noise_column!r}), so give the std in physical units "
+            f"for every measured value"
+        )
+    if given.any() and not given.all():
+        # A long frame may mix known and learned noise within a task; say what that means.
+        warnings.warn(
+            f"column {column!r}: task {task.name!r} has a measurement std at {int(given.sum())} of "
+            f"its rows but not at row(s) {_rows(labels[~given])}. Those rows get a learned noise "
+            f"level, estimated from them alone, and so does every prediction of a new measurement "
+            f"of {task.name!r}; fill in the missing stds if they are known.",
+            DataWarning,
+            stacklevel=5,
+        )
+    if task.output_transform.name in ("log", "log10"):
+        relative = given & (noise >= np.abs(values))
+        if relative.any():
+            first = int(np.flatnonzero(relative)[0])
+            warnings.warn(
+                f"column {column!r}: measurement std(s) of task {task.name!r} as large as the value "
+                f"itself or larger at {int(relative.sum())} row(s) ({_rows(labels[relative])}; e.g. "
+                f"{noise[first]:g} for a value of {values[first]:g}). Is it a relative std (±20 % "
+                f"written as 0.2 or 20)? The column needs the absolute std in the task's unit "
+                f"(value x 0.2); as given, the model learns next to nothing from these rows.",
+                DataWarning,
+                stacklevel=5,
+            )
 
 
 def _resolve_form(
@@ -299,7 +330,7 @@ def _parse_wide(
         labels = frame.index[rows]
         _check_task_values(task, values[rows, j], labels, task.name)
         if task.noise_column is not None:
-            _check_noise(task, noise[rows, j], labels, task.noise_column)
+            _check_noise(task, noise[rows, j], labels, task.noise_column, values[rows, j])
 
     positions, which = np.nonzero(measured)  # row-major: source row order, then task order
     observations = _observations(
@@ -375,7 +406,7 @@ def _parse_long(
         rows = np.flatnonzero(measured & (task_of == task.name))
         labels = frame.index[rows]
         _check_task_values(task, values[rows], labels, value_column)
-        _check_noise(task, noise[rows], labels, noise_column)
+        _check_noise(task, noise[rows], labels, noise_column, values[rows])
 
     positions = np.flatnonzero(measured)
     observations = _observations(

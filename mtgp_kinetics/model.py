@@ -39,6 +39,9 @@ PREDICT_CHUNK = 1024  # conditions per block in predict(): bounds memory on larg
 #: observations of a 3-task, 6-condition problem it took 19 s for 1000 conditions (0.6 s without).
 HYPERPARAMETER_UNCERTAINTY_BELOW = 1000
 
+#: Folds of :meth:`KineticsModel.cross_validate` unless given (fewer where there are fewer groups).
+DEFAULT_FOLDS = 5
+
 #: Leave-one-out standardized residual beyond which :meth:`KineticsModel.outliers` reports an
 #: observation (and ``mk.fit`` warns): 6e-5 per observation for a correct Gaussian model.
 OUTLIER_Z = 4.0
@@ -658,19 +661,25 @@ class KineticsModel:
         return self._summarize(self.held_out_predictions(by=by, level=level))
 
     def cross_validate(
-        self, folds: int = 5, seed: int = 0, level: float = 0.95, by: str = "condition"
+        self, folds: int | None = None, seed: int = 0, level: float = 0.95, by: str = "condition"
     ) -> pd.DataFrame:
         """K-fold cross-validation (hyperparameters fixed), one row per task as :meth:`loo`.
 
         Folds are made of whole conditions (``by="condition"``: an experiment's tasks and replicates
         leave together) or of the groups of an observations column (``by="study"``, say, for a
         compilation of several laboratories' data: leave-studies-out); see
-        :meth:`held_out_predictions`.
+        :meth:`held_out_predictions`. ``folds=None`` (default) makes :data:`DEFAULT_FOLDS` folds,
+        or one per group where there are fewer groups (three studies: leave each study out).
         """
         if by == "observation":
             raise InputDataError(
                 "cross_validate groups by 'condition' or a column; use loo() for single observations"
             )
+        if folds is None:
+            from mtgp_kinetics import model_checking as mc
+
+            labels = mc.condition_groups(self.train_inputs) if by == "condition" else self._column_groups(by)
+            folds = min(DEFAULT_FOLDS, len(np.unique(labels)))
         return self._summarize(self.held_out_predictions(by=by, folds=folds, seed=seed, level=level))
 
     def _summarize(self, points: pd.DataFrame) -> pd.DataFrame:

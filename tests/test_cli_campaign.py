@@ -537,3 +537,18 @@ def test_suggest_keeps_a_batch_within_the_cost_budget_of_the_toml(tmp_path, caps
     # ... unless told to go past it.
     assert main(["suggest", "--db", str(db), "--over-budget", "--out", str(tmp_path / "t.csv")]) == 0
     assert len(pd.read_csv(tmp_path / "t.csv")) == 1
+
+
+def test_a_task_of_the_toml_may_learn_noise_beyond_its_stated_stds(tmp_path):
+    (tmp_path / "c.toml").write_text(
+        SPACE_AND_TASKS.replace(
+            'name = "log_k"', 'name = "log_k"\nnoise_column = "log_k_sd"\nexcess_noise = true'
+        )
+    )
+    _, tasks = load_space_and_tasks(tmp_path / "c.toml")
+    assert tasks[0].excess_noise and tasks[0].noise_column == "log_k_sd"
+    (tmp_path / "bad.toml").write_text(
+        SPACE_AND_TASKS.replace('name = "log_k"', 'name = "log_k"\nexcess_noise = 1')
+    )
+    with pytest.raises(InputDataError, match=r"excess_noise must be true or false, got 1"):
+        load_space_and_tasks(tmp_path / "bad.toml")

@@ -463,8 +463,9 @@ def test_train_targets(space, tasks, wide) -> None:
 
 
 def test_train_noise_variance_delta_method(space, tasks, long) -> None:
-    frame = _set(long, "l1", "noise", 0.01)  # frac = 0.2 with known std 0.01
-    data = Dataset.from_frame(frame, space, tasks)
+    frame = _set(long, "l1", "noise", 0.01)  # frac = 0.2 with known std 0.01, the others learned
+    with pytest.warns(DataWarning, match=r"task 'frac' has a measurement std at 1 of its rows but not at"):
+        data = Dataset.from_frame(frame, space, tasks)
     var = data.train_noise_variance()
     assert var.shape == (8,) and var.dtype == torch.float64
     expected = np.full(8, np.nan)
@@ -628,3 +629,15 @@ def test_a_blank_level_and_a_near_miss_header_are_named_as_such():
     bracketed = mk.Space([mk.Continuous("T5 (K)", 300.0, 400.0, "K"), space["gas"]])
     with pytest.raises(mk.InputDataError, match=r"'T5 \[K\]' for 'T5 \(K\)': .* or other brackets"):
         mk.Dataset.from_frame(frame.rename(columns={"T": "T5 [K]"}), bracketed, tasks)
+
+
+def test_a_relative_std_in_a_noise_column_is_pointed_out() -> None:
+    """ "±20 %" written as 0.2 next to k ~ 1e-11: the std dwarfs the value and the fit learns nothing."""
+    space = Space([Continuous("T", 300.0, 1000.0, unit="K", transform="inverse")])
+    task = Task("k", unit="cm3/s", transform="log10", kind="rate", noise_column="k_sd")
+    frame = pd.DataFrame({"T": [300.0, 500.0, 700.0], "k": [1e-12, 3e-12, 9e-12], "k_sd": [0.2, 0.2, 0.2]})
+    with pytest.warns(
+        DataWarning, match=r"'k_sd'.*as large as the value itself or larger at 3 row.*relative std"
+    ):
+        Dataset.from_frame(frame, space, [task])
+    Dataset.from_frame(frame.assign(k_sd=0.2 * frame["k"]), space, [task])  # absolute: no warning

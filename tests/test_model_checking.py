@@ -127,6 +127,9 @@ def test_leave_studies_out_holds_each_study_out_together():
     assert model.loo(by="study")["rmse"].iloc[0] > model.loo(by="condition")["rmse"].iloc[0]
     folds = model.cross_validate(folds=3, by="study")
     assert folds["n"].iloc[0] == len(labels)
+    # Three studies and the default folds: one fold per study (it asked for 5 and failed before).
+    three = mk.fit(study_data(n_studies=3), restarts=1)
+    pd.testing.assert_frame_equal(three.cross_validate(by="study"), three.loo(by="study"))
 
 
 def test_grouping_errors_name_the_column():
@@ -195,3 +198,21 @@ def test_refits_do_not_flag_the_clean_neighbour_of_a_typo():
         # One start: the fit with the lower noise (0.049), where the old refits flagged row 23.
         model = mk.fit(data, kernel="independent", restarts=1)
     assert model.outliers(refit=3)["row"].tolist() == [7]
+
+
+@pytest.mark.parametrize("seed", [0, 10])
+def test_the_fit_warning_names_the_typo_not_its_clean_neighbours(seed):
+    """Known 10-30 % stds and one value 30x off: leave-one-out alone also flags clean neighbours
+    (seed 0: row 38 at z = -11; seed 10: rows 0, 23, 15), whose predictions the typo pulls."""
+    space = mk.Space([mk.Continuous("T", 200.0, 2000.0, unit="K", transform="inverse")])
+    task = mk.Task("k", unit="cm3/s", transform="log10", kind="rate", noise_column="k_sd")
+    rng = np.random.default_rng(seed)
+    T = np.exp(rng.uniform(np.log(200.0), np.log(2000.0), 40))
+    rel = rng.choice([0.1, 0.2, 0.3], 40)
+    k = 2e-11 * (T / 298.0) ** 0.5 * np.exp(-4.0 / (8.314e-3 * T)) * np.exp(rng.normal(0.0, rel))
+    frame = pd.DataFrame({"T": T, "k": k, "k_sd": rel * k})
+    frame.loc[9, "k"] *= 30.0
+    data = mk.Dataset.from_frame(frame, space, [task])
+    with pytest.warns(mk.OutlierWarning, match=r"^1 observation\(s\) .*: row 9 \(k, z = \+"):
+        model = mk.fit(data)
+    assert len(model.outliers()) > 1  # what the warning said before the refits

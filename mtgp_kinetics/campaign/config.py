@@ -56,6 +56,8 @@ unit = "s"
 transform = "log10"
 kind = "rate"
 cost = 1
+# noise_column = "tau_sd"          # optional: known measurement stds (physical units) in this column
+# excess_noise = true              # optional: also learn scatter beyond the stated stds
 
 # [stop]                           # optional: when the campaign is done (status and suggest say)
 # max_experiments = 40             #   experiments in all, run or pending
@@ -81,7 +83,7 @@ CAMPAIGN_KEYS = (
 CONTINUOUS_KEYS = ("name", "lower", "upper", "unit", "transform")
 CATEGORICAL_KEYS = ("name", "levels")
 #: Keys of a ``[[tasks]]`` entry.
-TASK_KEYS = ("name", "unit", "transform", "kind", "noise_column", "cost")
+TASK_KEYS = ("name", "unit", "transform", "kind", "noise_column", "cost", "excess_noise")
 #: Top-level keys.
 TOP_KEYS = ("campaign", "conditions", "tasks", "stop")
 
@@ -265,6 +267,11 @@ def _tasks(entries: Any, where: str) -> list[Task]:
             if isinstance(cost, bool) or not isinstance(cost, (int, float)):
                 raise InputDataError(f"{where}: {key}.cost must be a number > 0, got {cost!r}")
             kwargs["cost"] = float(cost)
+        if "excess_noise" in entry:
+            excess = entry["excess_noise"]
+            if not isinstance(excess, bool):
+                raise InputDataError(f"{where}: {key}.excess_noise must be true or false, got {excess!r}")
+            kwargs["excess_noise"] = excess
         try:
             tasks.append(Task(name, **kwargs))
         except InputDataError as err:

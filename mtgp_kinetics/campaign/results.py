@@ -286,7 +286,7 @@ def parse_results(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> P
                     f"physical units of every value of {task.name!r}"
                 )
             continue
-        _check_noise(task, noise[task.name][rows], labels, task.noise_column)
+        _check_noise(task, noise[task.name][rows], labels, task.noise_column, values[task.name][rows])
         orphan = ~np.isnan(noise[task.name]) & ~measured[:, j]
         if orphan.any():
             raise InputDataError(
