@@ -99,7 +99,7 @@ MIN_SCORED = 3
 
 
 def _axes_note(model: mk.KineticsModel) -> str:
-    """ ", with rotated axes for X; Y borrowed Z's" when the default model turned any task's axes."""
+    """A clause naming the tasks whose axes the default model rotated or borrowed (or nothing)."""
     table = getattr(getattr(model, "selection_", None), "rotation", None)
     if table is None or table.empty:
         return ""
