@@ -109,21 +109,10 @@ def test_two_processes_asking_at_once_never_get_the_same_experiment(tmp_path):
 
 def test_a_cost_budget_stops_a_per_task_campaign_by_what_was_spent(tmp_path):
     from mtgp_kinetics.campaign import CostBudget
-    from mtgp_kinetics.problems import AnalyticKinetics
 
-    problem = AnalyticKinetics(n_tasks=2)
-    tasks = [
-        mk.Task(t.name, unit=t.unit, transform=t.transform, kind=t.kind, cost=c)
-        for t, c in zip(problem.tasks, (1.0, 5.0), strict=True)
-    ]
+    problem, tasks, options = _costed((1.0, 5.0), strategy="integrated_variance_per_cost")
     campaign = Campaign.create(
-        tmp_path / "c.db",
-        problem.space,
-        tasks,
-        strategy="integrated_variance_per_cost",
-        initial=problem.sample(6, seed=0),
-        kernel="independent",
-        restarts=1,
+        tmp_path / "c.db", problem.space, tasks, initial=problem.sample(6, seed=0), **options
     )
     assert campaign.cost_spent() == 6 * (1.0 + 5.0)
     report = campaign.run(problem.evaluate, budget=30, q=3, stop=[CostBudget(45.0)], progress=False)
@@ -140,20 +129,10 @@ def test_a_cost_budget_stops_a_per_task_campaign_by_what_was_spent(tmp_path):
 def test_a_cost_budget_cuts_the_batch_when_every_task_is_measured(tmp_path):
     """Each experiment measures both tasks (cost 6): a budget leaving 14 pays for two, not four."""
     from mtgp_kinetics.campaign import CostBudget
-    from mtgp_kinetics.problems import AnalyticKinetics
 
-    problem = AnalyticKinetics(n_tasks=2)
-    tasks = [
-        mk.Task(t.name, unit=t.unit, transform=t.transform, kind=t.kind, cost=c)
-        for t, c in zip(problem.tasks, (1.0, 5.0), strict=True)
-    ]
+    problem, tasks, options = _costed((1.0, 5.0))
     campaign = Campaign.create(
-        tmp_path / "c.db",
-        problem.space,
-        tasks,
-        initial=problem.sample(6, seed=0),
-        kernel="independent",
-        restarts=1,
+        tmp_path / "c.db", problem.space, tasks, initial=problem.sample(6, seed=0), **options
     )
     report = campaign.run(problem.evaluate, budget=10, q=4, stop=[CostBudget(50.0)], progress=False)
     assert campaign.cost_spent() == 48.0 and report.experiments == 2
@@ -171,7 +150,8 @@ def test_a_cost_budget_cuts_the_batch_when_every_task_is_measured(tmp_path):
         CostBudget(float("inf"))
 
 
-def _costed(costs, weights=None, strategy="integrated_variance", n_initial=6):
+def _costed(costs, weights=None, strategy="integrated_variance"):
+    """AnalyticKinetics with the given task costs, and Campaign.create options for a fast fit."""
     from mtgp_kinetics.problems import AnalyticKinetics
 
     problem = AnalyticKinetics(n_tasks=len(costs))
