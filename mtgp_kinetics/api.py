@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
@@ -210,15 +211,23 @@ def warn_few_observations(data: Dataset, stacklevel: int = 2) -> None:
     three; ICM's 20-43 % with one and 12-100 % with two. A later sweep (session 16, a one-condition
     Arrhenius problem) measured 76-80 % with three, so three warns too.
     """
-    counts = data.counts()
+    message = few_observations_message(data.counts())
+    if message is not None:
+        warnings.warn(message, FewObservationsWarning, stacklevel=stacklevel + 1)
+
+
+def few_observations_message(counts: Mapping[str, int]) -> str | None:
+    """What :func:`warn_few_observations` says about ``counts`` (task -> observations), or None.
+
+    Also the caution ``mtgp-kinetics status`` and ``report`` print for a campaign's tasks.
+    """
     few = {name: int(c) for name, c in counts.items() if c < MIN_OBSERVATIONS_FOR_INTERVALS}
-    if few:
-        listed = ", ".join(f"{name!r} ({count})" for name, count in few.items())
-        warnings.warn(
-            f"task(s) {listed} have fewer than {MIN_OBSERVATIONS_FOR_INTERVALS} observations: their "
-            "variance is set by the prior, not the data, and their predictive intervals are far too "
-            "narrow (95 % intervals covered 21-80 % of held-out points in tests with 1-3 "
-            "observations). Measure these tasks more before trusting their intervals.",
-            FewObservationsWarning,
-            stacklevel=stacklevel + 1,
-        )
+    if not few:
+        return None
+    listed = ", ".join(f"{name!r} ({count})" for name, count in few.items())
+    return (
+        f"task(s) {listed} have fewer than {MIN_OBSERVATIONS_FOR_INTERVALS} observations: their "
+        "variance is set by the prior, not the data, and their predictive intervals are far too "
+        "narrow (95 % intervals covered 21-80 % of held-out points in tests with 1-3 "
+        "observations). Measure these tasks more before trusting their intervals."
+    )

@@ -698,12 +698,12 @@ def run_suggest(args: argparse.Namespace) -> int:
             print(f"Fitting the model on {len(campaign.observations())} observations...")
         done = campaign.should_stop()
         left = None if args.over_budget else campaign.cost_left()
-        if left is not None and not pays_for(left, campaign.measurement_cost()):
+        cheapest = None if left is None else campaign.measurement_cost()
+        if left is not None and cheapest is not None and not pays_for(left, cheapest):
             # Money is not experiments: other rules only add a note, a spent budget refuses.
             raise InputDataError(
-                f"the campaign's cost budget is spent ({campaign.cost_left():.10g} left, the next "
-                f"suggestion costs {campaign.measurement_cost():.10g}); nothing was suggested. Pass "
-                "--over-budget to suggest all the same"
+                f"the campaign's cost budget is spent ({left:.10g} left, the next suggestion costs "
+                f"{cheapest:.10g}); nothing was suggested. Pass --over-budget to suggest all the same"
             )
         if done is not None:
             print(f"Note: the campaign's stopping rules say it is done ({done.message}); suggesting anyway.")
@@ -835,18 +835,10 @@ def _uncertainty_rank(rows: pd.DataFrame, task: Task) -> np.ndarray:
 
 def _few_observations_lines(campaign: Any) -> list[str]:
     """A caveat for each task measured too rarely for its intervals to mean much (else nothing)."""
-    from mtgp_kinetics.api import MIN_OBSERVATIONS_FOR_INTERVALS
+    from mtgp_kinetics.api import few_observations_message
 
-    counts = campaign.store.counts()["observations"]
-    few = {name: int(c) for name, c in counts.items() if c < MIN_OBSERVATIONS_FOR_INTERVALS}
-    if not few:
-        return []
-    listed = ", ".join(f"{name} ({count})" for name, count in few.items())
-    return [
-        f"Caution: task(s) {listed} have fewer than {MIN_OBSERVATIONS_FOR_INTERVALS} observations; such a "
-        "task's intervals are far too narrow (95 % intervals covered 21-80 % of held-out points "
-        "in tests with 1-3 observations). Measure it more before trusting them."
-    ]
+    message = few_observations_message(campaign.store.counts()["observations"])
+    return [] if message is None else [f"Caution: {message}"]
 
 
 def _stopping_lines(campaign: Any) -> list[str]:

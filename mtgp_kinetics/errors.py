@@ -8,6 +8,7 @@ errors in one place; the subclasses also derive from the matching built-in (``Va
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import warnings
 from collections.abc import Iterator
@@ -98,6 +99,22 @@ def check_integer(value: object, name: str, minimum: int, where: str = "") -> in
         prefix = f"{where}: " if where else ""
         raise InputDataError(f"{prefix}{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_positive_number(value: object, name: str) -> float:
+    """``value`` as a float if it is a finite real number > 0 (numpy scalars too, not bools).
+
+    Raises
+    ------
+    InputDataError
+        ``"<name> must be a finite number > 0, got <value>"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputDataError(f"{name} must be a finite number > 0, got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise InputDataError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
 
 
 def check_probability(value: object, name: str = "level", where: str = "") -> float:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import InputDataError, check_positive_number
 from mtgp_kinetics.transforms import PERCENT_UNITS, OutputTransform, output_transform
 
 TASK_KINDS = ("rate", "mechanism", "other")
@@ -56,10 +54,7 @@ class Task:
             raise InputDataError(f"Task name must be a non-empty string, got {self.name!r}")
         if self.kind not in TASK_KINDS:
             raise InputDataError(f"Task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
-        real = isinstance(self.cost, numbers.Real) and not isinstance(self.cost, bool)
-        if not (real and math.isfinite(float(self.cost)) and float(self.cost) > 0):
-            raise InputDataError(f"Task {self.name!r}: cost must be a finite number > 0, got {self.cost!r}")
-        object.__setattr__(self, "cost", float(self.cost))
+        object.__setattr__(self, "cost", check_positive_number(self.cost, f"Task {self.name!r}: cost"))
         if not isinstance(self.excess_noise, bool):
             raise InputDataError(
                 f"Task {self.name!r}: excess_noise must be True or False, got {self.excess_noise!r}"

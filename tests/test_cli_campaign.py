@@ -552,3 +552,15 @@ def test_a_task_of_the_toml_may_learn_noise_beyond_its_stated_stds(tmp_path):
     )
     with pytest.raises(InputDataError, match=r"excess_noise must be true or false, got 1"):
         load_space_and_tasks(tmp_path / "bad.toml")
+
+
+def test_status_cautions_about_a_task_measured_too_rarely(tmp_path, capsys):
+    """f_a measured twice: the campaign's model fits, but its f_a intervals mean little (as fit warns)."""
+    initial = PROBLEM.evaluate(PROBLEM.space.sample(6, seed=1))
+    initial.loc[initial.index[2:], "f_a"] = np.nan
+    initial.to_csv(tmp_path / "initial.csv", index=False)
+    db = tmp_path / "campaign.db"
+    assert main(["init", str(_write_config(tmp_path, 'initial = "initial.csv"')), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["status", "--db", str(db)]) == 0
+    assert "Caution: task(s) 'f_a' (2) have fewer than 4 observations" in capsys.readouterr().out

@@ -33,13 +33,19 @@ from mtgp_kinetics.campaign.acquisition import (
     get_strategy,
     nearest_distance,
 )
-from mtgp_kinetics.campaign.costs import checked_cost, how_many, pays_for
+from mtgp_kinetics.campaign.costs import how_many, pays_for
 from mtgp_kinetics.campaign.errors import CostBudgetSpent, PoolExhausted, SuggestionConflict
 from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import SUGGESTION_ID, parse_results, result_columns
 from mtgp_kinetics.campaign.stopping import Budget, CostBudget, StoppingRule, rules_from_description
 from mtgp_kinetics.campaign.store import CampaignStore
-from mtgp_kinetics.errors import DataWarning, FewObservationsWarning, InputDataError, OutlierWarning
+from mtgp_kinetics.errors import (
+    DataWarning,
+    FewObservationsWarning,
+    InputDataError,
+    OutlierWarning,
+    check_positive_number,
+)
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.space import Categorical, Space
 from mtgp_kinetics.tasks import Task
@@ -474,7 +480,7 @@ class Campaign:
         # those cost (a budget read before the race would be overshot).
         cost_cap = None
         if max_cost is not None:
-            cost_cap = self.cost_spent() + checked_cost(max_cost, "suggest: max_cost")
+            cost_cap = self.cost_spent() + check_positive_number(max_cost, "suggest: max_cost")
         for attempt in range(SUGGEST_ATTEMPTS):
             try:
                 return self._suggest_once(q, cost_cap)

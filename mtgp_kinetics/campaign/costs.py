@@ -1,4 +1,4 @@
-"""What a cost budget pays for: checked amounts and comparisons that forgive float rounding.
+"""What a cost budget pays for: comparisons that forgive float rounding.
 
 Costs are sums of ``Task.cost`` values such as 0.1 + 0.2, which is 0.30000000000000004 in floating
 point: compared exactly, a budget of 0.3 would not pay for a 0.3 measurement. Every comparison of a
@@ -8,28 +8,9 @@ budget with a cost here allows a relative :data:`COST_RTOL`.
 from __future__ import annotations
 
 import math
-import numbers
-
-from mtgp_kinetics.errors import InputDataError
 
 #: Relative tolerance of budget-versus-cost comparisons (float rounding of summed costs).
 COST_RTOL = 1e-9
-
-
-def checked_cost(value: object, what: str) -> float:
-    """``value`` as a float if it is a finite real number > 0 (numpy scalars too), else an error.
-
-    Raises
-    ------
-    InputDataError
-        Naming ``what`` (e.g. ``"suggest: max_cost"``) and the value.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputDataError(f"{what} must be a finite number > 0, got {value!r}")
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        raise InputDataError(f"{what} must be a finite number > 0, got {value!r}")
-    return number
 
 
 def pays_for(left: float, cost: float) -> bool:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from mtgp_kinetics.campaign.costs import COST_RTOL, checked_cost, pays_for
-from mtgp_kinetics.errors import InputDataError, check_integer
+from mtgp_kinetics.campaign.costs import COST_RTOL, pays_for
+from mtgp_kinetics.errors import InputDataError, check_integer, check_positive_number
 
 if TYPE_CHECKING:
     from mtgp_kinetics.campaign.campaign import Campaign
@@ -76,7 +76,7 @@ class CostBudget:
     """
 
     def __init__(self, max_cost: float) -> None:
-        self.max_cost = checked_cost(max_cost, "CostBudget: max_cost")
+        self.max_cost = check_positive_number(max_cost, "CostBudget: max_cost")
         self.message = ""
 
     def progress(self, campaign: Campaign) -> str:
