@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -94,6 +94,10 @@ class KineticsModel:
         The botorch model (standardized units); pass it to botorch acquisition functions.
     fit_result_ : FitResult or None
         Set by fitting; ``None`` until then.
+    averaged_tasks_ : tuple of str
+        Tasks whose marginal predictions average over the hyperparameter posterior (importance
+        sampling, :mod:`mtgp_kinetics.bayes.importance`) instead of adding the delta-method term;
+        the default model sets it for thinly observed tasks of a shared process. Empty by default.
     """
 
     def __init__(
@@ -129,7 +133,10 @@ class KineticsModel:
             torch.tensor([task.excess_noise for task in self.tasks]),
         )
         self.fit_result_: FitResult | None = None
+        self.averaged_tasks_: tuple[str, ...] = ()
         self._laplace: HyperparameterUncertainty | None = None
+        # (parameters, HyperparameterMixture or None) of the last fit that predicted averaged tasks.
+        self._mixture: tuple[list[torch.Tensor], Any] | None = None
 
     @classmethod
     def from_dataset(cls, data: Dataset, kernel: KernelSpec, mean: str = "constant") -> KineticsModel:
@@ -306,6 +313,51 @@ class KineticsModel:
             return int(self.gp.train_targets.shape[-1]) < HYPERPARAMETER_UNCERTAINTY_BELOW
         return bool(requested)
 
+    def hyperparameter_mixture(self) -> Any:
+        """The importance-sampled hyperparameter posterior that predictions of ``averaged_tasks_`` mix.
+
+        Computed on first use and again whenever the hyperparameters have changed; ``None`` (with a
+        :class:`NumericsWarning`, once per fit) where it cannot be computed reliably.
+
+        Returns
+        -------
+        HyperparameterMixture or None
+            See :class:`mtgp_kinetics.bayes.importance.HyperparameterMixture`.
+        """
+        from mtgp_kinetics.bayes.importance import hyperparameter_mixture
+
+        self._check_fitted()
+        now = [p.detach() for p in self.gp.parameters()]
+        if self._mixture is not None:
+            snapshot, mixture = self._mixture
+            if len(now) == len(snapshot) and all(
+                p.shape == q.shape and torch.equal(p, q) for p, q in zip(now, snapshot, strict=True)
+            ):
+                return mixture  # also a failure (None): its warning is not repeated per prediction
+        with threads_for(self.gp.train_targets.shape[-1]):
+            mixture = hyperparameter_mixture(self)
+        self._mixture = ([p.clone() for p in now], mixture)
+        return mixture
+
+    def _averaged(
+        self,
+        frame: pd.DataFrame,
+        conditions: pd.DataFrame,
+        level: float,
+        observation_noise: bool,
+        task_idx: Sequence[int],
+    ) -> pd.DataFrame:
+        """``frame`` with the rows of ``averaged_tasks_`` replaced by the hyperparameter mixture's."""
+        names = [self.task_names[t] for t in task_idx if self.task_names[t] in self.averaged_tasks_]
+        mixture = self.hyperparameter_mixture() if names else None
+        if mixture is None:
+            return frame
+        mixed = mixture.bayesian.predict(conditions, level, observation_noise, tasks=names)
+        columns = ["mean", "std", "lower", "upper", "transformed_mean", "transformed_std"]
+        for name in names:
+            frame.loc[frame["task"] == name, columns] = mixed.loc[mixed["task"] == name, columns].to_numpy()
+        return frame
+
     def _hyperparameter_sensitivities(self, X: torch.Tensor) -> torch.Tensor:
         """``p x N`` directional derivatives of the means at ``X``, modelled (unstandardized) units.
 
@@ -354,9 +406,11 @@ class KineticsModel:
             Subset of tasks (default: all).
         hyperparameter_uncertainty : bool, optional
             Add the variance that comes from not knowing the hyperparameters (Laplace approximation
-            at the MAP point, delta method: :mod:`mtgp_kinetics.hyperparameter_uncertainty`).
-            ``False``: the variance at the MAP hyperparameters alone. The mean is the same.
-            ``None`` (default): added below :data:`HYPERPARAMETER_UNCERTAINTY_BELOW` training
+            at the MAP point, delta method: :mod:`mtgp_kinetics.hyperparameter_uncertainty`; the
+            mean is the same), or, for the tasks in ``averaged_tasks_``, average over the
+            hyperparameter posterior (:meth:`hyperparameter_mixture`; mean and std of the mixture,
+            its quantiles as the interval). ``False``: the MAP hyperparameters alone.
+            ``None`` (default): as ``True`` below :data:`HYPERPARAMETER_UNCERTAINTY_BELOW` training
             observations, where it matters and costs little.
 
         Returns
@@ -401,6 +455,8 @@ class KineticsModel:
         frame["upper"] = upper
         frame["transformed_mean"] = mu
         frame["transformed_std"] = s
+        if self.averaged_tasks_ and self._adds_hyperparameter_uncertainty(hyperparameter_uncertainty):
+            frame = self._averaged(frame, conditions, float(level), observation_noise, task_idx)
         return frame
 
     def predict_joint(

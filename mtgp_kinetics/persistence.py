@@ -103,6 +103,8 @@ def save_model(
         # hyperparameter-uncertainty term after loading, as before saving.
         "held_parameters": [name for name, param in model.gp.named_parameters() if not param.requires_grad],
         "selection": _selection_to_json(getattr(model, "selection_", None)),
+        # Tasks predicted with averaged hyperparameters: recomputed after loading (same seed).
+        "averaged_tasks": list(getattr(model, "averaged_tasks_", ())),
         "versions": _package_versions(),
     }
     archive = {
@@ -261,6 +263,7 @@ def load(path: str | os.PathLike[str]) -> KineticsModel | BayesianKineticsModel:
         selection = _selection_from_json(metadata.get("selection"))
         if selection is not None:
             model.selection_ = selection
+        model.averaged_tasks_ = tuple(str(name) for name in metadata.get("averaged_tasks", []))
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{str(path)!r} is damaged: {type(err).__name__}: {err}") from err
     fit = metadata.get("fit")

@@ -3,6 +3,7 @@
 * :func:`to_inference_data` -- posterior quantities, sampler statistics and observed data as an
   ``arviz.InferenceData``;
 * :func:`diagnostics` -- R-hat, bulk and tail ESS per scalar parameter, divergences and BFMI;
+* :func:`pareto_smoothed_log_weights` -- PSIS of importance weights, with the Pareto shape ``k``;
 * :func:`to_netcdf` / :func:`from_netcdf` -- files;
 * :func:`plot_trace`, :func:`plot_rank`, :func:`plot_task_correlation` -- figures.
 """
@@ -135,6 +136,26 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     frame.attrs["bfmi"] = [float(b) for b in np.atleast_1d(az.bfmi(idata))]
     frame.attrs["draws"] = (int(stats.sizes["chain"]), int(stats.sizes["draw"]))
     return frame
+
+
+def pareto_smoothed_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pareto-smoothed importance log weights (PSIS, Vehtari et al. 2024), via ``arviz.psislw``.
+
+    Parameters
+    ----------
+    log_weights : ndarray
+        ``m`` finite log importance weights (unnormalized).
+
+    Returns
+    -------
+    smoothed : ndarray
+        ``m`` smoothed log weights, normalized (``logsumexp = 0``).
+    pareto_k : float
+        Estimated shape of the weights' tail: below 0.7 the importance-sampling estimate is
+        reliable; above, the proposal misses part of the target.
+    """
+    smoothed, pareto_k = az.psislw(np.asarray(log_weights, dtype=float))
+    return np.asarray(smoothed, dtype=float), float(pareto_k)
 
 
 def to_netcdf(idata: az.InferenceData, path: str | os.PathLike[str]) -> None:
