@@ -18,6 +18,7 @@ from mtgp_kinetics.default_model import (
     independent_spec,
     shared_private_spec,
     task_log_marginal_likelihood,
+    thin_shared_tasks,
     use_independent_fit_for,
 )
 from mtgp_kinetics.fitting import neg_log_posterior
@@ -61,6 +62,7 @@ def test_default_records_its_selection_and_round_trips(tmp_path, analytic_data):
     model = mk.fit(analytic_data, restarts=2)
     selection = model.selection_
     assert selection.kernel == model.kernel
+    assert model.averaged_tasks_ == thin_shared_tasks(model)
     assert list(selection.icm["task"]) == ["log_k", "f_a"]
     # ICM is kept exactly when the rule says so; otherwise the shared+private candidate was fitted.
     icm_kept = _icm_pays(selection.icm) and selection.icm_log_posterior_gain >= ICM_MIN_EVIDENCE
@@ -71,7 +73,9 @@ def test_default_records_its_selection_and_round_trips(tmp_path, analytic_data):
         assert list(first["task"]) == ["log_k", "f_a"]
         assert set(first.columns) >= {"nlpd_vs_independent", "se", "hurts", "member"}
     model.save(tmp_path / "d.mtgp")
-    assert mk.load(tmp_path / "d.mtgp").kernel == model.kernel
+    loaded = mk.load(tmp_path / "d.mtgp")
+    assert loaded.kernel == model.kernel
+    assert loaded.averaged_tasks_ == model.averaged_tasks_
 
 
 @pytest.mark.parametrize(
