@@ -131,6 +131,8 @@ class TargetStd:
         self.max_std = {str(k): float(v) for k, v in max_std.items()}
         self.seed = int(seed)
         self.message = ""
+        # (model, its largest stds): progress() and should_stop() on the same fit predict once.
+        self._last: tuple[object, pd.Series] | None = None
 
     def _largest(self, campaign: Campaign) -> pd.Series | None:
         """Largest latent std per named task over the check points (None: no model yet)."""
@@ -141,9 +143,13 @@ class TargetStd:
             )
         if not campaign.can_fit():
             return None
+        model = campaign.model
+        if self._last is not None and self._last[0] is model:
+            return self._last[1]
         check = campaign.region(CHECK_POINTS, seed=self.seed)
-        prediction = campaign.model.predict(check, tasks=list(self.max_std))
-        return prediction.groupby("task")["std"].max()
+        largest = model.predict(check, tasks=list(self.max_std)).groupby("task")["std"].max()
+        self._last = (model, largest)
+        return largest
 
     def progress(self, campaign: Campaign) -> str:
         """Each task's largest std against its target, e.g. ``"target std: tau 3.1e-4 (target 2e-4)"``."""

@@ -46,6 +46,21 @@ def test_target_std_says_why(tmp_path, problem):
     assert "f_a" in report.message
 
 
+def test_target_std_predicts_once_per_fit(tmp_path, problem, monkeypatch):
+    campaign = _campaign(tmp_path, problem)
+    rule = TargetStd({"f_a": 1e-9})
+    model = campaign.model
+    calls = []
+    original = model.predict
+    monkeypatch.setattr(model, "predict", lambda *a, **k: calls.append(1) or original(*a, **k))
+    assert "not yet" in rule.progress(campaign)
+    assert rule.should_stop(campaign) is None
+    assert len(calls) == 1  # status shows progress and asks should_stop: one prediction
+    campaign.observe(problem.evaluate(problem.sample(1, seed=9)))
+    rule.should_stop(campaign)  # a new fit: its own prediction, not the old one's
+    assert campaign.model is not model and rule._last[0] is campaign.model
+
+
 def test_stalled_needs_patience_plus_one_checks(tmp_path, problem):
     campaign = _campaign(tmp_path, problem)
     # rel_tol close to 1: no realistic batch lowers the mean std that much, so it stalls as soon
