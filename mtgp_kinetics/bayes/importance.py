@@ -22,11 +22,15 @@ coordinates ``u`` and priors, potential energy ``U(u)``). The steps:
    importance sampling needs: Geweke 1989);
 4. log weights ``log w_m = -U(u_m) - log q(u_m)``, Pareto-smoothed (PSIS, Vehtari et al. 2024),
    whose shape estimate ``k`` says whether the estimate is reliable (``k < 0.7``);
-5. :data:`DRAWS` equally weighted draws by systematic resampling (Kitagawa 1996), which the
+5. where ``k >= 0.7``, one adaptive round: four times the proposals from a Student-t with the first
+   round's weighted mean and (half Laplace, half weighted) covariance (Cappe et al. 2004);
+6. :data:`DRAWS` equally weighted draws by systematic resampling (Kitagawa 1996), which the
    predictions mix as they mix NUTS draws (:class:`~mtgp_kinetics.bayes.model.BayesianKineticsModel`).
 
 References
 ----------
+Cappe, O., Guillin, A., Marin, J.-M., Robert, C. P. (2004). Population Monte Carlo. Journal of
+Computational and Graphical Statistics 13(4), 907-929.
 Geweke, J. (1989). Bayesian inference in econometric models using Monte Carlo integration.
 Econometrica 57(6), 1317-1339.
 Kitagawa, G. (1996). Monte Carlo filter and smoother for non-Gaussian nonlinear state space models.
@@ -71,6 +75,8 @@ STEP = 1e-4
 MAX_PARETO_K = 0.7
 #: Iterations of the mode search.
 MODE_MAX_ITER = 200
+#: Proposals of the adaptive second round, as a multiple of the first round's.
+ADAPTED_PROPOSALS_FACTOR = 4
 
 
 @dataclass
@@ -137,6 +143,52 @@ def _systematic_resample(weights: np.ndarray, count: int, rng: np.random.Generat
     return np.searchsorted(cumulative, positions)
 
 
+@dataclass
+class _Round:
+    """Proposals of one round and their normalized (smoothed) weights."""
+
+    u: np.ndarray  # M x p
+    weights: np.ndarray  # M, summing to 1 (zeros where the potential failed)
+    pareto_k: float
+
+
+def _round(
+    coords: Coordinates, center: np.ndarray, root: np.ndarray, proposals: int, rng: np.random.Generator
+) -> _Round:
+    """``proposals`` draws from the Student-t around ``center`` with scale ``root root^T``, weighted."""
+    p = center.size
+    z = rng.standard_normal((proposals, p)) / np.sqrt(rng.chisquare(DOF, proposals) / DOF)[:, None]
+    u = center + z @ root.T
+    # Student-t log density up to a constant (the same for every proposal): -(nu + p)/2 log(1 + |z|^2/nu).
+    log_q = -0.5 * (DOF + p) * np.log1p((z**2).sum(1) / DOF)
+    start = coords.current()
+    try:
+        log_target = np.array([-_energy(coords, row)[0] for row in u])
+    finally:
+        coords.assign(start)
+    finite = np.isfinite(log_target)
+    weights = np.zeros(proposals)
+    if not finite.any():  # every proposal failed (Cholesky): nothing to average over
+        return _Round(u, weights, math.inf)
+    smoothed, pareto_k = pareto_smoothed_log_weights(log_target[finite] - log_q[finite])
+    weights[finite] = np.exp(smoothed - np.logaddexp.reduce(smoothed))
+    return _Round(u, weights, pareto_k)
+
+
+def _adapted(first: _Round, laplace_covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale root of a second proposal: the first round's weighted moments.
+
+    The weighted covariance is averaged with the Laplace one so that a round whose weight sits on
+    a few proposals does not collapse the second proposal onto them (one step of adaptive
+    importance sampling; Cappe et al. 2004).
+    """
+    center = first.weights @ first.u
+    deviation = first.u - center
+    covariance = 0.5 * (deviation.T @ (deviation * first.weights[:, None])) + 0.5 * laplace_covariance
+    eigenvalues, eigenvectors = np.linalg.eigh(0.5 * (covariance + covariance.T))
+    return center, eigenvectors * np.sqrt(np.clip(eigenvalues, 1e-12, None) * SCALE)
+
+
 def importance_draws(
     coords: Coordinates,
     *,
@@ -146,19 +198,26 @@ def importance_draws(
 ) -> ImportanceDraws:
     """Draw from the posterior ``exp(-U)`` by importance sampling from a Laplace proposal.
 
+    Where the weights of the first round are unreliable (Pareto shape at least
+    :data:`MAX_PARETO_K`), a second round of ``ADAPTED_PROPOSALS_FACTOR * proposals`` proposals
+    from a Student-t fitted to the first round's weighted draws replaces it: measured on a
+    three-task problem (session 17), that took the Pareto shape from 0.72 to 0.54-0.58 and the
+    effective sample size from 16-28 to 81-122 where more proposals from the Laplace proposal alone
+    made it worse (0.89-0.92).
+
     Parameters
     ----------
     coords : Coordinates
         The sampler's coordinates of a GP at (or near) its MAP point; the GP is left at that point.
     proposals, draws : int
-        Proposals evaluated and equally weighted draws returned.
+        Proposals evaluated in the first round and equally weighted draws returned.
     seed : int
         Seed of the proposals and the resampling.
 
     Returns
     -------
     ImportanceDraws
-        The draws and the reliability of the weights.
+        The draws and the reliability of the weights (of the round they come from).
 
     Raises
     ------
@@ -166,35 +225,30 @@ def importance_draws(
         If the Hessian at the mode cannot be decomposed.
     """
     started = time.perf_counter()
-    start = coords.current().numpy()
+    start = coords.current()
     try:
-        u_star = _mode(coords, start)
+        u_star = _mode(coords, start.numpy())
         eigenvalues, eigenvectors = np.linalg.eigh(_hessian(coords, u_star))
     finally:
-        coords.assign(torch.as_tensor(start))
-    root = eigenvectors / np.sqrt(np.clip(eigenvalues, MIN_CURVATURE, None)) * math.sqrt(SCALE)  # Sigma^1/2
+        coords.assign(start)
+    inverse_curvature = 1.0 / np.clip(eigenvalues, MIN_CURVATURE, None)
+    root = eigenvectors * np.sqrt(inverse_curvature * SCALE)  # (SCALE Sigma)^1/2
     rng = np.random.default_rng(seed)
-    p = u_star.size
-    z = rng.standard_normal((proposals, p)) / np.sqrt(rng.chisquare(DOF, proposals) / DOF)[:, None]
-    u = u_star + z @ root.T
-    # Student-t log density up to a constant (the same for every proposal): -(nu + p)/2 log(1 + |z|^2/nu).
-    log_q = -0.5 * (DOF + p) * np.log1p((z**2).sum(1) / DOF)
-    try:
-        log_target = np.array([-_energy(coords, row)[0] for row in u])
-    finally:
-        coords.assign(torch.as_tensor(start))
-    finite = np.isfinite(log_target)
-    if not finite.any():  # every proposal failed (Cholesky): nothing to average over
+    chosen = _round(coords, u_star, root, proposals, rng)
+    if not chosen.pareto_k < MAX_PARETO_K and np.isfinite(chosen.pareto_k):
+        laplace_covariance = (eigenvectors * inverse_curvature) @ eigenvectors.T
+        center, adapted_root = _adapted(chosen, laplace_covariance)
+        second = _round(coords, center, adapted_root, ADAPTED_PROPOSALS_FACTOR * proposals, rng)
+        if second.pareto_k < chosen.pareto_k:
+            chosen = second
+    if not np.isfinite(chosen.pareto_k):
         seconds = time.perf_counter() - started
         return ImportanceDraws(np.repeat(u_star[None], draws, 0), math.inf, 0.0, seconds)
-    weights = np.zeros(proposals)
-    smoothed, pareto_k = pareto_smoothed_log_weights(log_target[finite] - log_q[finite])
-    weights[finite] = np.exp(smoothed - np.logaddexp.reduce(smoothed))
-    index = _systematic_resample(weights, draws, rng)
+    index = _systematic_resample(chosen.weights, draws, rng)
     return ImportanceDraws(
-        u=u[index],
-        pareto_k=float(pareto_k),
-        effective_sample_size=float(1.0 / np.sum(weights**2)),
+        u=chosen.u[index],
+        pareto_k=float(chosen.pareto_k),
+        effective_sample_size=float(1.0 / np.sum(chosen.weights**2)),
         seconds=time.perf_counter() - started,
     )
 
@@ -208,8 +262,7 @@ class HyperparameterMixture:
         A fitted model at its MAP point; it is not changed (the draws belong to a copy in the
         sampler's parametrization, :func:`~mtgp_kinetics.bayes.fit.sampling_model`).
     seed : int
-        Seed of the proposals. If the first :data:`PROPOSALS` leave the Pareto shape above
-        :data:`MAX_PARETO_K`, four times as many are drawn once (seed ``seed + 1``).
+        Seed of the proposals.
 
     Attributes
     ----------
@@ -221,19 +274,15 @@ class HyperparameterMixture:
 
     def __init__(self, model: KineticsModel, seed: int = 0) -> None:
         base = sampling_model(model)
-        coords = Coordinates(base.gp)
-        draws = importance_draws(coords, seed=seed)
-        if not draws.reliable:
-            draws = importance_draws(coords, proposals=4 * PROPOSALS, seed=seed + 1)
-        self.draws = draws
-        self.bayesian = BayesianKineticsModel(base, draws.as_chain(), draws.u.shape[0])
+        self.draws = importance_draws(Coordinates(base.gp), seed=seed)
+        self.bayesian = BayesianKineticsModel(base, self.draws.as_chain(), self.draws.u.shape[0])
 
 
 def hyperparameter_mixture(model: KineticsModel, seed: int = 0) -> HyperparameterMixture | None:
     """A :class:`HyperparameterMixture` of ``model``, or ``None`` (with a warning) where it fails.
 
     It fails where the Hessian or the potential cannot be evaluated, or where the importance weights
-    stay unreliable (Pareto shape above :data:`MAX_PARETO_K` with four times the proposals); the
+    stay unreliable (Pareto shape above :data:`MAX_PARETO_K` after the adaptive second round); the
     caller then keeps the delta-method term of :mod:`mtgp_kinetics.hyperparameter_uncertainty`.
     """
     try:

@@ -53,6 +53,29 @@ def test_importance_sampling_recovers_the_moments_of_a_skewed_posterior():
     assert torch.equal(target.current(), torch.zeros(2, dtype=torch.float64))
 
 
+def test_adapted_proposal_has_the_weighted_moments_blended_with_laplace():
+    u = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]])
+    first = importance._Round(u, np.array([0.5, 0.25, 0.25]), 0.9)
+    laplace = np.diag([1.0, 2.0])
+    center, root = importance._adapted(first, laplace)
+    np.testing.assert_allclose(center, [0.5, 1.0])
+    deviation = u - center
+    weighted = deviation.T @ (deviation * first.weights[:, None])
+    np.testing.assert_allclose(root @ root.T, importance.SCALE * (0.5 * weighted + 0.5 * laplace), atol=1e-12)
+
+
+def test_unreliable_first_round_is_retried_with_an_adapted_proposal(monkeypatch):
+    calls = []
+    original = importance._round
+    monkeypatch.setattr(importance, "_round", lambda *a: calls.append(a[3]) or original(*a))
+    monkeypatch.setattr(importance, "MAX_PARETO_K", -math.inf)  # every first round is "unreliable"
+    draws = importance_draws(_KnownPosterior(), proposals=1000, draws=1000, seed=1)
+    assert calls == [1000, importance.ADAPTED_PROPOSALS_FACTOR * 1000]
+    # Whichever round is kept, the draws still have the target's moments (tolerances as above).
+    assert abs(draws.u[:, 0].mean() - digamma(3.0)) < 0.1
+    assert abs(draws.u[:, 1].mean() - 1.0) < 0.1
+
+
 def test_systematic_resampling_keeps_the_frequencies_of_the_weights():
     weights = np.array([0.5, 0.25, 0.125, 0.125])
     index = _systematic_resample(weights, 64, np.random.default_rng(0))
