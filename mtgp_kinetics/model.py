@@ -133,7 +133,7 @@ class KineticsModel:
             torch.tensor([task.excess_noise for task in self.tasks]),
         )
         self.fit_result_: FitResult | None = None
-        self.averaged_tasks_: tuple[str, ...] = ()
+        self._averaged_tasks: tuple[str, ...] = ()
         self._laplace: HyperparameterUncertainty | None = None
         # (parameters, HyperparameterMixture or None) of the last fit that predicted averaged tasks.
         self._mixture: tuple[list[torch.Tensor], Any] | None = None
@@ -313,6 +313,24 @@ class KineticsModel:
             return int(self.gp.train_targets.shape[-1]) < HYPERPARAMETER_UNCERTAINTY_BELOW
         return bool(requested)
 
+    @property
+    def averaged_tasks_(self) -> tuple[str, ...]:
+        """Tasks whose marginal predictions average over the hyperparameter posterior (model order).
+
+        Set it to task names (a name, or a sequence of names); unknown names are refused.
+        """
+        return self._averaged_tasks
+
+    @averaged_tasks_.setter
+    def averaged_tasks_(self, names: str | Sequence[str]) -> None:
+        names = (names,) if isinstance(names, str) else tuple(names)
+        unknown = [name for name in names if name not in self.task_names]
+        if unknown:
+            raise InputDataError(
+                f"averaged_tasks_: unknown task(s) {unknown}; the model's tasks are {self.task_names}"
+            )
+        self._averaged_tasks = tuple(name for name in self.task_names if name in names)
+
     def hyperparameter_mixture(self) -> Any:
         """The importance-sampled hyperparameter posterior that predictions of ``averaged_tasks_`` mix.
 
@@ -324,6 +342,10 @@ class KineticsModel:
         HyperparameterMixture or None
             See :class:`mtgp_kinetics.bayes.importance.HyperparameterMixture`.
         """
+        return self._hyperparameter_mixture(stacklevel=2)
+
+    def _hyperparameter_mixture(self, stacklevel: int) -> Any:
+        """:meth:`hyperparameter_mixture`, warning ``stacklevel`` frames up from the caller (1: it)."""
         from mtgp_kinetics.bayes.importance import hyperparameter_mixture
 
         self._check_fitted()
@@ -335,7 +357,7 @@ class KineticsModel:
             ):
                 return mixture  # also a failure (None): its warning is not repeated per prediction
         with threads_for(self.gp.train_targets.shape[-1]):
-            mixture = hyperparameter_mixture(self)
+            mixture = hyperparameter_mixture(self, stacklevel=stacklevel + 2)
         self._mixture = ([p.clone() for p in now], mixture)
         return mixture
 
@@ -349,7 +371,7 @@ class KineticsModel:
     ) -> pd.DataFrame:
         """``frame`` with the rows of ``averaged_tasks_`` replaced by the hyperparameter mixture's."""
         names = [self.task_names[t] for t in task_idx if self.task_names[t] in self.averaged_tasks_]
-        mixture = self.hyperparameter_mixture() if names else None
+        mixture = self._hyperparameter_mixture(stacklevel=3) if names else None  # predict's caller
         if mixture is None:
             return frame
         mixed = mixture.bayesian.predict(conditions, level, observation_noise, tasks=names)
@@ -411,7 +433,8 @@ class KineticsModel:
             hyperparameter posterior (:meth:`hyperparameter_mixture`; mean and std of the mixture,
             its quantiles as the interval). ``False``: the MAP hyperparameters alone.
             ``None`` (default): as ``True`` below :data:`HYPERPARAMETER_UNCERTAINTY_BELOW` training
-            observations, where it matters and costs little.
+            observations, where it matters and costs little (the averaged tasks are averaged at any
+            size).
 
         Returns
         -------
@@ -455,7 +478,9 @@ class KineticsModel:
         frame["upper"] = upper
         frame["transformed_mean"] = mu
         frame["transformed_std"] = s
-        if self.averaged_tasks_ and self._adds_hyperparameter_uncertainty(hyperparameter_uncertainty):
+        # Averaged tasks are averaged at any data size unless the MAP point alone is asked for: they
+        # are thinly observed, however many observations the other tasks have.
+        if self.averaged_tasks_ and hyperparameter_uncertainty is not False:
             frame = self._averaged(frame, conditions, float(level), observation_noise, task_idx)
         return frame
 
@@ -470,7 +495,9 @@ class KineticsModel:
 
         With ``hyperparameter_uncertainty`` (see :meth:`predict`) the covariance includes the
         rank-``p`` term ``D^T D`` of the hyperparameter uncertainty, correlated across conditions
-        and tasks (a longer lengthscale moves neighbouring predictions together).
+        and tasks (a longer lengthscale moves neighbouring predictions together). The tasks in
+        ``averaged_tasks_`` get that term too: only :meth:`predict`'s marginals mix hyperparameter
+        draws (a joint Gaussian over a mixture would not be one).
 
         Returns
         -------
@@ -522,7 +549,8 @@ class KineticsModel:
         physical : bool
             Back-transform to physical units (default) or stay in the modelled space.
         hyperparameter_uncertainty : bool, optional
-            As :meth:`predict` (the same default).
+            As :meth:`predict` (the same default), but with the delta-method term for every task:
+            the tasks in ``averaged_tasks_`` are not averaged here (as in :meth:`predict_joint`).
         tasks : sequence of str, optional
             Sample only these tasks (default: all): a smaller joint covariance to factorize.
 

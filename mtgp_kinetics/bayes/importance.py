@@ -278,12 +278,15 @@ class HyperparameterMixture:
         self.bayesian = BayesianKineticsModel(base, self.draws.as_chain(), self.draws.u.shape[0])
 
 
-def hyperparameter_mixture(model: KineticsModel, seed: int = 0) -> HyperparameterMixture | None:
+def hyperparameter_mixture(
+    model: KineticsModel, seed: int = 0, stacklevel: int = 2
+) -> HyperparameterMixture | None:
     """A :class:`HyperparameterMixture` of ``model``, or ``None`` (with a warning) where it fails.
 
     It fails where the Hessian or the potential cannot be evaluated, or where the importance weights
     stay unreliable (Pareto shape above :data:`MAX_PARETO_K` after the adaptive second round); the
     caller then keeps the delta-method term of :mod:`mtgp_kinetics.hyperparameter_uncertainty`.
+    The warning is attributed ``stacklevel`` frames up (2: the caller of this function).
     """
     try:
         mixture = HyperparameterMixture(model, seed)
@@ -293,13 +296,14 @@ def hyperparameter_mixture(model: KineticsModel, seed: int = 0) -> Hyperparamete
         if mixture.draws.reliable:
             return mixture
         reason = (
-            f"the importance weights are unreliable (Pareto shape k = {mixture.draws.pareto_k:.2f} > "
-            f"{MAX_PARETO_K})"
+            f"the importance weights are unreliable (Pareto shape k = {mixture.draws.pareto_k:.3f}, "
+            f"reliable below {MAX_PARETO_K}); mk.fit(data, kernel, method='nuts') samples this "
+            "posterior instead"
         )
     warnings.warn(
         f"predictions of {list(model.averaged_tasks_)} use the delta-method hyperparameter term "
         f"instead of averaging over the hyperparameter posterior: {reason}",
         NumericsWarning,
-        stacklevel=4,
+        stacklevel=stacklevel,
     )
     return None

@@ -144,8 +144,9 @@ def test_unreliable_weights_fall_back_to_the_delta_method_with_one_warning(
     expected = model.predict(test)
     model.averaged_tasks_ = ("f_a",)
     monkeypatch.setattr(importance, "MAX_PARETO_K", -math.inf)  # no weights are ever trusted
-    with pytest.warns(mk.NumericsWarning, match=r"\['f_a'\] use the delta-method .*Pareto shape"):
+    with pytest.warns(mk.NumericsWarning, match=r"\['f_a'\] use the delta-method .*Pareto shape") as caught:
         fallback = model.predict(test)
+    assert caught[0].filename == __file__  # attributed to the line that called predict
     np.testing.assert_array_equal(fallback.to_numpy(), expected.to_numpy())
     model.predict(test)  # the failure is remembered for this fit: no second warning (errors here)
 
@@ -160,6 +161,27 @@ def test_averaged_tasks_survive_save_and_load(averaged_icm, analytic_problem, tm
     np.testing.assert_allclose(
         after["transformed_std"].to_numpy(), before["transformed_std"].to_numpy(), rtol=1e-6
     )
+
+
+def test_averaged_tasks_are_checked_and_kept_in_model_order(analytic_data):
+    model = mk.KineticsModel.from_dataset(analytic_data, mk.KernelSpec.icm())
+    model.averaged_tasks_ = "f_a"  # one name, not its letters
+    assert model.averaged_tasks_ == ("f_a",)
+    model.averaged_tasks_ = ["f_a", "log_k", "f_a"]
+    assert model.averaged_tasks_ == ("log_k", "f_a")
+    with pytest.raises(mk.InputDataError, match=r"unknown task\(s\) \['kb'\]"):
+        model.averaged_tasks_ = ("kb",)
+    assert model.averaged_tasks_ == ("log_k", "f_a")  # unchanged by the refused value
+
+
+def test_averaged_tasks_are_averaged_at_any_data_size(averaged_icm, analytic_problem, monkeypatch):
+    import mtgp_kinetics.model as model_module
+
+    test = analytic_problem.space.sample(5, seed=8)
+    averaged = averaged_icm.predict(test, tasks=["f_a"])
+    # As if the model had more observations than the delta-method term is computed for.
+    monkeypatch.setattr(model_module, "HYPERPARAMETER_UNCERTAINTY_BELOW", 1)
+    np.testing.assert_array_equal(averaged_icm.predict(test, tasks=["f_a"]).to_numpy(), averaged.to_numpy())
 
 
 def test_thin_shared_tasks_are_members_of_a_shared_process_only(fitted):
