@@ -1041,7 +1041,10 @@ def run_report(args: argparse.Namespace) -> int:
     history.to_csv(out / "learning_curve.csv", index=False)
     written.append("learning_curve.csv")
     last = history[history["experiments"] == history["experiments"].max()]
-    print(f"Predictive std after {int(last['experiments'].iloc[0])} experiments (latent, physical units):")
+    print(
+        f"Predictive std after {int(last['experiments'].iloc[0])} experiments (latent, physical units, "
+        "at the fitted hyperparameters; `status` also counts their uncertainty):"
+    )
     units = {task.name: f" {task.unit}" if task.unit else "" for task in model.tasks}
     for row in last.itertuples():
         unit = units.get(row.task, "")
