@@ -90,7 +90,8 @@ class ImportanceDraws:
     pareto_k : float
         PSIS shape estimate of the log weights (reliable below :data:`MAX_PARETO_K`).
     effective_sample_size : float
-        ``1 / sum w^2`` of the normalized smoothed weights, out of :data:`PROPOSALS`.
+        ``1 / sum w^2`` of the normalized smoothed weights, out of the proposals of the round
+        the draws come from.
     seconds : float
         Wall time.
     """
