@@ -208,10 +208,11 @@ def run_demo(args: argparse.Namespace) -> int:
     print()
     print(
         f"Held-out scores on {n_test} noise-free conditions (Cantera truth), {total} experiments each. "
-        "RMSE and NLPD\nare in modelled units; NLPD is the Gaussian negative log predictive density "
-        "of the latent predictive\n(observation_noise=False, with the hyperparameters' own uncertainty) "
-        "at the truth, averaged; lower is better.\n(learning_curve.csv scores every prefix at the final "
-        "hyperparameters, without that term, so its last NLPD differs slightly.)"
+        "RMSE and NLPD\nare in modelled units; NLPD is the negative log density, at the truth, of a "
+        "Gaussian with the latent\npredictive's mean and std (observation_noise=False, with the "
+        "hyperparameters' own uncertainty), averaged; lower is better.\n(learning_curve.csv scores "
+        "every prefix at the final hyperparameters, without that term, so its last NLPD differs "
+        "slightly.)"
     )
     for task in tasks:
         print(f"{task.name} (modelled as {modelled_unit(task)}):")
