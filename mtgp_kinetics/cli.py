@@ -848,7 +848,7 @@ def _stopping_lines(campaign: Any) -> list[str]:
     if not rules:
         return ["Stopping rules: none set ([stop] in the campaign's TOML)"]
     lines = ["Stopping rules:"] + [f"  {rule.progress(campaign)}" for rule in rules]
-    report = campaign.should_stop()
+    report = campaign.should_stop(rules)  # the same rules: a target std is predicted once
     lines.append(f"  -> done: {report.message}" if report is not None else "  -> not done yet")
     return lines
 

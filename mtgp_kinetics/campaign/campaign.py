@@ -290,15 +290,21 @@ class Campaign:
         """The campaign's own stopping rules (``stop`` of :meth:`create`; none if it set none)."""
         return rules_from_description(self.settings.get("stop"), seed=int(self.settings["seed"]))
 
-    def should_stop(self) -> StopReport | None:
+    def should_stop(self, rules: Sequence[StoppingRule] | None = None) -> StopReport | None:
         """Whether one of the campaign's own stopping rules says stop (first in :meth:`stopping_rules`).
+
+        Parameters
+        ----------
+        rules : sequence of StoppingRule, optional
+            The rules to ask, e.g. those whose ``progress`` was just shown (a rule keeps what it
+            computed for the current model); default the campaign's own, built afresh.
 
         Returns
         -------
         StopReport or None
             The rule's reason and message, or None (also for a campaign without rules).
         """
-        return self._first_stop(self.stopping_rules(), 0)
+        return self._first_stop(self.stopping_rules() if rules is None else rules, 0)
 
     def _first_stop(self, rules: Sequence[StoppingRule], done: int) -> StopReport | None:
         """The report of the first of ``rules`` that says stop (``done``: experiments run), or None."""

@@ -55,6 +55,7 @@ def test_target_std_predicts_once_per_fit(tmp_path, problem, monkeypatch):
     monkeypatch.setattr(model, "predict", lambda *a, **k: calls.append(1) or original(*a, **k))
     assert "not yet" in rule.progress(campaign)
     assert rule.should_stop(campaign) is None
+    assert campaign.should_stop([rule]) is None  # as `status` asks, with the rules it showed
     assert len(calls) == 1  # status shows progress and asks should_stop: one prediction
     campaign.observe(problem.evaluate(problem.sample(1, seed=9)))
     rule.should_stop(campaign)  # a new fit: its own prediction, not the old one's
