@@ -184,6 +184,9 @@ def main() -> None:
     parser.add_argument("--replay-restarts", type=int, default=1)
     parser.add_argument("--replay-max-iter", type=int, default=150)
     parser.add_argument("--tolerance", type=float, default=0.0, help="RMSE within (1 + tol) x target")
+    parser.add_argument(
+        "--criterion", default="trace", choices=["trace", "sum"], help="the replay strategy's criterion"
+    )
     parser.add_argument("--no-replay", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write replay curves (CSV) here")
@@ -219,6 +222,7 @@ def run(args: argparse.Namespace) -> None:
                 restarts=args.replay_restarts,
                 max_iter=args.replay_max_iter,
                 tolerance=args.tolerance,
+                criterion=args.criterion,
                 seed=args.seed,
             )
         except InputDataError as error:

@@ -1,4 +1,4 @@
-"""The replay's test split: whole conditions, and every task scored where it can be."""
+"""The replay's test split (whole conditions, every task scored where it can be) and its strategy's scores."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import mtgp_kinetics as mk
 from mtgp_kinetics.datasets.replay import replay, split_rows
 from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.problems import get_problem
 
 
 def repeated_data(n_conditions: int = 20, repeats: int = 3, sparse_rows: int = 4) -> mk.Dataset:
@@ -52,3 +53,41 @@ def test_long_form_rows_are_warned_about_before_the_replay_chooses_single_measur
     reread = mk.Dataset.from_frame(long, data.space, list(data.tasks), form="long")
     with pytest.warns(mk.DataWarning, match="long form"), pytest.raises(InputDataError):
         replay(reread, n_start=10)  # warned first, then refused: 8 measurements, 10 start rows
+
+
+@pytest.mark.parametrize("criterion", ["trace", "sum"])
+def test_the_replays_reductions_are_the_campaigns(criterion):
+    """The replay scores a row as a campaign's strategy of the same criterion scores its pairs.
+
+    A row measuring one task and a row measuring both, on a shared (ICM) model, whose tasks are
+    correlated so that the two criteria differ.
+    """
+    import torch
+
+    from mtgp_kinetics.campaign.variance_reduction import (
+        integrated_variance_reduction,
+        task_variance_reductions,
+    )
+    from mtgp_kinetics.datasets.replay import _VarianceState
+
+    problem = get_problem("analytic")
+    frame = problem.sample(20, seed=4)
+    data = mk.Dataset.from_frame(frame, problem.space, problem.tasks)
+    model = mk.fit(data, kernel="icm", restarts=1, check_transfer=False)
+    mc_points = problem.space.to_model(problem.space.sample(16, seed=1), validate=False)
+    conditions = problem.space.to_model(problem.space.sample(2, seed=2), validate=False).to(torch.float64)
+    candidates = torch.cat(
+        [
+            torch.cat([conditions[:1], torch.zeros(1, 1, dtype=torch.float64)], -1),  # row 0: task 0
+            model.gp.all_tasks_inputs(conditions[1:]),  # row 1: both tasks
+        ]
+    )
+    state = _VarianceState(model, candidates, mc_points, criterion)
+    replayed = state.reduction([np.array([0]), np.array([1, 2])])
+    groups = [candidates[:1].unsqueeze(0), candidates[1:].unsqueeze(0)]
+    ones = torch.ones(model.num_tasks, dtype=torch.float64)
+    if criterion == "trace":
+        expected = [float(task_variance_reductions(model.gp, g, mc_points).sum()) for g in groups]
+    else:
+        expected = [float(integrated_variance_reduction(model.gp, g, mc_points, ones)) for g in groups]
+    np.testing.assert_allclose(replayed, expected, rtol=1e-6)

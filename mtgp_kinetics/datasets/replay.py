@@ -8,19 +8,23 @@ is the one a lab asks: how many of the measured rows would the strategy have nee
 accuracy that all of them give (in random order, every row is used in the end, so that accuracy is
 the model fitted on the whole pool)?
 
-Strategy (``"integrated_variance"``, the campaign's default): the next row is the pool row whose
-measured (condition, task) pairs most reduce the integrated posterior variance of the sum of the
-standardized task outputs,
+Strategy (``"integrated_variance"`` with ``criterion="trace"``, the campaign's default): the next
+row is the pool row whose measured (condition, task) pairs most reduce the integrated trace of the
+posterior covariance, the sum over tasks of each standardized task's own integrated variance,
 
-    IV = mean_z Var[sum_t f_t(z)],   reduction(r) = mean_z a_r(z)^T S_r^{-1} a_r(z),
+    IV = mean_z sum_t Var[f_t(z)],   reduction(r) = mean_z sum_t a_rt(z)^T S_r^{-1} a_rt(z),
 
-with ``a_r(z) = Cov(sum_t f_t(z), y_r)`` (covariances with the row's pairs ``r``) and
+with ``a_rt(z) = Cov(f_t(z), y_r)`` (covariances with the row's pairs ``r``) and
 ``S_r = Cov(y_r) + noise`` (the noise of a new measurement of each task), the exact variance
 reduction of conditioning a GP on ``y_r`` (R&W eq. 2.24: it does not depend on the measured values).
-This is the quantity botorch's ``qNegIntegratedPosteriorVariance`` with a summing
-``ScalarizedPosteriorTransform`` scores in a :class:`~mtgp_kinetics.campaign.Campaign`, evaluated
-here in closed form for each row's own pairs, so a row that measured one task is not credited with
-the others. Between checkpoints the model's hyperparameters stay fixed and the joint covariance is
+This is the quantity a :class:`~mtgp_kinetics.campaign.Campaign`'s default strategy scores
+(:func:`~mtgp_kinetics.campaign.variance_reduction.task_variance_reductions`), evaluated here for
+each row's own pairs, so a row that measured one task is not credited with the others.
+``criterion="sum"`` scores the variance of the sum of the standardized outputs instead
+(``a_r(z) = Cov(sum_t f_t(z), y_r)``, botorch's ``qNegIntegratedPosteriorVariance`` with a summing
+``ScalarizedPosteriorTransform``; the replay's strategy before session 18), which for anti-correlated
+tasks cancels uncertainty a measurement removes. For independent tasks the two are the same.
+Between checkpoints the model's hyperparameters stay fixed and the joint covariance is
 updated exactly after each pick (a Schur complement); at each checkpoint the model is refitted on the
 rows chosen so far (never on test rows).
 """
@@ -181,7 +185,9 @@ def _pairs(data: Dataset) -> torch.Tensor:
 class _VarianceState:
     """Joint posterior covariance of integration pairs and candidate pairs, updated after each pick."""
 
-    def __init__(self, model: KineticsModel, candidates: torch.Tensor, mc_points: torch.Tensor) -> None:
+    def __init__(
+        self, model: KineticsModel, candidates: torch.Tensor, mc_points: torch.Tensor, criterion: str
+    ) -> None:
         t = model.num_tasks
         m = mc_points.shape[0]
         mc_pairs = model.gp.all_tasks_inputs(mc_points)  # (t m) x (d + 1), task-major
@@ -197,15 +203,22 @@ class _VarianceState:
         self.task_of_candidate = candidates[:, -1].round().long().numpy()
         self.noise = noise.numpy()[self.task_of_candidate]
         self.t = t
+        self.criterion = criterion
 
-    def _summed(self) -> np.ndarray:
-        """``m x c``: Cov(sum_t f_t(z_j), candidate pair i)."""
+    def _integrated(self) -> np.ndarray:
+        """Covariances of the integrated quantities with the candidate pairs.
+
+        ``(t m) x c`` for ``"trace"`` (each task at each point), ``m x c`` for ``"sum"`` (the
+        summed output at each point).
+        """
         block = self.cov[: self.n_mc, self.n_mc :]
+        if self.criterion == "trace":
+            return block
         return block.reshape(self.t, self.m, -1).sum(axis=0)
 
     def reduction(self, groups: list[np.ndarray]) -> np.ndarray:
         """Integrated-variance reduction of observing each group of candidate pairs."""
-        a = self._summed()
+        a = self._integrated()
         out = np.empty(len(groups))
         for g, idx in enumerate(groups):
             c = self.n_mc + idx
@@ -223,12 +236,17 @@ class _VarianceState:
 
 
 def _select(
-    model: KineticsModel, data: Dataset, rows: list[Any], k: int, mc_points: torch.Tensor
+    model: KineticsModel,
+    data: Dataset,
+    rows: list[Any],
+    k: int,
+    mc_points: torch.Tensor,
+    criterion: str = "trace",
 ) -> list[Any]:
     """Greedily pick ``k`` of ``rows`` by integrated-variance reduction (hyperparameters fixed)."""
     candidates = _rows_subset(data, rows)
     labels = row_labels(candidates)
-    state = _VarianceState(model, _pairs(candidates), mc_points)
+    state = _VarianceState(model, _pairs(candidates), mc_points, criterion)
     groups = [np.flatnonzero(labels == r) for r in rows]
     free = list(range(len(rows)))
     picks = []
@@ -260,6 +278,7 @@ def replay(
     n_mc_points: int = 64,
     integrate_over: str = "pool",
     tolerance: float = 0.0,
+    criterion: str = "trace",
     seed: int = 0,
 ) -> ReplayResult:
     """Replay a measured data set in the strategy's order and in random order.
@@ -288,6 +307,9 @@ def replay(
     tolerance : float
         A checkpoint reaches the target when its RMSE is at most ``(1 + tolerance)`` times the
         whole-pool RMSE.
+    criterion : {"trace", "sum"}
+        What the strategy's integrated variance is of (see the module docstring): each task's own
+        (the campaign's default) or the sum of the outputs'.
     seed : int
         Seed of the split, the start rows, the random orders, the fits and the Sobol points.
 
@@ -298,6 +320,8 @@ def replay(
     """
     if integrate_over not in ("pool", "space"):
         raise InputDataError(f"integrate_over must be 'pool' or 'space', got {integrate_over!r}")
+    if criterion not in ("trace", "sum"):
+        raise InputDataError(f"criterion must be 'trace' or 'sum', got {criterion!r}")
     began = time.perf_counter()
     _warn_if_rows_are_single_observations(data)
     test_rows, start, rest = split_rows(data, test_fraction, n_start, seed)
@@ -338,7 +362,7 @@ def replay(
     model = model_at_start = fitted(chosen)
     score("strategy", 0, chosen, model)
     for size in sizes[1:]:
-        picks = _select(model, data, remaining, size - len(chosen), mc_points)
+        picks = _select(model, data, remaining, size - len(chosen), mc_points, criterion)
         chosen.extend(picks)
         remaining = [r for r in remaining if r not in picks]
         model = full if size == n_pool else fitted(chosen)
