@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -55,3 +59,22 @@ def unrelated_data() -> mk.Dataset:
     frame["b"] = np.sin(9.0 * u[:, 1] + 1.0) + 0.05 * rng.standard_normal(40)
     frame.loc[frame.index[::2], "b"] = np.nan
     return mk.Dataset.from_frame(frame, space, tasks)
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load(stem)``: the script ``benchmarks/<stem>.py`` imported as a module (removed at the end)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    loaded: list[str] = []
+
+    def load(stem: str):
+        spec = importlib.util.spec_from_file_location(stem, folder / f"{stem}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[stem] = module  # dataclasses of the script look their module up by name
+        spec.loader.exec_module(module)
+        loaded.append(stem)
+        return module
+
+    yield load
+    for stem in loaded:
+        sys.modules.pop(stem, None)

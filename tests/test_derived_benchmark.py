@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +12,12 @@ import pytest
 import mtgp_kinetics as mk
 from mtgp_kinetics.problems import Problem
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 R = 8.314462618e-3  # kJ/(mol K)
 
 
 @pytest.fixture(scope="module")
-def derived_benchmark():
-    spec = importlib.util.spec_from_file_location("derived_benchmark", BENCHMARKS / "derived.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["derived_benchmark"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("derived_benchmark", None)
+def derived_benchmark(load_benchmark):
+    return load_benchmark("derived")
 
 
 class CelsiusDelay(Problem):

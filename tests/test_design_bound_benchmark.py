@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from mtgp_kinetics.problems import get_problem
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def bound():
-    spec = importlib.util.spec_from_file_location("design_bound", BENCHMARKS / "design_bound.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["design_bound"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("design_bound", None)
+def bound(load_benchmark):
+    return load_benchmark("design_bound")
 
 
 @pytest.fixture(scope="module")
