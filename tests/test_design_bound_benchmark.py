@@ -60,3 +60,16 @@ def test_bound_table_reports_the_size_needed(bound, problem, reference):
     assert np.all((needed >= 6) & (needed <= 16) | np.isinf(needed))
     finite = np.isfinite(needed)
     np.testing.assert_allclose(table["ratio"].to_numpy()[finite], needed[finite] / 16)
+
+
+def test_per_cost_design_stops_at_the_targets_or_the_cap(bound, problem, reference):
+    """The pair-at-a-time design pays for its initial experiments, stops once every task's std is
+    at its target (finite cost within the cap), and reports ``inf`` for a target no design reaches."""
+    fixed = bound.FixedHyperparameters(reference)
+    setup = bound.make_bound_setup(problem, seed=0, n_pool=64, n_initial=6, n_test=40)
+    costs = np.array([1.0, 5.0])
+    reachable = fixed.random(setup, 14, draws=3, seed=0)  # 8 random experiments more reach this
+    initial_cost = 6 * costs.sum()
+    cost = fixed.greedy_per_cost(setup, reachable, costs, max_cost=initial_cost + 40 * costs.sum())
+    assert initial_cost < cost <= initial_cost + 40 * costs.sum()
+    assert np.isinf(fixed.greedy_per_cost(setup, reachable * 1e-3, costs, max_cost=initial_cost + 12))
