@@ -47,6 +47,11 @@ def test_a_pool_of_start_rows_only_is_refused_before_any_fit():
         replay(data, n_start=10)
 
 
+def test_an_unknown_criterion_is_named_before_any_fit():
+    with pytest.raises(InputDataError, match="criterion must be 'trace' or 'sum', got 'variance'"):
+        replay(repeated_data(), criterion="variance")
+
+
 def test_long_form_rows_are_warned_about_before_the_replay_chooses_single_measurements():
     data = repeated_data(n_conditions=4, repeats=1, sparse_rows=4)
     long = data.to_frame("long")[["T", "task", "value"]]
