@@ -46,11 +46,8 @@ import pandas as pd
 import torch
 
 import mtgp_kinetics as mk
-from mtgp_kinetics.campaign.variance_reduction import (
-    all_tasks_variance_reductions,
-    posterior_variances,
-    task_variance_reductions,
-)
+from mtgp_kinetics.campaign.acquisition import _excess_reduction
+from mtgp_kinetics.campaign.variance_reduction import all_tasks_variance_reductions, posterior_variances
 from mtgp_kinetics.model import KineticsModel
 from mtgp_kinetics.problems import Problem, get_problem
 
@@ -140,8 +137,9 @@ class FixedHyperparameters:
 
         Each step measures the pair with the largest reduction of the integrated variance still
         above the targets, per unit cost (the campaign's ``integrated_variance_per_cost`` with
-        ``target_std``), from the pool after the initial experiments (every task measured, counted
-        at ``sum(costs)`` each). Returns the total cost, ``inf`` past ``max_cost``.
+        ``target_std``, scored by its own ``_excess_reduction``), from the pool after the initial
+        experiments (every task measured, counted at ``sum(costs)`` each). Returns the total cost,
+        ``inf`` past ``max_cost``.
         """
         t = self.y_std.shape[0]
         n = setup.pool.shape[0]
@@ -151,6 +149,7 @@ class FixedHyperparameters:
         design = self.reference.gp.all_tasks_inputs(setup.initial)
         spent = float(setup.initial.shape[0] * costs.sum())
         target_var = torch.as_tensor(target, dtype=torch.float64) ** 2 / self.y_std**2  # standardized
+        task_weights = torch.ones(t, dtype=torch.float64)
         used = torch.zeros(n * t, dtype=torch.bool)
         while True:
             gp = self.gp_on(design)
@@ -159,9 +158,7 @@ class FixedHyperparameters:
                 return spent
             if spent >= max_cost:
                 return float("inf")
-            reductions = task_variance_reductions(gp, pairs.unsqueeze(-2), setup.test)  # (n t) x t
-            excess_now = (now - target_var).clamp_min(0.0)
-            gain = excess_now.sum() - (now - reductions - target_var).clamp_min(0.0).sum(-1)
+            gain = _excess_reduction(gp, pairs.unsqueeze(-2), setup.test, task_weights, target_var)
             best = int((gain / pair_cost).masked_fill(used, float("-inf")).argmax())
             used[best] = True
             spent += float(pair_cost[best])
