@@ -10,6 +10,7 @@ import torch
 from scipy.special import digamma, polygamma
 
 import mtgp_kinetics as mk
+from mtgp_kinetics import default_model
 from mtgp_kinetics.bayes import importance
 from mtgp_kinetics.bayes.importance import HyperparameterMixture, _systematic_resample, importance_draws
 from mtgp_kinetics.default_model import thin_shared_tasks
@@ -87,7 +88,7 @@ def test_systematic_resampling_keeps_the_frequencies_of_the_weights():
 def averaged_icm(analytic_data: mk.Dataset) -> mk.KineticsModel:
     """ICM on the analytic data (f_a observed 12 times), its sparse task averaged."""
     model = mk.fit(analytic_data, "icm", restarts=2, check_transfer=False)
-    assert thin_shared_tasks(model) == ("f_a",)  # 12 observations of f_a, 24 of log_k
+    assert thin_shared_tasks(model) == ("log_k", "f_a")  # 24 and 12 observations, both below 40
     model.averaged_tasks_ = ("f_a",)
     return model
 
@@ -184,8 +185,11 @@ def test_averaged_tasks_are_averaged_at_any_data_size(averaged_icm, analytic_pro
     np.testing.assert_array_equal(averaged_icm.predict(test, tasks=["f_a"]).to_numpy(), averaged.to_numpy())
 
 
-def test_thin_shared_tasks_are_members_of_a_shared_process_only(fitted):
+def test_thin_shared_tasks_are_members_of_a_shared_process_only(fitted, monkeypatch):
     assert thin_shared_tasks(fitted["independent"]) == ()
+    assert thin_shared_tasks(fitted["icm"]) == ("log_k", "f_a")  # 24 and 12 observations
+    # The threshold applies per task: log_k's 24 observations are enough at a threshold of 20.
+    monkeypatch.setattr(default_model, "AVERAGE_BELOW_OBSERVATIONS", 20)
     assert thin_shared_tasks(fitted["icm"]) == ("f_a",)
 
 
