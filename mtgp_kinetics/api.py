@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mtgp_kinetics.comparison import transfer_report, warn_negative_transfer
+from mtgp_kinetics.dataset import require_dataset
 from mtgp_kinetics.default_model import fit_default
 from mtgp_kinetics.errors import FewObservationsWarning, InputDataError, OutlierWarning, relayed_warnings
 from mtgp_kinetics.model import OUTLIER_Z, KineticsModel
@@ -87,6 +88,7 @@ def fit(
     KineticsModel
         The fitted model (``model.fit_result_`` says what the fit did).
     """
+    require_dataset(data, "fit")
     nuts_options = sampler_options(
         method, {"num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains}
     )

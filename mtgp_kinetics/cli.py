@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import textwrap
@@ -276,6 +277,9 @@ def run_demo(args: argparse.Namespace) -> int:
 #: :meth:`KineticsModel.outliers <mtgp_kinetics.model.KineticsModel.outliers>`).
 STATUS_OUTLIER_REFITS = 3
 
+#: Modelled unit of a log-modelled task's std, by transform: the unit status and report give it in.
+LOG_UNITS = {"log10": "decades", "log": "ln units"}
+
 #: Sobol points at which ``status`` looks for the largest predictive std.
 STATUS_POINTS = 256
 
@@ -345,7 +349,8 @@ campaign stands against its stopping rules ([stop] in its TOML: experiments, cos
 task), and whether it is done. Once every task
 has enough observations, fits the model and prints each task's largest predictive std (latent, in
 physical units) over {STATUS_POINTS} points where experiments can run (the pool, the feasible part of
-the space, or the whole space), where it is, the learned task correlation, and the results more
+the space, or the whole space), where it is (for a log-modelled task also its widest interval,
+in decades), the learned task correlation, and the results more
 than 4 leave-one-out standard deviations from the model (a typo, a failed run).
 """
 
@@ -760,6 +765,13 @@ def run_observe(args: argparse.Namespace) -> int:
         )
         print(f"Recorded {n} observation(s) from {path}")
         given = _measured_values(path, campaign.store.space, campaign.store.tasks)
+        if given == 0:
+            names = ", ".join(t.name for t in campaign.store.tasks)
+            print(
+                f"Warning: {path} holds no result (every cell of the task columns {names} is empty): "
+                "fill in the measured values and run observe again.",
+                file=sys.stderr,
+            )
         if given > n:
             print(f"Left alone {given - n} value(s) equal to results already recorded.")
         print("\n".join(_counts_lines(campaign)))
@@ -801,17 +813,8 @@ def run_status(args: argparse.Namespace) -> int:
             "physical units, including the hyperparameters' own uncertainty):"
         )
         for task in campaign.store.tasks:
-            rows = prediction[prediction["task"] == task.name]
-            at = int(np.argmax(_uncertainty_rank(rows, task)))
-            row = rows.iloc[at]
-            where = condition_text(row, space.names)
-            unit = f" {task.unit}" if task.unit else ""
-            # For a log-modelled task the std in physical units can be astronomical where the
-            # model spans decades; the interval says what that means.
-            print(
-                f"  {task.name}: {row['std']:.4g}{unit} (95 % interval {row['lower']:.3g} to "
-                f"{row['upper']:.3g}) at {where}"
-            )
+            for line in _largest_uncertainty_lines(prediction[prediction["task"] == task.name], task, space):
+                print(line)
         for line in _few_observations_lines(campaign):
             print(line)
         print("Task correlation:")
@@ -822,16 +825,30 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _uncertainty_rank(rows: pd.DataFrame, task: Task) -> np.ndarray:
-    """Where a task is least certain: its std, or for a log-modelled task the interval's ratio.
+def _largest_uncertainty_lines(rows: pd.DataFrame, task: Task, space: Any) -> list[str]:
+    """``status``'s lines for one task: its largest std and, if log-modelled, its widest interval.
 
     A log-modelled task's std in physical units is largest where the value is largest (a slow
-    ignition), not where the model knows least; the width of its interval in decades is the
-    model's own uncertainty.
+    ignition), not where the model knows least, and a heavy-tailed predictive (a task averaged
+    over the hyperparameters) can have a std above its interval's upper end. Its widest interval
+    in decades is the model's own uncertainty, so that is printed too.
     """
-    if task.output_transform.name in ("log", "log10"):
-        return np.log(rows["upper"].to_numpy(dtype=float) / rows["lower"].to_numpy(dtype=float))
-    return rows["std"].to_numpy(dtype=float)
+    unit = f" {task.unit}" if task.unit else ""
+    std = rows["std"].to_numpy(dtype=float)
+    row = rows.iloc[int(np.argmax(std))]
+    lines = [
+        f"  {task.name}: {row['std']:.4g}{unit} (95 % interval {row['lower']:.3g} to {row['upper']:.3g}) "
+        f"at {condition_text(row, space.names)}"
+    ]
+    transform = task.output_transform.name
+    if transform in LOG_UNITS:
+        widest = rows.iloc[int(np.argmax(rows["transformed_std"].to_numpy(dtype=float)))]
+        lines.append(
+            f"    widest interval: {widest['lower']:.3g} to {widest['upper']:.3g}{unit}, std "
+            f"{_std_text(float(widest['transformed_std']), task)} in {transform}({task.name}), at "
+            f"{condition_text(widest, space.names)}"
+        )
+    return lines
 
 
 def _few_observations_lines(campaign: Any) -> list[str]:
@@ -897,7 +914,9 @@ example:
   mtgp-kinetics report --db campaign.db --out report/
 
 Fits the model on every observation of the campaign and writes PNG figures to --out:
-  learning_curve_<task>.png  largest and mean predictive std (latent, physical units) over
+  learning_curve_<task>.png  largest and mean predictive std (latent; physical units, but in
+                             decades for a log10-modelled task, whose physical std grows with
+                             the value itself) over
                              {REPORT_POINTS} points where experiments can run (the pool's rows, or
                              feasible Sobol points) against the number of experiments; each
                              prefix of the campaign is recomputed with the final model's
@@ -942,6 +961,11 @@ def uncertainty_figures(
 ) -> dict:
     """Per task, a figure of the largest and mean predictive std against the number of experiments.
 
+    A log-modelled task's std is drawn in its modelled unit (decades for ``log10``): in physical
+    units it is largest where the value is largest and can grow with data while the model's
+    relative uncertainty falls (a rate constant spanning decades). Every other task's std is drawn
+    in physical units.
+
     Parameters
     ----------
     history : DataFrame
@@ -964,20 +988,18 @@ def uncertainty_figures(
     figures = {}
     for task in tasks:
         rows = history[history["task"] == task.name]
+        largest, mean, label = _std_columns(task)
         long = rows.melt(
             id_vars=[c for c in ("experiments", "strategy") if c in rows.columns],
-            value_vars=["max_std", "mean_std"],
+            value_vars=[largest, mean],
             var_name="statistic",
         )
-        long["statistic"] = long["statistic"].map({"max_std": "largest std", "mean_std": "mean std"})
+        long["statistic"] = long["statistic"].map({largest: "largest std", mean: "mean std"})
         if "strategy" in long.columns:
             long["statistic"] = long["strategy"] + ": " + long["statistic"]
         figure = plotting.learning_curve(long, x="experiments", y="value", hue="statistic")
         ax = figure.axes[0]
-        unit = f" [{task.unit}]" if task.unit else ""
-        ax.set_ylabel(f"predictive std of {task.name}{unit}")
-        if task.transform in ("log", "log10"):
-            ax.set_yscale("log")
+        ax.set_ylabel(label)
         ax.set_title(
             f"{task.name}: latent predictive std over {n_points} conditions\n"
             "(final hyperparameters, their own uncertainty left out)",
@@ -985,6 +1007,31 @@ def uncertainty_figures(
         )
         figures[f"{prefix}_{task.name}.png"] = figure
     return figures
+
+
+def _std_columns(task: Task) -> tuple[str, str, str]:
+    """The history columns of ``task``'s largest and mean std, and their axis label.
+
+    Modelled units for a log-modelled task (see :func:`uncertainty_figures`), else physical.
+    """
+    transform = task.output_transform.name
+    if transform in LOG_UNITS:
+        return (
+            "max_transformed_std",
+            "mean_transformed_std",
+            f"predictive std of {transform}({task.name}) [{LOG_UNITS[transform]}]",
+        )
+    unit = f" [{task.unit}]" if task.unit else ""
+    return "max_std", "mean_std", f"predictive std of {task.name}{unit}"
+
+
+def _std_text(value: float, task: Task) -> str:
+    """A std in the unit :func:`_std_columns` draws it in: ``"0.12 decades (x/÷ 1.32)"``, ``"3.1 K"``."""
+    transform = task.output_transform.name
+    if transform in LOG_UNITS:
+        factor = 10.0**value if transform == "log10" else math.exp(value)
+        return f"{value:.3g} {LOG_UNITS[transform]} (x/÷ {factor:.3g})"
+    return f"{value:.4g}" + (f" {task.unit}" if task.unit else "")
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -1043,13 +1090,15 @@ def run_report(args: argparse.Namespace) -> int:
     written.append("learning_curve.csv")
     last = history[history["experiments"] == history["experiments"].max()]
     print(
-        f"Predictive std after {int(last['experiments'].iloc[0])} experiments (latent, physical units, "
-        "at the fitted hyperparameters; `status` also counts their uncertainty):"
+        f"Predictive std after {int(last['experiments'].iloc[0])} experiments (latent; physical units, "
+        "log-modelled tasks in their modelled unit; at the fitted hyperparameters, `status` also "
+        "counts their uncertainty):"
     )
-    units = {task.name: f" {task.unit}" if task.unit else "" for task in model.tasks}
-    for row in last.itertuples():
-        unit = units.get(row.task, "")
-        print(f"  {row.task}: largest {row.max_std:.4g}{unit}, mean {row.mean_std:.4g}{unit}")
+    by_name = {task.name: task for task in model.tasks}
+    for row in last.to_dict("records"):
+        task = by_name[row["task"]]
+        largest, mean, _ = _std_columns(task)
+        print(f"  {task.name}: largest {_std_text(row[largest], task)}, mean {_std_text(row[mean], task)}")
     for line in caution:
         print(line)
     print(f"Wrote {len(written)} files to {out}:")

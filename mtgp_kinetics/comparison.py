@@ -119,7 +119,9 @@ def compare(
         paired standard error ``se``. Independent GPs are fitted as the reference if not listed.
     """
     from mtgp_kinetics.api import fit
+    from mtgp_kinetics.dataset import require_dataset
 
+    require_dataset(data, "compare")
     fitted: dict[str, KineticsModel] = {}
     settings = {"restarts": restarts, "seed": seed, "max_iter": max_iter}
     for kernel in kernels:

@@ -138,7 +138,12 @@ def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.D
             index_col=False,  # a trailing delimiter is an empty last field, not a row index
             usecols=range(len(header)) if header else None,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+    except pd.errors.EmptyDataError as err:
+        raise InputDataError(
+            f"cannot read {str(path)!r} as CSV: the file is empty (not even a header row naming "
+            "the columns); was it saved before the data were pasted in?"
+        ) from err
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise InputDataError(f"cannot read {str(path)!r} as CSV: {err}") from err
     lines = [line for line, _ in records[1:]]
     if line_numbers:

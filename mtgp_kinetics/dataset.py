@@ -516,3 +516,18 @@ class Dataset:
             frame, self.space, self.tasks, form, task_column, value_column, noise_column
         )
         return self.concat(Dataset(self.space, self.tasks, observations, unmeasured, groups))
+
+
+def require_dataset(data: object, where: str) -> Dataset:
+    """``data`` if it is a :class:`Dataset`, else an :class:`InputDataError` saying how to build one.
+
+    A user's first call is often ``mk.fit(frame)`` with the DataFrame they just read; the model
+    needs the space and tasks (bounds, units, transforms) that only a Dataset carries.
+    """
+    if isinstance(data, Dataset):
+        return data
+    raise InputDataError(
+        f"{where}: data must be an mk.Dataset, got {type(data).__name__}; build one with "
+        "mk.Dataset.from_frame(frame, space, tasks) or mk.Dataset.from_csv(path, space, tasks), "
+        "which also check every value against the conditions' bounds and the tasks' transforms"
+    )

@@ -126,7 +126,12 @@ def _fraction_hint(transform: str, values: np.ndarray, invalid: np.ndarray) -> s
         hints.append("the values look like per cent: give the task unit='%' (modelled as logit(y / 100))")
     if np.any((bad == 0.0) | (bad == top)):
         inside = values[(values > 0.0) & (values < top)]
-        smallest = f"; the smallest value inside is {inside.min():g}" if inside.size else ""
+        nearest = []
+        if inside.size and np.any(bad == 0.0):
+            nearest.append(f"the smallest value inside is {inside.min():g}")
+        if inside.size and np.any(bad == top):
+            nearest.append(f"the largest value inside is {inside.max():g}")
+        smallest = "".join(f"; {text}" for text in nearest)
         hints.append(
             f"a measured 0 or {top:g} is outside the logit's open interval: replace it by the "
             f"detection limit of the measurement (the data set loaders clip to {0.01 * top:g} and "

@@ -63,6 +63,26 @@ def _rows(labels: Sequence[Any], limit: int = 8) -> str:
     return f"{shown} (and {more} more)" if more > 0 else shown
 
 
+def _values_at_rows(values: np.ndarray, labels: Sequence[Any], limit: int = 5) -> str:
+    """``"row 3: 480.35, row 7: 370.05 (and 4 more)"``: each value beside its row label."""
+    shown = ", ".join(f"row {r}: {x:.6g}" for r, x in zip(list(labels)[:limit], values[:limit], strict=True))
+    more = len(labels) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown
+
+
+def _celsius_hint(variable: Continuous, values: np.ndarray) -> str:
+    """A hint where kelvin bounds refuse values that are all in range once read as degrees Celsius."""
+    if variable.unit.strip().lower().replace(" ", "") not in KELVIN_UNITS or not variable.unit.strip():
+        return ""
+    kelvin = values + 273.15
+    if np.all((kelvin >= variable.lower) & (kelvin <= variable.upper)):
+        return (
+            ". Hint: every value is in bounds once read as degrees Celsius: convert the column to "
+            "kelvin (+ 273.15), or declare the variable with unit='degC' and bounds in degC"
+        )
+    return ""
+
+
 #: Units read as degrees Celsius (compared in lower case, spaces removed): a temperature in them is
 #: converted to kelvin (``+ 273.15``) wherever absolute temperature matters (activation energies), and
 #: cannot be modelled as ``1000 / x``.
@@ -411,9 +431,9 @@ class Space:
                 out = (values < v.lower) | (values > v.upper)
                 if out.any():
                     raise InputDataError(
-                        f"column {v.name!r}: value(s) {values[out][:5].tolist()} at row(s) "
-                        f"{_rows(frame.index[out])} outside the bounds "
-                        f"[{v.lower}, {v.upper}] {v.unit}".rstrip()
+                        f"column {v.name!r}: {_values_at_rows(values[out], frame.index[out])} outside "
+                        f"the bounds [{v.lower}, {v.upper}] {v.unit}".rstrip()
+                        + _celsius_hint(v, values)
                     )
             else:
                 as_text = col.astype("string")

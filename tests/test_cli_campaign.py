@@ -123,9 +123,17 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Pending suggestions: 3" in out and "Too few observations" in out
 
+    # The sheet as written, nothing filled in: nothing recorded, and said so.
+    assert main(["observe", str(sheet_path), "--db", str(db)]) == 0
+    captured = capsys.readouterr()
+    assert "Recorded 0 observation(s)" in captured.out
+    assert "holds no result (every cell of the task columns log_k, f_a is empty)" in captured.err
+    assert _counts(db) == {"log_k": 0, "f_a": 0}
+
     good = _fill(sheet_path, tmp_path / "good.csv")
     assert main(["observe", str(good), "--db", str(db)]) == 0
-    assert "Recorded 6 observation(s)" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Recorded 6 observation(s)" in captured.out and "holds no result" not in captured.err
     assert _counts(db) == {"log_k": 3, "f_a": 3}
 
     assert main(["status", "--db", str(db)]) == 0
@@ -135,6 +143,13 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     assert "Pending suggestions: 0" in out
     assert re.search(r"^  log_k: \S+ cm3/mol/s \(95 % interval \S+ to \S+\) at T=", out, re.M)
     assert re.search(r"^  f_a: \S+ \(95 % interval 0\.\d+ to 0\.\d+\) at T=", out, re.M)
+    # The log-modelled task also gets its widest interval, its std in decades.
+    assert re.search(
+        r"^    widest interval: \S+ to \S+ cm3/mol/s, std \S+ decades \(x/÷ \S+\) in log10\(log_k\), at T=",
+        out,
+        re.M,
+    )
+    assert "widest interval" not in out.split("  f_a: ")[1].split("\n")[1]  # a logit task has none
     assert "Task correlation" in out
     assert "No result lies more than 4 leave-one-out standard deviations" in out
 
@@ -346,7 +361,10 @@ def test_report_writes_every_figure(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
         assert f"  {name}" in stdout
     assert not (out / "arrhenius_f_a.png").exists()  # f_a is a mechanism task
-    assert re.search(r"^  log_k: largest \S+ cm3/mol/s, mean \S+ cm3/mol/s$", stdout, re.M), stdout
+    # A log-modelled task's std in decades (its physical std grows with the value itself).
+    decades = r"\S+ decades \(x/÷ \S+\)"
+    assert re.search(rf"^  log_k: largest {decades}, mean {decades}$", stdout, re.M), stdout
+    assert re.search(r"^  f_a: largest \S+, mean \S+$", stdout, re.M), stdout
     curve = pd.read_csv(out / "learning_curve.csv")
     assert curve["experiments"].tolist() == [k for k in range(1, 9) for _ in range(2)]
 

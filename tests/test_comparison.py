@@ -8,6 +8,7 @@ import pytest
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.comparison import transfer_report
+from mtgp_kinetics.errors import InputDataError
 
 
 def test_compare_returns_one_row_per_kernel_and_task(analytic_data):
@@ -64,3 +65,12 @@ def test_shared_model_on_truly_shared_tasks_does_not_warn(analytic_data):
     icm = table[table["kernel"] == "icm"].set_index("task")
     # The analytic tasks share one latent structure (correlation 0.8): no task is hurt beyond noise.
     assert (icm["nlpd_vs_independent"] < 2 * icm["se"] + 0.02).all()
+
+
+def test_fit_and_compare_ask_for_a_dataset_not_the_frame_it_came_from(analytic_problem):
+    frame = analytic_problem.sample(10, seed=0)
+    for call, where in ((lambda: mk.fit(frame), "fit"), (lambda: mk.compare(frame), "compare")):
+        with pytest.raises(
+            InputDataError, match=rf"^{where}: data must be an mk.Dataset, got DataFrame; .*from_frame"
+        ):
+            call()

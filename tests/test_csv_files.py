@@ -152,3 +152,9 @@ def test_a_lone_true_is_not_read_as_the_number_one(tmp_path):
     path = write(tmp_path, "T,gas,tau\nTRUE,N2,0.01\n", "condition.csv")
     with pytest.raises(InputDataError, match=r"column 'T': non-numeric value\(s\)"):
         mk.Dataset.from_csv(path, SPACE, TASKS)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_an_empty_file_is_called_empty(tmp_path, text):
+    with pytest.raises(InputDataError, match=r"lab.csv' as CSV: the file is empty \(not even a header row"):
+        read_csv(write(tmp_path, text), SPACE)

@@ -128,7 +128,7 @@ WIDE_ERRORS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
     (
         "condition out of bounds",
         lambda f: _set(f, "r2", "T", 1500.0),
-        r"column 'T': value\(s\) \[1500.0\] at row\(s\) r2 outside the bounds \[700.0, 1400.0\] K",
+        r"column 'T': row r2: 1500 outside the bounds \[700.0, 1400.0\] K$",
     ),
     (
         "unknown level",
@@ -199,6 +199,29 @@ WIDE_ERRORS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
 @pytest.mark.parametrize(("mutate", "match"), [c[1:] for c in WIDE_ERRORS], ids=[c[0] for c in WIDE_ERRORS])
 def test_bad_wide_input(space, tasks, wide, mutate, match) -> None:
     _check_raises(mutate(wide), space, tasks, match)
+
+
+def test_temperatures_in_celsius_are_named_as_such(space, tasks, wide) -> None:
+    # 527-1127 degC is 800-1400 K: every value in bounds once read as Celsius, each beside its row.
+    wide["T"] = wide["T"] - 273.15
+    _check_raises(
+        wide,
+        space,
+        tasks,
+        r"column 'T': row r0: 526.85, row r1: 626.85, row r3: 526.85 outside the bounds "
+        r"\[700.0, 1400.0\] K. Hint: every value is in bounds once read as degrees Celsius",
+    )
+    # One value out of bounds either way: no such hint.
+    _check_raises(_set(wide, "r4", "T", 5000.0), space, tasks, r"outside the bounds \[700.0, 1400.0\] K$")
+
+
+@pytest.mark.parametrize(
+    ("value", "nearest"), [(0.0, "smallest value inside is 0.2"), (1.0, "largest value inside is 0.9")]
+)
+def test_a_fraction_of_exactly_0_or_1_is_compared_with_its_nearest_measured_value(
+    space, tasks, wide, value, nearest
+) -> None:
+    _check_raises(_set(wide, "r1", "frac", value), space, tasks, rf"at row\(s\) r1 .*{nearest}\. ")
 
 
 def test_many_bad_rows_are_listed_and_truncated(space, tasks) -> None:
@@ -538,7 +561,7 @@ def test_append_validates(space, tasks, wide) -> None:
         {"T": [1100.0], "P": [300.0], "gas": ["Ar"], "task": ["frac"], "value": [0.4]}, index=["n0"]
     )
     original = new.copy()
-    with pytest.raises(InputDataError, match=r"column 'P': .* at row\(s\) n0 outside the bounds"):
+    with pytest.raises(InputDataError, match=r"column 'P': row n0: .* outside the bounds"):
         data.append(new)
     assert new.equals(original)
 

@@ -107,7 +107,7 @@ def test_sample_is_seeded_and_valid(space: Space) -> None:
         ("T", "abc", r"column 'T': non-numeric value\(s\) at row\(s\) b: \['abc'\]"),
         ("P", np.nan, r"column 'P': missing, NaN or infinite condition at row\(s\) b"),
         ("P", np.inf, r"column 'P': missing, NaN or infinite condition at row\(s\) b"),
-        ("T", 1500.0, r"column 'T': value\(s\) \[1500.0\] at row\(s\) b outside the bounds"),
+        ("T", 1500.0, r"column 'T': row b: 1500 outside the bounds"),
         ("gas", "Xe", r"column 'gas': unknown level\(s\) \['Xe'\] at row\(s\) b; allowed"),
     ],
 )

@@ -82,8 +82,9 @@ def learning_history(
     -------
     DataFrame
         One row per (prefix, task): ``experiments``, ``task``, ``n_observations`` (of that task),
-        ``max_std`` and ``mean_std`` (latent predictive std, physical units), ``mean_transformed_std``
-        (modelled units) and, with ``truth``, ``rmse`` and ``nlpd``.
+        ``max_std`` and ``mean_std`` (latent predictive std, physical units), ``max_transformed_std``
+        and ``mean_transformed_std`` (modelled units, e.g. log10 s) and, with ``truth``, ``rmse`` and
+        ``nlpd``.
     """
     if len(observations) == 0:
         raise InputDataError("learning_history: the campaign has no observations")
@@ -139,6 +140,7 @@ def learning_history(
                 "n_observations": int(((t_idx == j) & (experiment <= k)).sum()),
                 "max_std": float(std.max()),
                 "mean_std": float(std.mean()),
+                "max_transformed_std": float(s.max()),
                 "mean_transformed_std": float(s.mean()),
             }
             if z_true is not None:

@@ -45,11 +45,14 @@ def test_the_full_prefix_is_the_model_prediction(campaign):
     # The history conditions on prefixes at fixed hyperparameters: the MAP-point predictive.
     prediction = campaign.model.predict(points, hyperparameter_uncertainty=False)
     stats = prediction.groupby("task")["std"].agg(["max", "mean"])
+    modelled = prediction.groupby("task")["transformed_std"].agg(["max", "mean"])
     scores = held_out_scores(prediction, truth, problem.tasks, 0.95)
     # Same posterior, two computations (gpytorch vs one Cholesky here, jitter aside): ~1e-8 relative.
     for task in ("log_k", "f_a"):
         assert last.loc[task, "max_std"] == pytest.approx(stats.loc[task, "max"], rel=1e-6)
         assert last.loc[task, "mean_std"] == pytest.approx(stats.loc[task, "mean"], rel=1e-6)
+        assert last.loc[task, "max_transformed_std"] == pytest.approx(modelled.loc[task, "max"], rel=1e-6)
+        assert last.loc[task, "mean_transformed_std"] == pytest.approx(modelled.loc[task, "mean"], rel=1e-6)
         assert last.loc[task, "rmse"] == pytest.approx(scores.loc[task, "rmse"], rel=1e-6)
         assert last.loc[task, "nlpd"] == pytest.approx(scores.loc[task, "nlpd"], rel=1e-6)
     # More data never raises the average latent variance (hyperparameters fixed).

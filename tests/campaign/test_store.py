@@ -217,7 +217,7 @@ def test_add_suggestions_validates(store: CampaignStore) -> None:
     before = dump(store.path)
     bad = SUGGESTED.copy()
     bad.loc[2, "T"] = 1500.0
-    with pytest.raises(InputDataError, match=r"column 'T'.*row\(s\) 2.*outside the bounds"):
+    with pytest.raises(InputDataError, match=r"column 'T'.*row 2: .*outside the bounds"):
         store.add_suggestions(bad, None, "sobol")
     with pytest.raises(InputDataError, match=r"tasks_to_measure at row 1: \['tau', 'x'\]"):
         store.add_suggestions(SUGGESTED.iloc[:2], [["tau"], ["tau", "x"]], "sobol")
@@ -280,7 +280,7 @@ def test_as_run_records_the_conditions_actually_run(busy_store: CampaignStore) -
     with pytest.raises(InputDataError, match=r"T: given 1103\.0, suggested 1100\.0.*as_run=True"):
         busy_store.record(ran, "oracle")
     before = dump(busy_store.path)
-    with pytest.raises(InputDataError, match=r"column 'T'.*\[1500\.0\] at row\(s\) a outside the bounds"):
+    with pytest.raises(InputDataError, match=r"column 'T': row a: 1500 outside the bounds"):
         busy_store.record(ran.assign(T=1500.0), "oracle", as_run=True)
     assert dump(busy_store.path) == before
 
@@ -349,7 +349,7 @@ def _rejections() -> dict[str, tuple[dict, str]]:
             [ok, {"suggestion_id": 3, "f": "0.5x"}],
             r"column 'f': non-numeric .* row\(s\) b",
         ),
-        "out of bounds": ([un, {**un, "T": 2000.0}], r"column 'T'.*row\(s\) b outside the bounds"),
+        "out of bounds": ([un, {**un, "T": 2000.0}], r"column 'T': row b: 2000 outside the bounds"),
         "unknown level": ([un, {**un, "gas": "He"}], r"column 'gas': unknown level.*row\(s\) b"),
         "missing condition column": (
             [ok, {"tau": 1e-3, "tau_std": 1e-4}],
