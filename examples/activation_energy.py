@@ -11,8 +11,8 @@ each with a 95 % credible interval from the GP's derivative posterior:
 * the temperature where the branching fraction crosses 0.5 at each pressure (the mechanism switch) and
   the probability that branching dominates.
 
-Writes ``arrhenius_tau_ign.png`` (Arrhenius plot with its band) and ``activation_energy_tau_ign.png``
-(Ea against T with its band) to ``--out``.
+Writes ``activation_energy_arrhenius_tau_ign.png`` (Arrhenius plot with its band) and
+``activation_energy_tau_ign.png`` (Ea against T with its band) to ``--out``.
 """
 
 import argparse
@@ -56,13 +56,13 @@ def main() -> None:
     at = pd.DataFrame({"P": [1.0, 3.0, 10.0], "phi": 1.0})
     switch = mk.level_crossing(model, "f_branch", 0.5, along="T", at=at, n_samples=200 if args.fast else 1000)
     print("\ntemperature [K] where f_branch = 0.5 (branching wins above it):")
-    print(switch.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(switch.to_string(index=False, float_format=lambda v: f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"))
     dominates = mk.probability_above(model, conditions, "f_branch", 0.5)
     print("\nprobability that chain branching dominates (f_branch > 0.5):")
     print(dominates[["T", "P", "probability"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
     # 5. Plots.
-    arrhenius = args.out / "arrhenius_tau_ign.png"
+    arrhenius = args.out / "activation_energy_arrhenius_tau_ign.png"
     arrhenius_plot(model, "tau_ign", fixed=fixed).savefig(arrhenius, dpi=150)
     energy = args.out / "activation_energy_tau_ign.png"
     activation_energy_plot(model, "tau_ign", fixed=fixed, n_points=40 if args.fast else 80).savefig(

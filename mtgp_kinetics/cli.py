@@ -819,6 +819,8 @@ def run_status(args: argparse.Namespace) -> int:
             print(line)
         print("Task correlation:")
         print(model.task_correlation().rename_axis(index=None, columns=None).round(3).to_string())
+        for line in _correlation_interval_lines(model):
+            print(line)
         _print_outliers(model)
     finally:
         campaign.close()
@@ -847,6 +849,22 @@ def _largest_uncertainty_lines(rows: pd.DataFrame, task: Task, space: Any) -> li
             f"    widest interval: {widest['lower']:.3g} to {widest['upper']:.3g}{unit}, std "
             f"{_std_text(float(widest['transformed_std']), task)} in {transform}({task.name}), at "
             f"{condition_text(widest, space.names)}"
+        )
+    return lines
+
+
+def _correlation_interval_lines(model: Any) -> list[str]:
+    """Each pair's 95 % credible interval of the task correlation (nothing where nothing is shared)."""
+    if model.num_tasks < 2 or not model.kernel.shares_tasks:
+        return []
+    summary = model.task_correlation_summary(0.95)
+    if summary["lower"].isna().any():
+        return ["  (no credible interval: the hyperparameter posterior could not be sampled reliably)"]
+    lines = ["95 % credible intervals (hyperparameter posterior):"]
+    for row in summary.to_dict("records"):
+        lines.append(
+            f"  {row['task']} ~ {row['task_']}: median {row['median']:.2f}, [{row['lower']:.2f}, "
+            f"{row['upper']:.2f}], P(correlation > 0) = {row['prob_positive']:.2f}"
         )
     return lines
 

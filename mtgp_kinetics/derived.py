@@ -891,7 +891,10 @@ def level_crossing(
         )
     missing = [name for name in others if name not in at.columns]
     if missing:
-        raise InputDataError(f"{where}: at lacks condition column(s) {missing}")
+        raise InputDataError(
+            f"{where}: at lacks condition column(s) {missing}; it has {list(map(str, at.columns))}, and "
+            f"needs every condition but {along!r}: {others} (names are case-sensitive)"
+        )
     try:  # named by at's own row labels, not the grid's
         model.space.validate(at[others].assign(**{along: variable.lower})[model.space.names])
     except InputDataError as err:

@@ -211,7 +211,8 @@ def arrhenius_plot(
     Parameters
     ----------
     model : KineticsModel
-        A fitted model whose space has a temperature (a Continuous with ``transform="inverse"``).
+        A fitted model whose space has a temperature (see :func:`temperature_variable`: a
+        Continuous modelled as ``1000 / T``, or else one in kelvin or degrees Celsius).
     task : str
         Task name.
     fixed : mapping of str to value, optional
@@ -407,7 +408,8 @@ def parity_plot(
     ----------
     frame : DataFrame
         ``n`` rows with columns ``observed``, ``mean``, ``lower``, ``upper`` (physical units), e.g.
-        ``model.predict(test)`` with the measured values added as ``observed``. When it has a
+        ``model.predict(test)`` with the measured values added as ``observed``, or
+        :func:`~mtgp_kinetics.model_checking.held_out_physical` (leave-one-out). When it has a
         ``task`` column only the rows of ``task`` are drawn.
     task : Task
         The task: sets the labels and the axis scale (log for log-modelled tasks, logit for logit
@@ -439,8 +441,11 @@ def parity_plot(
     missing = [c for c in ("observed", "mean", "lower", "upper") if c not in frame.columns]
     if missing:
         raise InputDataError(
-            f"{where}: missing column(s) {missing}; the frame has {list(frame.columns)}. Add the "
-            "measured values as 'observed' to the output of model.predict"
+            f"{where}: missing column(s) {missing}; the frame has {list(frame.columns)}. Give "
+            "physical-unit predictions with the measured values as 'observed': "
+            "mtgp_kinetics.model_checking.held_out_physical(model) for leave-one-out ones (not "
+            "model.held_out_predictions(), which is in modelled units), or model.predict(test) "
+            "with an 'observed' column added"
         )
     if "task" in frame.columns:
         frame = frame[frame["task"] == task.name]
@@ -496,7 +501,9 @@ def parity_plot(
     return fig
 
 
-def task_correlation_heatmap(corr: pd.DataFrame, ax: Axes | None = None, annotate: bool = True) -> Figure:
+def task_correlation_heatmap(
+    corr: pd.DataFrame, ax: Axes | None = None, annotate: bool = True, title: str = "task correlation"
+) -> Figure:
     """Heat map of a task correlation matrix on a diverging colour scale fixed to [-1, 1].
 
     Parameters
@@ -508,6 +515,9 @@ def task_correlation_heatmap(corr: pd.DataFrame, ax: Axes | None = None, annotat
         Where to draw; default a new figure.
     annotate : bool
         Write each value in its cell.
+    title : str
+        Axes title: say what the matrix is, e.g. ``"task correlation (MAP)"`` or ``"posterior mean
+        task correlation"`` for a NUTS model's :meth:`task_correlation`.
 
     Returns
     -------
@@ -547,7 +557,7 @@ def task_correlation_heatmap(corr: pd.DataFrame, ax: Axes | None = None, annotat
                 # Dark cells (strong correlation) get white text.
                 color = "white" if abs(values[i, j]) > 0.6 else "black"
                 ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", color=color)
-    ax.set_title("task correlation", fontsize="medium")
+    ax.set_title(title, fontsize="medium")
     return fig
 
 

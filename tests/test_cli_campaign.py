@@ -582,3 +582,15 @@ def test_status_cautions_about_a_task_measured_too_rarely(tmp_path, capsys):
     capsys.readouterr()
     assert main(["status", "--db", str(db)]) == 0
     assert "Caution: task(s) 'f_a' (2) have fewer than 4 observations" in capsys.readouterr().out
+
+
+def test_status_gives_the_task_correlation_a_credible_interval(fitted):
+    from mtgp_kinetics.cli import _correlation_interval_lines
+
+    lines = _correlation_interval_lines(fitted["icm"])
+    assert lines[0] == "95 % credible intervals (hyperparameter posterior):"
+    assert re.fullmatch(
+        r"  log_k ~ f_a: median -?\d\.\d\d, \[-?\d\.\d\d, -?\d\.\d\d\], P\(correlation > 0\) = \d\.\d\d",
+        lines[1],
+    ), lines
+    assert _correlation_interval_lines(fitted["independent"]) == []  # nothing shared, nothing to say

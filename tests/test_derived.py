@@ -181,7 +181,7 @@ def test_level_crossing_finds_the_mechanism_switch(switch):
     np.testing.assert_allclose(cross["mean"], truth, rtol=0.01)
     assert (cross["lower"] < cross["upper"]).all() and (cross["probability"] > 0.99).all()
     # An at row outside the bounds is named by its own label, not a row of the internal grid.
-    with pytest.raises(mk.InputDataError, match=r"level_crossing: at: column 'P'.*row\(s\) high outside"):
+    with pytest.raises(mk.InputDataError, match=r"level_crossing: at: column 'P': row high: \S+ outside"):
         mk.level_crossing(
             model, "f", 0.5, along="T", at=pd.DataFrame({"P": [1.0, 50.0]}, index=["ok", "high"])
         )
@@ -228,7 +228,8 @@ def test_errors_name_the_culprit(arrhenius_model, test_conditions):
         mk.activation_energy(arrhenius_model, test_conditions, "k", method="mcmc")
     with pytest.raises(mk.InputDataError, match="outside the domain"):
         mk.probability_above(arrhenius_model, test_conditions, "k", -1.0)
-    with pytest.raises(mk.InputDataError, match=r"at lacks condition column\(s\) \['P'\]"):
+    lacks = r"at lacks condition column\(s\) \['P'\]; it has \['Q'\], and needs every condition but 'T'"
+    with pytest.raises(mk.InputDataError, match=lacks):
         mk.level_crossing(arrhenius_model, "k", 1.0, along="T", at=pd.DataFrame({"Q": [1.0]}))
 
 

@@ -16,6 +16,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 #: PNG files each example must write (examples not listed must write at least one PNG).
 EXPECTED = {
     "fit_and_predict.py": ["arrhenius_tau_ign.png"],
+    # Its own name: run into the same --out, it must not overwrite fit_and_predict's figure.
+    "activation_energy.py": ["activation_energy_arrhenius_tau_ign.png", "activation_energy_tau_ign.png"],
     "campaign_python.py": [
         "campaign_python_log_k.png",
         "campaign_python_f_a.png",

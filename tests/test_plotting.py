@@ -292,8 +292,10 @@ def test_task_correlation_heatmap_shows_the_matrix(model, tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["log_k", "f_a"]
     fig.savefig(tmp_path / "corr.png")
 
-    plain = task_correlation_heatmap(corr, annotate=False)
+    plain = task_correlation_heatmap(corr, annotate=False, title="posterior mean task correlation")
     assert len(plain.axes[0].texts) == 0
+    assert ax.get_title() == "task correlation"
+    assert plain.axes[0].get_title() == "posterior mean task correlation"
 
 
 def test_task_correlation_heatmap_rejects_non_correlations():

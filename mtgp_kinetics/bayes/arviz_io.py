@@ -96,6 +96,22 @@ def _entries(idata: az.InferenceData) -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
+def _distinct_entries(idata: az.InferenceData) -> list[tuple[str, str, dict[str, Any]]]:
+    """:func:`_entries` without repeats: the same draws under two names are kept under the first.
+
+    With one latent process ICM's task variance ``B[t, t]`` is its latent variance; a repeat only
+    lengthens warnings and draws the same trace twice.
+    """
+    out, seen = [], []
+    for var, name, selection in _entries(idata):
+        values = idata.posterior[var].isel(selection).values
+        if any(values.shape == other.shape and np.array_equal(values, other) for other in seen):
+            continue
+        seen.append(values)
+        out.append((var, name, selection))
+    return out
+
+
 def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
     """Convergence summary, one row per scalar parameter (draws that repeat another's are left out).
 
@@ -112,14 +128,8 @@ def diagnostics(idata: az.InferenceData) -> pd.DataFrame:
         ess_bulk = az.ess(idata, method="bulk")
         ess_tail = az.ess(idata, method="tail")
     rows = []
-    seen: list[np.ndarray] = []
-    for var, name, selection in _entries(idata):
+    for var, name, selection in _distinct_entries(idata):
         values = idata.posterior[var].isel(selection).values
-        # The same draws under two names (with one latent process, ICM's task variance B[t, t] is
-        # its latent variance) are listed once, under the first: a repeat only lengthens warnings.
-        if any(values.shape == other.shape and np.array_equal(values, other) for other in seen):
-            continue
-        seen.append(values)
         rows.append(
             {
                 "parameter": name,
@@ -188,7 +198,7 @@ def _scalars(idata: az.InferenceData, var_names: Sequence[str] | None) -> dict[s
         )
     out = {
         name: idata.posterior[var].isel(selection).values
-        for var, name, selection in _entries(idata)
+        for var, name, selection in _distinct_entries(idata)
         if chosen is None or var in chosen
     }
     if not out:
@@ -210,13 +220,23 @@ def _quiet_matplotlib() -> Iterator[None]:
 def plot_trace(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Any:
     """Trace plot (per-chain densities and traces) of each non-constant entry; returns the axes."""
     with _quiet_matplotlib():
-        return az.plot_trace(_scalars(idata, var_names), compact=False)
+        axes = az.plot_trace(_scalars(idata, var_names), compact=False)
+    _tidy(axes)
+    return axes
 
 
 def plot_rank(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Any:
     """Rank plot (uniform ranks per chain mean mixed chains) of each non-constant entry; returns the axes."""
     with _quiet_matplotlib():
-        return az.plot_rank(_scalars(idata, var_names))
+        axes = az.plot_rank(_scalars(idata, var_names))
+    _tidy(axes)
+    return axes
+
+
+def _tidy(axes: Any) -> None:
+    """Lay out ArviZ's grid of panels so no title sits on the tick labels of the panel above."""
+    figure = np.atleast_1d(axes).ravel()[0].figure
+    figure.tight_layout()
 
 
 def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
@@ -243,20 +263,18 @@ def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
             "the tasks are independent, correlation 0); there is no posterior to plot"
         )
     with _quiet_matplotlib():
-        axes = az.plot_posterior(stacked, hdi_prob="hide", ref_val=0.0, point_estimate="median")
-    for ax, values in zip(np.atleast_1d(axes).ravel(), stacked.values(), strict=False):
+        # ArviZ's own texts (point estimate, reference split) are drawn over the density; the
+        # figures go into each panel's title instead.
+        axes = az.plot_posterior(stacked, hdi_prob="hide", point_estimate=None)
+    for ax, (pair, values) in zip(np.atleast_1d(axes).ravel(), stacked.items(), strict=False):
         low, high = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2])
         bottom = ax.get_ylim()[0]
         ax.plot([low, high], [bottom, bottom], color="black", linewidth=4, solid_capstyle="butt")
-        ax.annotate(  # above the bar, on a white ground: on it the text could not be read
-            f"{level:.0%} interval [{low:.2f}, {high:.2f}]",
-            xy=(0.5, 0.02),
-            xycoords="axes fraction",
-            xytext=(0, 10),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+        ax.axvline(0.0, color="tab:orange", linewidth=1, linestyle="--")
+        ax.set_title(
+            f"{pair}\nmedian {np.median(values):.2f}, {level:.0%} interval (bar) [{low:.2f}, {high:.2f}], "
+            f"P(corr > 0) = {np.mean(values > 0):.2f}",
+            fontsize=10,
         )
+    np.atleast_1d(axes).ravel()[0].figure.tight_layout()
     return axes

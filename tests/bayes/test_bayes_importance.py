@@ -221,3 +221,29 @@ def test_averaging_a_thin_shared_task_restores_its_coverage():
     # average (0.05 nats is the noise of four 400-point scores, whose per-run spread is 0.1-0.3).
     assert np.mean(coverage_map) < 0.92 <= np.mean(coverage_averaged)
     assert np.mean(change) < 0.05
+
+
+def test_a_map_model_summarizes_its_task_correlation_over_the_posterior_draws(averaged_icm, fitted):
+    summary = averaged_icm.task_correlation_summary(level=0.9)
+    assert list(summary.columns) == [
+        "task",
+        "task_",
+        "map",
+        "mean",
+        "median",
+        "lower",
+        "upper",
+        "prob_positive",
+    ]
+    assert summary[["task", "task_"]].values.tolist() == [["log_k", "f_a"]]
+    row = summary.iloc[0]
+    assert row["map"] == pytest.approx(averaged_icm.task_correlation().loc["log_k", "f_a"])
+    # The draws the averaged predictions mix, summarized as a NUTS model's would be.
+    draws = averaged_icm.hyperparameter_mixture().bayesian.task_correlation_summary(level=0.9).iloc[0]
+    for column in ("mean", "median", "lower", "upper", "prob_positive"):
+        assert row[column] == draws[column]
+    assert -1.0 <= row["lower"] < row["median"] < row["upper"] <= 1.0  # 64 draws, not one point
+    # Independent GPs share nothing: 0 throughout, without sampling anything.
+    assert (fitted["independent"].task_correlation_summary().iloc[0, 2:] == 0.0).all()
+    with pytest.raises(mk.InputDataError, match="level must be a probability"):
+        averaged_icm.task_correlation_summary(level=95)

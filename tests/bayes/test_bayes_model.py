@@ -268,8 +268,19 @@ def test_correlation_plot_shows_the_summary_interval(nuts_model: BayesianKinetic
 
     axes = np.atleast_1d(nuts_model.plot_task_correlation(level=0.9)).ravel()
     row = nuts_model.task_correlation_summary(level=0.9).iloc[0]
-    texts = [t.get_text() for t in axes[0].texts]
-    assert f"90% interval [{row['lower']:.2f}, {row['upper']:.2f}]" in texts
+    title = axes[0].get_title()
+    assert f"90% interval (bar) [{row['lower']:.2f}, {row['upper']:.2f}]" in title
+    assert f"P(corr > 0) = {row['prob_positive']:.2f}" in title
+    assert not axes[0].texts  # nothing written over the density
+    plt.close("all")
+
+
+def test_trace_plot_draws_each_distinct_parameter_once(nuts_model: BayesianKineticsModel) -> None:
+    import matplotlib.pyplot as plt
+
+    axes = nuts_model.plot_trace()
+    titles = [ax.get_title() for ax in axes[:, 0]]
+    assert titles == list(nuts_model.diagnostics(warn=False)["parameter"])  # repeats listed once
     plt.close("all")
 
 
