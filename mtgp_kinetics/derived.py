@@ -165,6 +165,23 @@ def _task(model: PosteriorModel, task: str | None, where: str) -> tuple[int, Tas
     return k, model.tasks[k]
 
 
+def _posterior_for(model: PosteriorModel, task: Task) -> PosteriorModel:
+    """The model whose posterior a derived quantity of ``task`` summarizes.
+
+    A MAP model predicts the tasks in its ``averaged_tasks_`` (thinly observed members of a shared
+    process) as a mixture over hyperparameter draws; their derived quantities summarize the same
+    mixture, as the Bayesian model its draws make up, so that a crossing or a probability agrees
+    with ``predict``'s band. Measured on a user's data (10 observations of a branching fraction,
+    session 19): at the MAP point ``P(f > 0.5)`` was 5e-4 where the truth was above 0.5, and NUTS
+    gave 0.05. Where the mixture could not be computed (a warning said so), the MAP model.
+    """
+    if isinstance(model, KineticsModel) and task.name in model.averaged_tasks_:
+        mixture = model.hyperparameter_mixture()
+        if mixture is not None:
+            return mixture.bayesian
+    return model
+
+
 def _continuous(space: Space, name: str, where: str, needs: str = "a derivative") -> Continuous:
     if name not in space.names:
         raise InputDataError(f"{where}: unknown condition {name!r}; the space has {space.names}")
@@ -419,6 +436,7 @@ def derivative_posterior(
     """
     where = "derivative_posterior"
     _, task_ = _task(model, task, where)
+    model = _posterior_for(model, task_)
     variable = _continuous(model.space, condition, where)
     method = _method(model, method, where)
     n_samples = _check_n_samples(n_samples, where)
@@ -615,6 +633,7 @@ def activation_energy(
     where = "activation_energy"
     level = _probability(level, "level", where)
     _, task_ = _task(model, task, where)
+    model = _posterior_for(model, task_)
     sign = _delay_sign(task_, kind, where)
     if task_.kind == "mechanism":
         warnings.warn(
@@ -697,6 +716,7 @@ def exponent(
     where = "exponent"
     level = _probability(level, "level", where)
     _, task_ = _task(model, task, where)
+    model = _posterior_for(model, task_)
     variable = _continuous(model.space, condition, where)
     offset = kelvin_offset(variable, where) if is_celsius(variable.unit) else 0.0
     if variable.lower + offset <= 0:
@@ -756,6 +776,7 @@ def probability_above(
     """
     where = "probability_above"
     _, task_ = _task(model, task, where)
+    model = _posterior_for(model, task_)
     threshold = _threshold(task_, level, where)
     method = _method(model, method, where)
     n_samples = _check_n_samples(n_samples, where)
@@ -870,6 +891,7 @@ def level_crossing(
     """
     where = "level_crossing"
     _, task_ = _task(model, task, where)
+    model = _posterior_for(model, task_)
     threshold = _threshold(task_, level, where)
     variable = _continuous(model.space, along, where, needs="a crossing along it")
     credible_level = _probability(credible_level, "credible_level", where)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.special import digamma, polygamma
@@ -247,3 +248,32 @@ def test_a_map_model_summarizes_its_task_correlation_over_the_posterior_draws(av
     assert (fitted["independent"].task_correlation_summary().iloc[0, 2:] == 0.0).all()
     with pytest.raises(mk.InputDataError, match="level must be a probability"):
         averaged_icm.task_correlation_summary(level=95)
+
+
+def test_derived_quantities_of_an_averaged_task_summarize_the_mixture(averaged_icm, analytic_problem):
+    """probability_above, level_crossing and the derivatives of an averaged task use the mixture's
+    draws (so they agree with predict's band); a task at the MAP point keeps the exact Gaussian."""
+    model = averaged_icm
+    test = analytic_problem.space.sample(6, seed=4)
+    mixture = model.hyperparameter_mixture().bayesian
+    for level in (0.3, 0.5):
+        pd.testing.assert_frame_equal(
+            mk.probability_above(model, test, "f_a", level, seed=3),
+            mk.probability_above(mixture, test, "f_a", level, seed=3),
+        )
+    # "auto" is the exact Gaussian for a task at the MAP point: the same as asking for it.
+    pd.testing.assert_frame_equal(
+        mk.probability_above(model, test, "log_k", 1e10),
+        mk.probability_above(model, test, "log_k", 1e10, method="gaussian"),
+    )
+    pd.testing.assert_frame_equal(
+        mk.exponent(model, test, "f_a", "P", seed=2), mk.exponent(mixture, test, "f_a", "P", seed=2)
+    )
+    model.averaged_tasks_ = ()
+    try:  # at the MAP point the answer differs: the mixture was used above
+        plain = mk.probability_above(model, test, "f_a", 0.5, seed=3)
+    finally:
+        model.averaged_tasks_ = ("f_a",)
+    assert not np.allclose(
+        plain["probability"], mk.probability_above(model, test, "f_a", 0.5, seed=3)["probability"]
+    )
