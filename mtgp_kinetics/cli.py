@@ -587,11 +587,12 @@ def run_export(args: argparse.Namespace) -> int:
         raise InputDataError(f"export: folder {str(out.parent)!r} does not exist")
     campaign = Campaign.open(args.db)
     try:
-        campaign.store.export_csv(out, form="long" if args.long else "wide")
+        rows = campaign.store.export_csv(out, form="long" if args.long else "wide")
         n = len(campaign.observations())
     finally:
         campaign.close()
-    print(f"Wrote {n} result(s) to {out}")
+    kind = "result" if args.long else "experiment"
+    print(f"Wrote {rows} row(s) to {out}, one per {kind} ({n} result(s) in all)")
     return 0
 
 

@@ -175,7 +175,10 @@ def test_export_then_observe_the_edited_file(tmp_path, capsys):
     capsys.readouterr()
     exported = tmp_path / "export.csv"
     assert main(["export", str(exported), "--db", str(db)]) == 0
-    assert "Wrote 6 result(s)" in capsys.readouterr().out
+    assert (
+        "Wrote 3 row(s) to " in (out := capsys.readouterr().out)
+        and "one per experiment (6 result(s) in all)" in out
+    )
     frame = pd.read_csv(exported)
     assert len(frame) == 3 and {"suggestion_id", "source", "recorded_at"} <= set(frame.columns)
     # One value corrected in the export: --replace changes that one and leaves the others alone.

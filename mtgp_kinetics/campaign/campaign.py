@@ -766,6 +766,27 @@ class Campaign:
         results = self._only_asked_tasks(results.reset_index(drop=True), suggestions)
         results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
         self.observe(results)
+        self._warn_unanswered(results, suggestions)
+
+    def _warn_unanswered(self, results: pd.DataFrame, suggestions: pd.DataFrame) -> None:
+        """Warn where the oracle left an asked-for output empty (a failed simulation, a NaN).
+
+        Such a suggestion stays pending: the run goes on and its budget counts it, and the next
+        ``run`` measures it again first (``resume_pending``). Said, because a stop message about
+        the budget alone hid three such experiments from a first user.
+        """
+        unanswered = []
+        for i, asked in enumerate(suggestions["tasks"]):
+            missing = [t for t in asked if t not in results.columns or pd.isna(results[t].iloc[i])]
+            if missing:
+                unanswered.append(f"{int(suggestions[SUGGESTION_ID].iloc[i])} ({', '.join(missing)})")
+        if unanswered:
+            warnings.warn(
+                f"run: the oracle returned no value for suggestion(s) {'; '.join(unanswered)}: they "
+                "stay pending, and the next run measures them again first (or abandon them)",
+                DataWarning,
+                stacklevel=4,
+            )
 
     # -- helpers ---------------------------------------------------------------------------------
     def _only_asked_tasks(self, results: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataFrame:

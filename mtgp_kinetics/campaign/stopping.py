@@ -208,12 +208,13 @@ def uncertainty_summary(campaign: Campaign, points: pd.DataFrame) -> pd.DataFram
 class Stalled:
     """Stop once the mean predictive std of every task has stopped improving.
 
-    After each batch the mean latent predictive std of each task over :data:`CHECK_POINTS` Sobol
-    points is recorded, in modelled units (log10 s, logit...: a relative change there means the
-    same everywhere in the space, unlike a physical std of a log-modelled task). The campaign has
-    stalled when, for every task, the best value of the last ``patience`` records is less than
-    ``rel_tol`` (relative) below the best value before them. Never stops while the campaign has too
-    few observations to fit a model, nor before ``patience + 1`` records.
+    After each batch the mean latent predictive std of each task over :data:`CHECK_POINTS` points of the
+    campaign's region (pool rows, feasible or plain Sobol points) is recorded, in modelled units (log10
+    s, logit...: a relative change there means the same everywhere in the space, unlike a physical std
+    of a log-modelled task). The campaign has stalled when, for every task, the best value of the last
+    ``patience`` records is less than ``rel_tol`` (relative) below the best value before them. Never
+    stops while the campaign has too few observations to fit a model, nor before ``patience + 1``
+    records.
 
     Parameters
     ----------

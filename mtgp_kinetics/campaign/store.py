@@ -28,6 +28,7 @@ import json
 import math
 import os
 import sqlite3
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,7 +72,7 @@ from mtgp_kinetics.campaign.schema import (
 from mtgp_kinetics.campaign.suggestions import parse_acquisition_values, parse_tasks_to_measure
 from mtgp_kinetics.csv_files import read_csv
 from mtgp_kinetics.dataset import Dataset
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.frame_parsing import check_definitions
 from mtgp_kinetics.space import Categorical, Space, _rows
 from mtgp_kinetics.tasks import Task
@@ -764,6 +765,7 @@ class CampaignStore:
         recorded_at = _now()
         with self._write() as conn:
             plan = self._plan(conn, parsed, replace, as_run, duplicates)
+            at_pending = self._unsolicited_at_pending(conn, plan)
             next_id = scalar(conn, "SELECT coalesce(max(id), 0) + 1 FROM observations")
             record_id = scalar(conn, "SELECT coalesce(max(record_id), 0) + 1 FROM observations")
             touched: set[int] = set()
@@ -804,7 +806,42 @@ class CampaignStore:
                         AND o.task = asked.value AND o.superseded_by IS NULL))""",
                 (recorded_at, json.dumps(sorted(touched))),
             )
+        if at_pending:
+            listed = ", ".join(f"row {label} at suggestion {sid}'s conditions" for label, sid in at_pending)
+            warnings.warn(
+                f"recorded {len(at_pending)} row(s) without a {SUGGESTION_ID!r} as unsolicited "
+                f"experiments although they lie exactly at a pending suggestion's conditions "
+                f"({listed}); those suggestions stay pending and count as experiments of their "
+                f"own. If a row is that suggestion's result, abandon the suggestion, or next time "
+                f"give its {SUGGESTION_ID!r}",
+                DataWarning,
+                stacklevel=2,
+            )
         return sum(len(row.values) for row, _, _ in plan)
+
+    def _unsolicited_at_pending(
+        self, conn: sqlite3.Connection, plan: list[tuple[ResultRow, str, dict[str, int]]]
+    ) -> list[tuple[Any, int]]:
+        """(row label, suggestion id) for each planned unsolicited row at a pending suggestion's conditions.
+
+        A user who records a suggested experiment by its conditions, without the id, has left the
+        suggestion open (a later run would measure it again): seen in a first user's campaign.
+        """
+        rows = [row for row, _, _ in plan if row.suggestion_id is None]
+        if not rows:
+            return []
+        pending = [
+            (sid, json.loads(conditions))
+            for sid, conditions in conn.execute(
+                "SELECT id, conditions FROM suggestions WHERE status = 'pending'"
+            )
+        ]
+        return [
+            (row.label, sid)
+            for row in rows
+            for sid, conditions in pending
+            if not mismatched(self._space, row.conditions, conditions)
+        ][:8]
 
     def _plan(
         self,
@@ -1135,8 +1172,8 @@ class CampaignStore:
             dtype=np.int64,
         )
 
-    def export_csv(self, path: str | os.PathLike[str], form: str = "wide") -> None:
-        """Write the current observations to a CSV file (replaced atomically).
+    def export_csv(self, path: str | os.PathLike[str], form: str = "wide") -> int:
+        """Write the current observations to a CSV file (replaced atomically); return its data rows.
 
         Parameters
         ----------
@@ -1150,6 +1187,11 @@ class CampaignStore:
             ``source``, ``recorded_at`` (the latest) and ``note`` (distinct sources and notes of the
             row's results joined by ``"; "``). :meth:`Dataset.from_csv` reads it as is.
             ``"long"``: :meth:`observations`, every column, one row per result.
+
+        Returns
+        -------
+        int
+            Rows written (the header not counted).
         """
         if form not in ("wide", "long"):
             raise InputDataError(f"export_csv: form must be 'wide' or 'long', got {form!r}")
@@ -1163,6 +1205,7 @@ class CampaignStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
+        return len(frame)
 
 
 def _listed(items: Sequence[str], limit: int = 5) -> str:

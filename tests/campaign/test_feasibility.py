@@ -68,7 +68,7 @@ def test_bounds_mode_suggestions_obey_fixed_values_and_constraints(tmp_path):
     campaign = Campaign.create(tmp_path / "c.db", SPACE, TASKS, kernel="independent", restarts=1, **RULES)
     first = campaign.suggest(q=4)  # Sobol phase: no model yet
     assert obeys(first).all()
-    campaign.observe(oracle(first[SPACE.names]))
+    campaign.observe(oracle(first[SPACE.names]).assign(suggestion_id=first["suggestion_id"].to_numpy()))
     later = campaign.suggest(q=3)  # model-based integrated variance over the feasible region
     assert later["strategy"].iloc[0] == "integrated_variance"
     assert obeys(later).all()
@@ -85,7 +85,7 @@ def test_pool_rows_that_break_a_rule_are_never_suggested(tmp_path):
     )
     picks = campaign.suggest(q=5)
     assert obeys(picks).all()
-    campaign.observe(oracle(picks[SPACE.names]))
+    campaign.observe(oracle(picks[SPACE.names]).assign(suggestion_id=picks["suggestion_id"].to_numpy()))
     assert obeys(campaign.suggest(q=2)).all()
     campaign.close()
     with pytest.raises(mk.InputDataError, match="no row of the pool"):

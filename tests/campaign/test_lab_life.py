@@ -83,6 +83,26 @@ def test_an_oracles_extra_columns_are_dropped_with_a_warning_and_nothing_is_lost
     campaign.close()
 
 
+def test_an_oracle_that_returns_no_value_is_named_and_its_experiment_measured_again(tmp_path):
+    campaign = Campaign.create(tmp_path / "c.db", SPACE, TASKS, initial=initial(), restarts=1)
+    failed: list[float] = []
+
+    def flaky(frame: pd.DataFrame) -> pd.DataFrame:
+        out = lab(frame)
+        if not failed:  # the first simulation fails, the rest succeed
+            failed.append(float(out["T"].iloc[0]))
+            out["k"] = np.nan
+        return out
+
+    with pytest.warns(mk.DataWarning, match=r"no value for suggestion\(s\) 1 \(k\): they stay pending"):
+        campaign.run(flaky, budget=2, q=1, progress=False)
+    assert campaign.store.pending()["suggestion_id"].tolist() == [1]
+    campaign.run(flaky, budget=1, q=1, progress=False)  # measures suggestion 1 again first
+    status = campaign.store.suggestions().set_index("suggestion_id")["status"]
+    assert status[1] == "completed" and len(campaign.store.pending()) == 0
+    campaign.close()
+
+
 def test_two_processes_asking_at_once_never_get_the_same_experiment(tmp_path):
     """B records a suggestion while A is choosing: A's batch is refused and chosen again."""
     path = tmp_path / "c.db"

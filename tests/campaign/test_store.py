@@ -20,7 +20,7 @@ import pytest
 
 from mtgp_kinetics.campaign import CampaignBusyError, CampaignStore, CampaignStoreError
 from mtgp_kinetics.dataset import Dataset
-from mtgp_kinetics.errors import InputDataError, MtgpError
+from mtgp_kinetics.errors import DataWarning, InputDataError, MtgpError
 from mtgp_kinetics.space import Categorical, Continuous, Space
 from mtgp_kinetics.tasks import Task
 
@@ -250,6 +250,18 @@ def test_unsolicited_results_and_extra_tasks(busy_store: CampaignStore) -> None:
         [1300.0, 3.0, "Ar", "tau", 4e-3, 3e-4]
     ]
     assert busy_store.suggestions().set_index("suggestion_id").loc[2, "status"] == "completed"
+
+
+def test_an_unsolicited_row_at_a_pending_suggestion_is_recorded_with_a_warning(
+    busy_store: CampaignStore,
+) -> None:
+    # Suggestion 3 (f) is pending at T=1100, P=10, N2; suggestion 4 at 1200/20/Ar was abandoned.
+    at_pending = {"T": 1100.0, "P": 10.0, "gas": "N2", "f": 0.4}
+    at_abandoned = {"T": 1200.0, "P": 20.0, "gas": "Ar", "f": 0.5}
+    with pytest.warns(DataWarning, match=r"1 row\(s\) without a 'suggestion_id' .*\(row 0 at suggestion 3's"):
+        assert busy_store.record(pd.DataFrame([at_pending, at_abandoned]), "lab") == 2
+    status = busy_store.suggestions().set_index("suggestion_id")["status"]
+    assert status[3] == "pending"  # recorded as its own experiment, as documented, not as suggestion 3's
 
 
 def test_keyed_conditions_match_within_tolerance(busy_store: CampaignStore) -> None:
