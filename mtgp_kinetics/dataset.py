@@ -212,7 +212,8 @@ class Dataset:
         if empty:
             raise InputDataError(
                 f"task(s) {empty} have no observation at all; every task needs at least one "
-                f"measured value: add data for it or leave it out of `tasks`"
+                f"measured value: add data for it or leave it out of `tasks` (a TOML file: its "
+                f"[[tasks]] entry)"
             )
         _warn_fractions_given_as_percent(observations, tasks)
         _warn_constant_or_saturated(observations, tasks)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import DataWarning, InputDataError
-from mtgp_kinetics.space import Categorical, Space, _rows, bool_cells, near_matches
+from mtgp_kinetics.space import Categorical, Space, _rows, _values_at_rows, bool_cells, near_matches
 from mtgp_kinetics.tasks import Task
 
 #: Columns of :attr:`Dataset.observations` after the conditions; no other column may use them.
@@ -108,7 +108,7 @@ def _check_task_values(
     invalid = ~np.asarray(tf.is_valid(values), dtype=bool)
     if invalid.any():
         raise InputDataError(
-            f"{where}: value(s) {values[invalid][:5].tolist()} at row(s) {_rows(labels[invalid])} "
+            f"{where}: {_values_at_rows(values[invalid], labels[invalid])} "
             f"cannot be modelled with the {tf.name!r} transform of task {task.name!r}, which needs "
             f"values {tf.domain}; correct or remove these rows, or give the task another transform"
             + _fraction_hint(tf.name, values, invalid)
@@ -122,8 +122,15 @@ def _fraction_hint(transform: str, values: np.ndarray, invalid: np.ndarray) -> s
     top = 100.0 if transform == "logit_percent" else 1.0
     bad = values[invalid]
     hints = []
-    if transform == "logit" and np.nanmax(values) > 1.0 and np.nanmax(values) <= 100.0:
+    if transform == "logit" and 1.05 < np.nanmax(values) <= 100.0:  # just above 1: an overshoot
         hints.append("the values look like per cent: give the task unit='%' (modelled as logit(y / 100))")
+    overshoot = bad[(bad > top) & (bad <= 1.05 * top)]
+    if overshoot.size and not (transform == "logit" and np.nanmax(values) > 1.05):
+        hints.append(
+            f"{overshoot.size} value(s) just above {top:g} (at most 5 % over) look like an instrument's "
+            f"or a calibration's overshoot: clip them below {top:g} (the data set loaders clip to "
+            f"{0.99 * top:g}) if the true value is at the top of the range, or check them"
+        )
     if np.any((bad == 0.0) | (bad == top)):
         inside = values[(values > 0.0) & (values < top)]
         nearest = []
@@ -306,7 +313,8 @@ def _parse_wide(
     if absent:
         raise InputDataError(
             f"missing task column(s) {absent}; add them (empty where not measured) or leave the "
-            f"task(s) out of `tasks`" + near_matches(absent, list(frame.columns))
+            f"task(s) out of `tasks` (a TOML file: their [[tasks]] entries)"
+            + near_matches(absent, list(frame.columns))
         )
     for task in tasks:
         if task.noise_column is not None and task.noise_column not in frame.columns:

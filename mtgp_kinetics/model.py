@@ -713,13 +713,14 @@ class KineticsModel:
         if not isinstance(column, str) or column not in observations.columns:
             extra = [c for c in observations.columns if c not in ("task", "value")]
             raise InputDataError(
-                f"by must be 'observation', 'condition' or a column of the observations {extra}, "
-                f"got {column!r}"
+                f"by must be 'condition', a column of the observations {extra} or, for held-out "
+                f"predictions and loo, 'observation'; got {column!r}"
             )
         values = observations[column]
         missing = values.isna().to_numpy()
         if missing.any():
-            rows = observations.loc[missing, "row"].tolist() if "row" in observations else []
+            # One source row holds several tasks' observations: name each row once.
+            rows = sorted(set(observations.loc[missing, "row"].tolist())) if "row" in observations else []
             raise InputDataError(
                 f"by={column!r}: the column is empty at source row(s) {rows[:10]}; every "
                 "observation needs a group"

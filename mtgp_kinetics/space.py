@@ -70,6 +70,16 @@ def _values_at_rows(values: np.ndarray, labels: Sequence[Any], limit: int = 5) -
     return f"{shown} (and {more} more)" if more > 0 else shown
 
 
+def _level_hint(given: Sequence[str], levels: Sequence[str]) -> str:
+    """``". Did you mean ...?"`` for levels that differ from a known one by case or surrounding spaces."""
+    known = {str(level).strip().casefold(): level for level in levels}
+    near = {g: known[g.strip().casefold()] for g in given if g.strip().casefold() in known}
+    if not near:
+        return ""
+    pairs = ", ".join(f"{g!r} -> {level!r}" for g, level in near.items())
+    return f". Did you mean {pairs}? Levels must match exactly (case and spaces count)"
+
+
 def _celsius_hint(variable: Continuous, values: np.ndarray) -> str:
     """A hint where kelvin bounds refuse values that are all in range once read as degrees Celsius."""
     if variable.unit.strip().lower().replace(" ", "") not in KELVIN_UNITS or not variable.unit.strip():
@@ -446,9 +456,11 @@ class Space:
                     )
                 unknown = ~as_text.isin(v.levels).fillna(False).to_numpy(dtype=bool)
                 if unknown.any():
+                    given = sorted(set(map(str, col[unknown])))
                     raise InputDataError(
-                        f"column {v.name!r}: unknown level(s) {sorted(set(map(str, col[unknown])))} at "
-                        f"row(s) {_rows(frame.index[unknown])}; allowed levels are {list(v.levels)}"
+                        f"column {v.name!r}: unknown level(s) {given} at row(s) "
+                        f"{_rows(frame.index[unknown])}; allowed levels are {list(v.levels)}"
+                        + _level_hint(given, v.levels)
                     )
 
     def to_model(self, frame: pd.DataFrame, validate: bool = True) -> torch.Tensor:

@@ -143,13 +143,13 @@ WIDE_ERRORS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
     (
         "log10 of zero",
         lambda f: _set(_set(f, "r0", "tau", 0.0), "r3", "tau", -1.0),
-        r"column 'tau': value\(s\) \[0.0, -1.0\] at row\(s\) r0, r3 cannot be modelled with the "
+        r"column 'tau': row r0: 0, row r3: -1 cannot be modelled with the "
         r"'log10' transform of task 'tau', which needs values > 0",
     ),
     (
         "logit outside (0, 1)",
         lambda f: _set(f, "r4", "frac", 1.0),
-        r"column 'frac': value\(s\) \[1.0\] at row\(s\) r4 .*'logit'.* needs values in the open "
+        r"column 'frac': row r4: 1 .*'logit'.* needs values in the open "
         r"interval \(0, 1\)",
     ),
     (
@@ -221,7 +221,28 @@ def test_temperatures_in_celsius_are_named_as_such(space, tasks, wide) -> None:
 def test_a_fraction_of_exactly_0_or_1_is_compared_with_its_nearest_measured_value(
     space, tasks, wide, value, nearest
 ) -> None:
-    _check_raises(_set(wide, "r1", "frac", value), space, tasks, rf"at row\(s\) r1 .*{nearest}\. ")
+    _check_raises(_set(wide, "r1", "frac", value), space, tasks, rf"row r1: {value:g} .*{nearest}\. ")
+
+
+def test_a_fraction_just_above_1_is_called_an_overshoot_not_per_cent(space, tasks, wide) -> None:
+    _check_raises(
+        _set(wide, "r1", "frac", 1.02),
+        space,
+        tasks,
+        r"row r1: 1.02 .*Hint: 1 value\(s\) just above 1 \(at most 5 % over\) look like an instrument's",
+    )
+    with pytest.raises(InputDataError) as caught:
+        Dataset.from_frame(_set(wide, "r1", "frac", 1.02), space, tasks)
+    assert "per cent" not in str(caught.value)
+
+
+def test_a_level_off_by_case_or_a_space_is_named(space, tasks, wide) -> None:
+    _check_raises(
+        _set(_set(wide, "r0", "gas", "n2"), "r1", "gas", "Ar "),
+        space,
+        tasks,
+        r"unknown level\(s\) \['Ar ', 'n2'\] .*Did you mean 'Ar ' -> 'Ar', 'n2' -> 'N2'\?",
+    )
 
 
 def test_many_bad_rows_are_listed_and_truncated(space, tasks) -> None:
@@ -235,7 +256,9 @@ def test_many_bad_rows_are_listed_and_truncated(space, tasks) -> None:
             "frac": [0.5] * 12,
         }
     )
-    _check_raises(frame, space, tasks, r"row\(s\) 0, 1, 2, 3, 4, 5, 6, 7 \(and 4 more\)")
+    _check_raises(
+        frame, space, tasks, r"row 0: -1, row 1: -1, row 2: -1, row 3: -1, row 4: -1 \(and 7 more\) cannot"
+    )
 
 
 # -- bad long input -----------------------------------------------------------------------------
@@ -274,7 +297,7 @@ LONG_ERRORS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
     (
         "value outside domain",
         lambda f: _set(f, "l2", "value", 1.5),
-        r"column 'value' \(task 'frac'\): value\(s\) \[1.5\] at row\(s\) l2 .*'logit'",
+        r"column 'value' \(task 'frac'\): row l2: 1.5 .*'logit'",
     ),
     (
         "noise missing for noise task",
@@ -620,7 +643,7 @@ def test_fraction_errors_say_what_to_do():
     with pytest.raises(mk.InputDataError, match="unit='%'"):
         mk.Dataset.from_frame(frame, space, [mk.Task("yield", transform="logit")])
     frame["yield"] = [0.0, 40.0, 100.0]
-    with pytest.raises(mk.InputDataError, match=r"row\(s\) 0, 2.*clip"):
+    with pytest.raises(mk.InputDataError, match=r"row 0: 0, row 2: 100 .*clip"):
         mk.Dataset.from_frame(frame, space, [mk.Task("yield", unit="%", transform="logit")])
 
 

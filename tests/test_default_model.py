@@ -259,3 +259,23 @@ def test_default_shares_when_a_sparse_task_follows_the_dense_ones_function():
     assert model.kernel.name != "independent"
     # The measured gap is tenfold; a factor of 3 leaves room for optimizer differences.
     assert sparse_rmse(model) < sparse_rmse(independent) / 3
+
+
+def test_borrowed_axes_are_kept_only_if_left_out_conditions_are_predicted_no_worse(fitted):
+    """The check behind the borrowing veto: the recipient's leave-one-condition-out NLPD with the
+    borrowed fit against its own. The same parameters tie (kept); lengthscales shrunk 20-fold, a
+    kernel that explains every point by itself, predict left-out conditions worse (vetoed)."""
+    from mtgp_kinetics.default_model import _borrowing_holds_out
+    from mtgp_kinetics.task_by_task import task_model
+
+    own = fitted["independent"]
+    for k in range(own.num_tasks):
+        same = task_model(own, k)
+        same.fit_result_ = own.fit_result_
+        assert _borrowing_holds_out(same, own, k)
+        rough = task_model(own, k)
+        rough.fit_result_ = own.fit_result_
+        kernel = rough.gp.covar_module.input_kernels[k]
+        with torch.no_grad():
+            kernel.lengthscale = kernel.lengthscale / 20.0
+        assert not _borrowing_holds_out(rough, own, k)
