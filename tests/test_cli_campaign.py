@@ -117,7 +117,7 @@ def test_init_suggest_observe_status(tmp_path, capsys):
     bad = _fill(sheet_path, tmp_path / "bad.csv", f_a=[0.3, 1.5, 0.4])
     assert main(["observe", str(bad), "--db", str(db)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "f_a" in err and "row(s) 3" in err  # line 3 of the file
+    assert err.startswith("error: ") and "f_a" in err and "row 3: 1.5" in err  # line 3 of the file
     assert _counts(db) == {"log_k": 0, "f_a": 0}
     assert main(["status", "--db", str(db)]) == 0
     out = capsys.readouterr().out
@@ -538,7 +538,10 @@ def test_status_and_suggest_report_the_stopping_rules_of_the_toml(tmp_path, caps
         capsys.readouterr().out
     )
     assert main(["status", "--db", str(db)]) == 0
-    assert "  -> done: budget: the campaign has 4 experiments, the budget allows 3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "  -> done: budget: the campaign has 4 experiments, the budget allows 3; 1 more were suggested" in out
+    )
 
 
 def test_suggest_keeps_a_batch_within_the_cost_budget_of_the_toml(tmp_path, capsys):

@@ -59,6 +59,13 @@ class Budget:
         if n < self.max_experiments:
             return None
         self.message = f"budget: the campaign has {n} experiments, the budget allows {self.max_experiments}"
+        if n > self.max_experiments:
+            # run() never suggests past its budget: the rest came from another process's
+            # suggestions or results recorded meanwhile (seen by a first user as an overshoot).
+            self.message += (
+                f"; {n - self.max_experiments} more were suggested or recorded outside the budget's "
+                "count (by hand, or by another process meanwhile)"
+            )
         return "budget"
 
 

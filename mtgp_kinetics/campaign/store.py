@@ -671,8 +671,8 @@ class CampaignStore:
             unknown = sorted({i for i in wanted if i not in status})
             if unknown:
                 raise InputDataError(
-                    f"abandon: unknown suggestion id(s) {unknown}; see store.suggestions() (CLI: "
-                    f"mtgp-kinetics pending)"
+                    f"abandon: unknown suggestion id(s) {unknown}; see mtgp-kinetics pending "
+                    f"(Python: store.suggestions())"
                 )
             completed = sorted({i for i in wanted if status[i] == "completed"})
             if completed:
@@ -874,7 +874,7 @@ class CampaignStore:
             labels = [label for sid in unknown for label in parsed.referenced[sid]]
             raise InputDataError(
                 f"column {SUGGESTION_ID!r}: unknown suggestion id(s) {unknown} at row(s) {_rows(labels)}; "
-                f"see store.suggestions() (CLI: mtgp-kinetics pending) for the ids, or leave the cell "
+                f"see mtgp-kinetics pending (Python: store.suggestions()) for the ids, or leave the cell "
                 f"empty for an unsolicited "
                 f"experiment (results exported from another campaign: remove the {SUGGESTION_ID!r} "
                 f"column, and they are recorded as unsolicited experiments)"
