@@ -82,7 +82,7 @@ def _level_hint(given: Sequence[str], levels: Sequence[str]) -> str:
 
 def _celsius_hint(variable: Continuous, values: np.ndarray) -> str:
     """A hint where kelvin bounds refuse values that are all in range once read as degrees Celsius."""
-    if variable.unit.strip().lower().replace(" ", "") not in KELVIN_UNITS or not variable.unit.strip():
+    if not is_kelvin(variable.unit):
         return ""
     kelvin = values + 273.15
     if np.all((kelvin >= variable.lower) & (kelvin <= variable.upper)):

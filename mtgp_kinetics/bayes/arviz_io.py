@@ -276,5 +276,5 @@ def plot_task_correlation(idata: az.InferenceData, level: float = 0.95) -> Any:
             f"P(corr > 0) = {np.mean(values > 0):.2f}",
             fontsize=10,
         )
-    np.atleast_1d(axes).ravel()[0].figure.tight_layout()
+    _tidy(axes)
     return axes

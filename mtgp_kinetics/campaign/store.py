@@ -807,7 +807,7 @@ class CampaignStore:
                 (recorded_at, json.dumps(sorted(touched))),
             )
         if at_pending:
-            listed = ", ".join(f"row {label} at suggestion {sid}'s conditions" for label, sid in at_pending)
+            listed = _listed([f"row {label} at suggestion {sid}'s conditions" for label, sid in at_pending])
             warnings.warn(
                 f"recorded {len(at_pending)} row(s) without a {SUGGESTION_ID!r} as unsolicited "
                 f"experiments although they lie exactly at a pending suggestion's conditions "
@@ -841,7 +841,7 @@ class CampaignStore:
             for row in rows
             for sid, conditions in pending
             if not mismatched(self._space, row.conditions, conditions)
-        ][:8]
+        ]
 
     def _plan(
         self,
