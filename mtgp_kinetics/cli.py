@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 #: Exit code of a run stopped by an MtgpError (argparse uses the same for bad arguments).
 EXIT_ERROR = 2
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
 #: The demo's held-out conditions are drawn with ``seed + TEST_SEED_OFFSET``: never the training design.
 TEST_SEED_OFFSET = 10_000
 
@@ -259,7 +262,9 @@ def run_demo(args: argparse.Namespace) -> int:
         figures[f"parity_{task.name}.png"] = plotting.parity_plot(
             frame, task=task, observed_label="true (noise-free)"
         )
-    figures["task_correlation.png"] = plotting.task_correlation_heatmap(model.task_correlation())
+    figures["task_correlation.png"] = plotting.task_correlation_heatmap(
+        model.task_correlation(), title=correlation_title(model)
+    )
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=120)
     history.to_csv(out / "learning_curve.csv", index=False)
@@ -304,9 +309,9 @@ Records the suggestions as pending and writes a sheet with suggestion_id, the co
 asked for and one empty column per task: fill in the measured values (leave a cell empty if not
 measured) and record it with 'mtgp-kinetics observe'. Without --out the sheet is
 suggestions_<batch>.csv next to the database (suggestions_<batch>_<database name>.csv if another
-campaign's sheet has that name); an existing file is never overwritten. With too few observations
-to fit a model the suggestions are space-filling Sobol points. A lost sheet is written again by
-'mtgp-kinetics pending --out'.
+campaign's sheet has that name, then ..._2.csv and on); an existing file is never overwritten.
+With too few observations to fit a model the suggestions are space-filling Sobol points. A lost
+sheet is written again by 'mtgp-kinetics pending --out'.
 """
 
 _PENDING_EPILOG = """example:
@@ -551,6 +556,70 @@ def run_abandon(args: argparse.Namespace) -> int:
     return 0
 
 
+_SETTINGS_EPILOG = """example:
+  mtgp-kinetics settings --db campaign.db --set 'fixed = {}' --set 'min_distance = 0.05'
+
+Prints the campaign's settings, or changes them: each --set is one line of the [campaign] table of
+the TOML ('key = value' in TOML syntax). Changeable: strategy, strategy_options, fit_options,
+kernel, restarts, task_weights, min_distance, fixed, constraints and stop; 'fixed = {}' releases
+every fixed value, 'constraints = []' every constraint. The next suggest uses them; results and
+pending suggestions stay, and the change is logged with its time. Nothing changes if any value
+is refused. The pool and the seed stay: a new pool is a new campaign (export, then init with
+initial = "export.csv").
+"""
+
+
+def _add_settings(subparsers: _SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "settings",
+        help="show or change a campaign's settings (release a fixed value, min_distance, ...)",
+        description="Show the campaign's settings, or change them with --set.",
+        epilog=_SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_db_argument(parser)
+    parser.add_argument(
+        "--set",
+        dest="changes",
+        action="append",
+        default=[],
+        metavar="'KEY = VALUE'",
+        help="a setting in TOML syntax, e.g. 'fixed = {}' (repeatable)",
+    )
+    parser.set_defaults(handler=run_settings)
+
+
+def run_settings(args: argparse.Namespace) -> int:
+    """The ``settings`` sub-command (see ``mtgp-kinetics settings --help``)."""
+    import tomllib
+
+    from mtgp_kinetics.campaign import Campaign
+
+    changes: dict[str, Any] = {}
+    for text in args.changes:
+        try:
+            parsed = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise InputDataError(f"--set {text!r}: not a TOML 'key = value' line ({err})") from None
+        if len(parsed) != 1:
+            raise InputDataError(f"--set {text!r}: give one 'key = value' per --set")
+        changes.update(parsed)
+    campaign = Campaign.open(args.db)
+    try:
+        settings = campaign.update_settings(**changes) if changes else campaign.settings
+        if changes:
+            print(f"Changed {', '.join(sorted(changes))}; the next suggest uses the new settings.")
+        for key, value in settings.items():
+            if key == "pool":
+                value = None if value is None else f"{len(value)} candidate conditions"
+            print(f"  {key} = {value}")
+        rules = campaign.feasibility.rules()
+        print(f"Every suggestion obeys: {'; '.join(rules)}" if rules else "No fixed values or constraints.")
+    finally:
+        campaign.close()
+    return 0
+
+
 _EXPORT_EPILOG = """example:
   mtgp-kinetics export results.csv --db campaign.db
 
@@ -653,7 +722,7 @@ def run_init(args: argparse.Namespace) -> int:
             if isinstance(v, Categorical):
                 print(f"  {v.name}: levels {', '.join(v.levels)}")
             else:
-                print(f"  {v.label}: {v.lower:g} to {v.upper:g} (modelled as {v.transform})")
+                print(f"  {v.label}: {v.lower:g} to {v.upper:g} (modelled as {_coordinate_text(v)})")
         print("Tasks:")
         for task in tasks:
             print(f"  {task.label}: modelled as {modelled_unit(task)}, kind {task.kind}, cost {task.cost:g}")
@@ -666,6 +735,10 @@ def run_init(args: argparse.Namespace) -> int:
         rules = campaign.feasibility.rules()
         if rules:
             print(f"Every suggestion obeys: {'; '.join(rules)}")
+        print(
+            f"Minimum distance to observed and pending conditions: {settings['min_distance']:g} "
+            "(normalized model coordinates, each axis [0, 1]; TOML key min_distance)"
+        )
         stop = settings.get("stop")
         if stop:
             print("Stops at: " + ", ".join(f"{key} {value}" for key, value in stop.items()))
@@ -679,18 +752,23 @@ def _write_batch_sheet(sheet: pd.DataFrame, out: Path | None, db: Path, batch: i
     """Write a batch's sheet to ``out``, or by default to a new file named after the batch.
 
     The default is ``suggestions_<batch>.csv`` beside the database, or, if that file exists (another
-    campaign's sheet in the same folder), ``suggestions_<batch>_<database stem>.csv``. The name is
-    chosen after the batch is recorded, so two ``suggest`` commands run at once write two sheets.
+    campaign's sheet in the same folder), ``suggestions_<batch>_<database stem>.csv``, then
+    ``..._2.csv``, ``..._3.csv`` and so on (a database restored from a backup suggests batch numbers
+    again). The name is chosen after the batch is recorded, so two ``suggest`` commands run at once
+    write two sheets.
     """
     if out is not None:
         return write_new_csv(sheet, out, "--out")
-    first = db.parent / f"suggestions_{batch}.csv"
-    try:
-        return write_new_csv(sheet, first, "the sheet")
-    except InputDataError:
-        if not first.exists():
-            raise
-    return write_new_csv(sheet, db.parent / f"suggestions_{batch}_{db.stem}.csv", "the sheet")
+    names = [f"suggestions_{batch}.csv", f"suggestions_{batch}_{db.stem}.csv"]
+    names += [f"suggestions_{batch}_{db.stem}_{k}.csv" for k in range(2, 100)]
+    for name in names:
+        path = db.parent / name
+        try:
+            return write_new_csv(sheet, path, "the sheet")
+        except InputDataError:
+            if not path.exists():
+                raise
+    raise InputDataError(f"the sheet: every name from {names[0]!r} to {names[-1]!r} exists; give --out")
 
 
 def run_suggest(args: argparse.Namespace) -> int:
@@ -775,10 +853,48 @@ def run_observe(args: argparse.Namespace) -> int:
             )
         if given > n:
             print(f"Left alone {given - n} value(s) equal to results already recorded.")
+        for line in _still_pending_lines(path, campaign):
+            print(line)
         print("\n".join(_counts_lines(campaign)))
     finally:
         campaign.close()
     return 0
+
+
+def _still_pending_lines(path: Path, campaign: Any) -> list[str]:
+    """The sheet's suggestions that still wait for a measurement, with any placeholder text read as none.
+
+    A cell of ``n/a``, ``NaN``, ``-`` and the like means "not measured", as an empty one does: the
+    suggestion stays pending for that task. Saying so keeps a placeholder from passing unnoticed.
+    """
+    from mtgp_kinetics.csv_files import NA_TEXT, read_csv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the import has already warned about this file
+        frame = read_csv(path, campaign.store.space)
+        text = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
+    if "suggestion_id" not in frame.columns:
+        return []
+    ids = set(pd.to_numeric(frame["suggestion_id"], errors="coerce").dropna().astype(int))
+    pending = campaign.store.pending()
+    pending = pending[pending["suggestion_id"].isin(ids)]
+    if pending.empty:
+        return []
+    lines = [f"Still pending from this sheet ({len(pending)} suggestion(s)): measure, or abandon:"]
+    for row in pending.head(8).to_dict("records"):
+        lines.append(f"  suggestion {row['suggestion_id']}: {', '.join(row['missing'])}")
+    if len(pending) > 8:
+        lines.append(f"  ... and {len(pending) - 8} more ('mtgp-kinetics pending' lists them)")
+    placeholders = []
+    for task in campaign.store.tasks:
+        if task.name not in text.columns:
+            continue
+        cells = text[task.name].str.strip()
+        marked = cells[cells.isin([mark for mark in NA_TEXT if mark])]
+        placeholders += [f"{value!r} ({task.name})" for value in sorted(set(marked))]
+    if placeholders:
+        lines.append(f"  (cells reading {', '.join(placeholders)} were taken as not measured)")
+    return lines
 
 
 def _measured_values(path: Path, space: Any, tasks: Sequence[Task]) -> int:
@@ -854,15 +970,41 @@ def _largest_uncertainty_lines(rows: pd.DataFrame, task: Task, space: Any) -> li
     return lines
 
 
+def _coordinate_text(variable: Any) -> str:
+    """``"1000/T"``, ``"ln P"`` or ``"T"``: the coordinate a continuous condition is modelled in."""
+    return {"inverse": f"1000/{variable.name}", "log": f"ln {variable.name}"}.get(
+        variable.transform, f"{variable.name} (linear)"
+    )
+
+
+#: What a model that shares nothing says about its zero correlations.
+NOT_SHARED = "independent GPs: 0 by construction, not measured"
+
+
+def correlation_title(model: Any) -> str:
+    """The correlation heat map's title: learned, or zero because nothing is shared."""
+    if model.num_tasks >= 2 and not model.kernel.shares_tasks:
+        return f"task correlation ({NOT_SHARED})"
+    return "task correlation (learned)"
+
+
 def _correlation_interval_lines(model: Any) -> list[str]:
-    """Each pair's 95 % credible interval of the task correlation (nothing where nothing is shared)."""
-    if model.num_tasks < 2 or not model.kernel.shares_tasks:
+    """Each pair's 95 % credible interval of the task correlation, or why there is none."""
+    if model.num_tasks < 2:
         return []
+    if not model.kernel.shares_tasks:
+        return [
+            f"  ({NOT_SHARED}: the model keeps the tasks apart, as the default does where sharing "
+            "does not pay in leave-one-condition-out; the data may still hold a correlation)"
+        ]
     summary = model.task_correlation_summary(0.95)
     if summary["lower"].isna().any():
         return ["  (no credible interval: the hyperparameter posterior could not be sampled reliably)"]
     lines = ["95 % credible intervals (hyperparameter posterior):"]
     for row in summary.to_dict("records"):
+        if not row["shared"]:
+            lines.append(f"  {row['task']} ~ {row['task_']}: not shared ({NOT_SHARED})")
+            continue
         lines.append(
             f"  {row['task']} ~ {row['task_']}: median {row['median']:.2f}, [{row['lower']:.2f}, "
             f"{row['upper']:.2f}], P(correlation > 0) = {row['prob_positive']:.2f}"
@@ -1100,7 +1242,9 @@ def run_report(args: argparse.Namespace) -> int:
         figures[f"parity_{task.name}.png"] = plotting.parity_plot(
             parity, task=task, observed_label="observed", predicted_label="leave-one-out predicted"
         )
-    figures["task_correlation.png"] = plotting.task_correlation_heatmap(model.task_correlation())
+    figures["task_correlation.png"] = plotting.task_correlation_heatmap(
+        model.task_correlation(), title=correlation_title(model)
+    )
     written = []
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=120)
@@ -1135,6 +1279,7 @@ COMMANDS: tuple[Callable[[_SubParsers], None], ...] = (
     _add_observe,
     _add_pending,
     _add_abandon,
+    _add_settings,
     _add_export,
     _add_status,
     _add_report,
@@ -1170,7 +1315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit code: 0 on success, 2 for an :class:`MtgpError` (printed as ``error: <message>``).
+        Exit code: 0 on success, 2 for an :class:`MtgpError` (printed as ``error: <message>``), 130
+        after Ctrl-C (a one-line note instead of a traceback).
         ``--help`` and argument errors exit through ``SystemExit`` as argparse does.
     """
     args = build_parser().parse_args(argv)
@@ -1179,6 +1325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MtgpError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        # Every write to the store is one transaction: an interrupted command recorded all or nothing.
+        print(
+            "interrupted: each record is its own transaction, so the store keeps everything recorded "
+            "before the interrupt and nothing half-written. See 'mtgp-kinetics status'; a batch "
+            "recorded without its sheet is written by 'mtgp-kinetics pending --out FILE'",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and the like: the reader left; nothing is wrong with the campaign.
         sys.stderr.close()

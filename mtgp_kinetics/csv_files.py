@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from mtgp_kinetics.errors import DataWarning, InputDataError
-from mtgp_kinetics.frame_parsing import blank_cells
+from mtgp_kinetics.frame_parsing import NOT_MEASURED_MARKS, blank_cells
 from mtgp_kinetics.space import Categorical, Space, _rows
 
 # Text read as "not measured" in every column but the categorical conditions, where a level may
 # legitimately be called "None" or "NA".
 NA_TEXT = ["", "NA", "N/A", "n/a", "<NA>", "#N/A", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None"]
+NA_TEXT += list(NOT_MEASURED_MARKS)  # a lone dash, as lab exports write it
 
 
 def read_csv(path: str | Path, space: Space, line_numbers: bool = False) -> pd.DataFrame:

@@ -59,6 +59,38 @@ SATURATION_MARGIN = 0.05
 SATURATION_WARNING = "fraction task(s) with several values exactly on one bound"
 
 
+def _warn_repeated_rows(frame: pd.DataFrame) -> None:
+    """Warn (:class:`~mtgp_kinetics.errors.DataWarning`) about rows equal to an earlier row in every cell.
+
+    A row pasted twice counts as two measurements and makes the model more confident at its
+    conditions than one measurement warrants. Replicates (same conditions, their own values) differ
+    in some cell and are not named. Both rows are kept: deleting data is the user's call.
+    """
+    if not isinstance(frame, pd.DataFrame) or len(frame) < 2 or not len(frame.columns):
+        return
+    try:
+        keys = pd.util.hash_pandas_object(frame, index=False)
+    except TypeError:  # unhashable cells (lists): no such check
+        return
+    repeated = keys.duplicated(keep="first").to_numpy()
+    if not repeated.any():
+        return
+    first = {}
+    for label, key in zip(frame.index, keys, strict=True):
+        first.setdefault(key, label)
+    copies = zip(frame.index[repeated], keys[repeated], strict=True)
+    pairs = [f"{label} = {first[key]}" for label, key in copies]
+    shown = ", ".join(pairs[:8]) + (f" (and {len(pairs) - 8} more)" if len(pairs) > 8 else "")
+    warnings.warn(
+        f"{len(pairs)} row(s) repeat an earlier row in every cell (row = earlier row: {shown}): a "
+        "row pasted twice? Both copies are kept and count as two measurements, which narrows the "
+        "intervals at those conditions; delete the copy if it is one (replicates with their own "
+        "measured values are fine and not listed here)",
+        DataWarning,
+        stacklevel=3,
+    )
+
+
 def _warn_constant_or_saturated(observations: pd.DataFrame, tasks: Sequence[Task]) -> None:
     """Warn (:class:`~mtgp_kinetics.errors.DataWarning`) about constant and saturated tasks.
 
@@ -215,6 +247,7 @@ class Dataset:
                 f"measured value: add data for it or leave it out of `tasks` (a TOML file: its "
                 f"[[tasks]] entry)"
             )
+        _warn_repeated_rows(frame)
         _warn_fractions_given_as_percent(observations, tasks)
         _warn_constant_or_saturated(observations, tasks)
         return cls(space, tasks, observations, unmeasured, groups)

@@ -213,7 +213,7 @@ def _frame(conditions: pd.DataFrame, space: Space, where: str) -> pd.DataFrame:
     if len(conditions) == 0:
         raise InputDataError(f"{where}: conditions has no rows")
     try:
-        space.validate(conditions)
+        space.validate(conditions, outside="warn")  # extrapolation warns, as in predict
     except InputDataError as err:
         raise InputDataError(f"{where}: conditions: {err}") from None
     return conditions[space.names].reset_index(drop=True)
@@ -882,12 +882,13 @@ def level_crossing(
     Returns
     -------
     DataFrame
-        One row per row of ``at``: its condition columns, ``task``, ``mean`` (where the posterior
-        mean of the modelled value crosses; for a log or logit task also where the posterior median
-        of the physical value crosses; NaN if it does not), ``median``, ``lower``, ``upper`` (quantiles
-        of the draws' crossings, among the draws that cross) and ``probability`` (share of draws that
-        cross ``level`` inside the bounds), all in ``along``'s physical unit, and ``mean_crossings``
-        (how many times the posterior mean curve crosses ``level``; more than 1: see above).
+        One row per row of ``at``, with ``at``'s row labels: its condition columns, ``task``,
+        ``mean`` (where the posterior mean of the modelled value crosses; for a log or logit task
+        also where the posterior median of the physical value crosses; NaN if it does not),
+        ``median``, ``lower``, ``upper`` (quantiles of the draws' crossings, among the draws that
+        cross) and ``probability`` (share of draws that cross ``level`` inside the bounds), all in
+        ``along``'s physical unit, and ``mean_crossings`` (how many times the posterior mean curve
+        crosses ``level``; more than 1: see above).
     """
     where = "level_crossing"
     _, task_ = _task(model, task, where)
@@ -921,6 +922,7 @@ def level_crossing(
         model.space.validate(at[others].assign(**{along: variable.lower})[model.space.names])
     except InputDataError as err:
         raise InputDataError(f"{where}: at: {err}") from None
+    labels = at.index  # the result keeps at's row labels, as the other derived functions do
     at = at[others].reset_index(drop=True)
     u = np.linspace(0.0, 1.0, int(n_grid))
     grid_values = variable.from_unit_interval(u)
@@ -952,7 +954,7 @@ def level_crossing(
         row["probability"] = chosen.size / len(crossings)
         row["mean_crossings"] = int(mean_cross.size)
         rows.append(row)
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, index=labels)
     # Quantiles in u map to quantiles of the physical value, but a decreasing transform (1000/T)
     # swaps their order: keep lower <= upper in physical units.
     lower, upper = out["lower"].to_numpy(copy=True), out["upper"].to_numpy(copy=True)

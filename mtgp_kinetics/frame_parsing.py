@@ -69,25 +69,41 @@ def check_definitions(space: Space, tasks: Sequence[Task] | Task) -> list[Task]:
     return tasks
 
 
+#: Cell text that lab exports write for "not measured" besides an empty cell: a lone dash
+#: (hyphen, en dash or em dash).
+NOT_MEASURED_MARKS = ("-", "\u2013", "\u2014")
+
+
 def blank_cells(col: pd.Series) -> np.ndarray:
-    """Mask of the empty cells of ``col``: NaN, None or whitespace-only text."""
-    text = col.map(lambda x: isinstance(x, str) and not x.strip()).to_numpy(dtype=bool)
-    return col.isna().to_numpy(dtype=bool) | text
+    """Mask of the empty cells of ``col``: NaN, None, whitespace-only text or a lone dash (``"-"``)."""
+    text = col.map(lambda x: isinstance(x, str) and x.strip() in ("", *NOT_MEASURED_MARKS))
+    return col.isna().to_numpy(dtype=bool) | text.to_numpy(dtype=bool)
 
 
 def _to_float(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     """Column as float (NaN: empty); raise naming the column and rows of non-numeric entries."""
-    col = frame[column]
-    blank = blank_cells(col)
-    numeric = pd.to_numeric(col.mask(blank), errors="coerce")
-    bad = (~blank & numeric.isna().to_numpy(dtype=bool)) | bool_cells(col)
-    if bad.any():
+    return _floats_of_columns(frame, [column], what)[0]
+
+
+def _floats_of_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> list[np.ndarray]:
+    """Each column as float (NaN: empty); one error naming every column with non-numeric entries."""
+    values, problems = [], []
+    for column in columns:
+        col = frame[column]
+        blank = blank_cells(col)
+        numeric = pd.to_numeric(col.mask(blank), errors="coerce")
+        bad = (~blank & numeric.isna().to_numpy(dtype=bool)) | bool_cells(col)
+        if bad.any():
+            problems.append(
+                f"column {column!r}: non-numeric value(s) {list(col[bad].head(5))} at row(s) "
+                f"{_rows(frame.index[bad])}"
+            )
+        values.append(numeric.to_numpy(dtype=float, na_value=np.nan))
+    if problems:
         raise InputDataError(
-            f"column {column!r}: non-numeric value(s) {list(col[bad].head(5))} at row(s) "
-            f"{_rows(frame.index[bad])}; {what} must be plain numbers (leave the cell empty where "
-            f"there is none)"
+            "; ".join(problems) + f"; {what} must be plain numbers (leave the cell empty where there is none)"
         )
-    return numeric.to_numpy(dtype=float, na_value=np.nan)
+    return values
 
 
 def _check_task_values(
@@ -167,10 +183,17 @@ def _check_noise(
     given = ~np.isnan(noise)
     bad = given & ~(np.isfinite(noise) & (noise > 0))
     if bad.any():
+        zero = bool(np.any(noise[bad] == 0))
         raise InputDataError(
             f"column {column!r}: measurement std(s) {noise[bad][:5].tolist()} of task "
             f"{task.name!r} at row(s) {_rows(labels[bad])} are not finite numbers > 0; give the "
             f"std in physical units"
+            + (
+                " (computed values are not exact either: give the solver's tolerance, e.g. 1e-6 "
+                "of the value, rather than 0)"
+                if zero
+                else ""
+            )
         )
     if task.noise_column is not None and not given.all():
         raise InputDataError(
@@ -328,7 +351,7 @@ def _parse_wide(
     extras = [c for c in frame.columns if c not in used]
     _check_reserved(extras, "task columns or task noise columns")
 
-    values = np.column_stack([_to_float(frame, n, "task values") for n in names])
+    values = np.column_stack(_floats_of_columns(frame, names, "task values"))
     noise = np.full_like(values, np.nan)
     for j, task in enumerate(tasks):
         if task.noise_column is not None:

@@ -192,16 +192,24 @@ class KineticsModel:
         """Conditions (``n`` rows) -> ``(n k) x (d + 1)`` inputs, condition-major over ``k`` tasks."""
         if not isinstance(conditions, pd.DataFrame):
             raise InputDataError(f"conditions must be a pandas DataFrame, got {type(conditions).__name__}")
-        X = self.space.to_model(conditions)
+        # Outside the space's bounds a prediction extrapolates: a DataWarning, not an error.
+        X = self.space.to_model(conditions, outside="warn")
         n, k = X.shape[0], len(task_idx)
         tasks = torch.tensor(task_idx, dtype=torch.float64).repeat(n).unsqueeze(-1)
         return torch.cat([X.repeat_interleave(k, dim=0), tasks], dim=-1)
 
     def _row_index(self, conditions: pd.DataFrame, task_of_row: np.ndarray, k: int) -> pd.DataFrame:
-        """Condition columns and ``task`` for the ``n k`` condition-major rows of :meth:`_model_inputs`."""
+        """Condition columns, ``task`` and ``row`` of the ``n k`` condition-major rows of ``_model_inputs``.
+
+        ``row`` is the label of the row of ``conditions`` each prediction belongs to, so predictions
+        of repeated conditions, or of a frame indexed by run names, map back to their rows.
+        """
         frame = conditions[self.space.names].iloc[np.repeat(np.arange(len(conditions)), k)]
+        labels = frame.index
         frame = frame.reset_index(drop=True)
         frame["task"] = [self.task_names[t] for t in task_of_row]
+        if "row" not in frame.columns:  # a condition called "row" keeps its name
+            frame["row"] = labels
         return frame
 
     def _unstandardize(
@@ -419,6 +427,10 @@ class KineticsModel:
         ----------
         conditions : DataFrame
             ``n`` rows with a column per condition variable (physical units); other columns ignored.
+            Conditions outside the space's bounds are predicted with a
+            :class:`~mtgp_kinetics.errors.DataWarning` (extrapolation: the GP reverts towards its
+            mean and its intervals widen); values the transform cannot take (``T <= 0`` under
+            ``1000 / T``) and unknown categorical levels are errors.
         level : float
             Probability of the central interval ``[lower, upper]``, in (0, 1).
         observation_noise : bool
@@ -439,7 +451,8 @@ class KineticsModel:
         Returns
         -------
         DataFrame
-            ``n k`` rows (condition-major), columns: the condition columns, ``task``, ``mean``
+            ``n k`` rows (condition-major), columns: the condition columns, ``task``, ``row`` (the
+            label of the row of ``conditions`` it predicts, e.g. a run name), ``mean``
             (median for log/logit tasks, see :mod:`mtgp_kinetics.back_transform`), ``std``,
             ``lower``, ``upper`` in the task's physical unit, and ``transformed_mean``,
             ``transformed_std``: the Gaussian predictive in the modelled space (e.g. log10 s).
@@ -502,7 +515,8 @@ class KineticsModel:
         Returns
         -------
         index : DataFrame
-            ``N = n k`` rows (condition-major): the condition columns and ``task``.
+            ``N = n k`` rows (condition-major): the condition columns, ``task`` and ``row`` (the
+            label of the row of ``conditions``).
         mean : ndarray
             ``N`` transformed-space means (e.g. log10 of a delay).
         covariance : ndarray
@@ -622,27 +636,41 @@ class KineticsModel:
         -------
         DataFrame
             One row per pair ``task`` < ``task_`` (model order): ``map`` (:meth:`task_correlation`),
-            ``mean``, ``median``, ``lower``, ``upper``, ``prob_positive``. A structure that shares
-            nothing gives 0 throughout; where the posterior could not be sampled reliably (a
-            :class:`~mtgp_kinetics.errors.NumericsWarning` says why) every column but ``map`` is NaN.
+            ``mean``, ``median``, ``lower``, ``upper``, ``prob_positive`` and ``shared``: whether
+            the structure lets the pair correlate at all. A pair not shared (independent GPs, or a
+            task that opted out of the shared process) is 0 by construction, not by measurement:
+            0 throughout, ``shared`` False. Where the posterior could not be sampled reliably (a
+            :class:`~mtgp_kinetics.errors.NumericsWarning` says why) every column but ``map`` and
+            ``shared`` is NaN.
         """
         level = check_probability(level)
         point = self.task_correlation()
-        columns = ["task", "task_", "map", "mean", "median", "lower", "upper", "prob_positive"]
+        columns = ["task", "task_", "map", "mean", "median", "lower", "upper", "prob_positive", "shared"]
         pairs = [(a, b) for i, a in enumerate(self.task_names) for b in self.task_names[i + 1 :]]
+        shared = self._shared_pairs()
         if not self.kernel.shares_tasks:
-            rows = [(a, b, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) for a, b in pairs]
+            rows = [(a, b, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False) for a, b in pairs]
             return pd.DataFrame(rows, columns=columns)
         mixture = self._hyperparameter_mixture(stacklevel=2) if pairs else None
         if mixture is None:
             nan = float("nan")
-            rows = [(a, b, float(point.loc[a, b]), nan, nan, nan, nan, nan) for a, b in pairs]
+            rows = [(a, b, float(point.loc[a, b]), nan, nan, nan, nan, nan, shared[a, b]) for a, b in pairs]
             return pd.DataFrame(rows, columns=columns)
         summary = mixture.bayesian.task_correlation_summary(level)
         summary.insert(
             2, "map", [float(point.loc[a, b]) for a, b in zip(summary["task"], summary["task_"], strict=True)]
         )
+        summary["shared"] = [shared[a, b] for a, b in zip(summary["task"], summary["task_"], strict=True)]
         return summary[columns]
+
+    def _shared_pairs(self) -> dict[tuple[str, str], bool]:
+        """``(a, b) -> whether some latent process couples tasks a and b`` (a nonzero ``B_q[a, b]``)."""
+        coupled = np.zeros((self.num_tasks, self.num_tasks), dtype=bool)
+        if self.kernel.shares_tasks:
+            for B in self.latent_task_covariances():
+                coupled |= B.to_numpy() != 0.0
+        names = self.task_names
+        return {(a, b): bool(coupled[i, j]) for i, a in enumerate(names) for j, b in enumerate(names)}
 
     def latent_task_covariances(self) -> list[pd.DataFrame]:
         """The coregionalization matrix ``B_q`` of each latent process (``t x t`` each)."""

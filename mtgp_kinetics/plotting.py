@@ -502,15 +502,15 @@ def parity_plot(
 
 
 def task_correlation_heatmap(
-    corr: pd.DataFrame, ax: Axes | None = None, annotate: bool = True, title: str = "task correlation"
+    corr: pd.DataFrame | Any, ax: Axes | None = None, annotate: bool = True, title: str = "task correlation"
 ) -> Figure:
     """Heat map of a task correlation matrix on a diverging colour scale fixed to [-1, 1].
 
     Parameters
     ----------
-    corr : DataFrame
+    corr : DataFrame or model
         ``t x t`` correlation matrix labelled by task on both axes, e.g.
-        ``model.task_correlation()``.
+        ``model.task_correlation()``; or a fitted model, whose ``task_correlation()`` is drawn.
     ax : Axes, optional
         Where to draw; default a new figure.
     annotate : bool
@@ -531,8 +531,13 @@ def task_correlation_heatmap(
         If ``corr`` is not square with the same labels on both axes, or has values outside [-1, 1].
     """
     where = "task_correlation_heatmap"
+    if not isinstance(corr, pd.DataFrame) and callable(getattr(corr, "task_correlation", None)):
+        corr = corr.task_correlation()  # a fitted model, like every other plot takes
     if not isinstance(corr, pd.DataFrame):
-        raise InputDataError(f"{where}: corr must be a pandas DataFrame, got {type(corr).__name__}")
+        raise InputDataError(
+            f"{where}: corr must be a pandas DataFrame (e.g. model.task_correlation()) or a fitted "
+            f"model, got {type(corr).__name__}"
+        )
     rows, cols = [str(r) for r in corr.index], [str(c) for c in corr.columns]
     if rows != cols or not rows:
         raise InputDataError(

@@ -9,6 +9,8 @@ variables become their level index (0, 1, ...), read by a categorical kernel, ne
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.transforms import ConditionTransform, condition_transform
 
 
@@ -37,13 +39,27 @@ def near_matches(missing: Sequence[str], columns: Sequence[Any]) -> str:
     ``"T5 [K]"`` for ``"T5 (K)"``, ``"tau_us "`` for ``"tau_us"``:
     ``" (the frame has 'tau_us ' for 'tau_us': ...)"``, or ``""`` when none does.
     """
-    found = []
+    found, with_unit = [], False
     for name in missing:
         key = _header_key(name)
-        found += [f"{str(c)!r} for {name!r}" for c in columns if key and _header_key(c) == key]
+        for c in columns:
+            if key and _header_key(c) == key:
+                found.append(f"{str(c)!r} for {name!r}")
+            elif key and _header_key(_UNIT_SUFFIX.sub("", str(c))) == key:
+                found.append(f"{str(c)!r} for {name!r}")
+                with_unit = True
     if not found:
         return ""
+    if with_unit:
+        return (
+            f" (the frame has {', '.join(found)}: rename the column(s) to the variable and task names; "
+            f"units belong on the Continuous or Task, e.g. unit='K', not in the header)"
+        )
     return f" (the frame has {', '.join(found)}: a stray space, a change of case or other brackets?)"
+
+
+#: A unit at the end of a spreadsheet header: ``"T [K]"``, ``"P (bar)"``, ``"tau {us}"``.
+_UNIT_SUFFIX = re.compile(r"\s*[\[({][^\])}]*[\])}]\s*$")
 
 
 def bool_cells(col: pd.Series) -> np.ndarray:
@@ -86,11 +102,37 @@ def _celsius_hint(variable: Continuous, values: np.ndarray) -> str:
         return ""
     kelvin = values + 273.15
     if np.all((kelvin >= variable.lower) & (kelvin <= variable.upper)):
-        return (
+        hint = (
             ". Hint: every value is in bounds once read as degrees Celsius: convert the column to "
-            "kelvin (+ 273.15), or declare the variable with unit='degC' and bounds in degC"
+            "kelvin (+ 273.15)"
         )
+        if variable.transform == "inverse":
+            # 1000 / T needs kelvin: a degC variable could not keep this transform.
+            return hint + " (1000 / T needs an absolute temperature)"
+        return hint + ", or declare the variable with unit='degC' and bounds in degC"
     return ""
+
+
+def _warn_extrapolation(variable: Continuous, values: np.ndarray, message: str, labels: pd.Index) -> None:
+    """Warn that conditions lie outside ``variable``'s bounds; raise where its transform cannot go.
+
+    A GP predicts outside the conditions it was fitted on by reverting towards its mean, with
+    intervals that widen with the distance: a usable, honest answer a little way out, not an error.
+    """
+    if variable._transform.needs_positive:
+        invalid = values <= 0
+        if invalid.any():
+            raise InputDataError(
+                f"column {variable.name!r}: {_values_at_rows(values[invalid], labels[invalid])} <= 0, "
+                f"which its {variable.transform!r} transform cannot take"
+            )
+    warnings.warn(
+        f"{message}: these predictions extrapolate beyond the conditions the model was fitted within "
+        f"(the GP reverts towards its mean and its intervals widen with the distance). Widen the "
+        f"Space's bounds and refit if such conditions belong to the study" + _celsius_hint(variable, values),
+        DataWarning,
+        stacklevel=4,
+    )
 
 
 #: Units read as degrees Celsius (compared in lower case, spaces removed): a temperature in them is
@@ -414,12 +456,24 @@ class Space:
                 + near_matches(missing, list(frame.columns))
             )
 
-    def validate(self, frame: pd.DataFrame) -> None:
+    def validate(self, frame: pd.DataFrame, outside: str = "error") -> None:
         """Check that ``frame`` holds valid conditions; raise :class:`InputDataError` naming the culprit.
 
         Checks: every variable has a column; continuous values are numeric, finite and within bounds;
         categorical values are known levels. Row labels in messages are the frame's index labels.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            ``n`` rows with a column per variable (extra columns are ignored).
+        outside : {"error", "warn"}
+            What a continuous value outside its bounds gets: an :class:`InputDataError` (data and
+            candidates must lie in the space), or a :class:`~mtgp_kinetics.errors.DataWarning`
+            (predictions may extrapolate; a value the variable's transform cannot take, such as a
+            temperature <= 0 under ``1000 / T``, is still an error).
         """
+        if outside not in ("error", "warn"):
+            raise InputDataError(f"outside must be 'error' or 'warn', got {outside!r}")
         self.check_columns(frame)
         for v in self.variables:
             col = frame[v.name]
@@ -440,11 +494,13 @@ class Space:
                     )
                 out = (values < v.lower) | (values > v.upper)
                 if out.any():
-                    raise InputDataError(
+                    message = (
                         f"column {v.name!r}: {_values_at_rows(values[out], frame.index[out])} outside "
                         f"the bounds [{v.lower}, {v.upper}] {v.unit}".rstrip()
-                        + _celsius_hint(v, values)
                     )
+                    if outside == "error":
+                        raise InputDataError(message + _celsius_hint(v, values))
+                    _warn_extrapolation(v, values, message, frame.index)
             else:
                 as_text = col.astype("string")
                 blank = (as_text.str.strip() == "").fillna(False).to_numpy(dtype=bool)
@@ -463,7 +519,7 @@ class Space:
                         + _level_hint(given, v.levels)
                     )
 
-    def to_model(self, frame: pd.DataFrame, validate: bool = True) -> torch.Tensor:
+    def to_model(self, frame: pd.DataFrame, validate: bool = True, outside: str = "error") -> torch.Tensor:
         """Physical conditions -> model inputs.
 
         Parameters
@@ -472,6 +528,8 @@ class Space:
             ``n`` rows with a column per variable (extra columns are ignored).
         validate : bool
             Check the frame first (see :meth:`validate`).
+        outside : {"error", "warn"}
+            Passed to :meth:`validate`: whether values outside the bounds raise or only warn.
 
         Returns
         -------
@@ -479,7 +537,7 @@ class Space:
             ``n x d`` float64: normalized transformed continuous coordinates, categorical level codes.
         """
         if validate:
-            self.validate(frame)
+            self.validate(frame, outside=outside)
         columns = []
         for v in self.variables:
             if isinstance(v, Continuous):

@@ -329,7 +329,17 @@ def _commands() -> list[str]:
 
 
 def test_every_command_is_covered():
-    assert set(_commands()) >= {"demo", "init", "suggest", "observe", "abandon", "export", "status", "report"}
+    assert set(_commands()) >= {
+        "demo",
+        "init",
+        "suggest",
+        "observe",
+        "abandon",
+        "settings",
+        "export",
+        "status",
+        "report",
+    }
 
 
 @pytest.mark.parametrize("command", _commands())
@@ -474,6 +484,69 @@ def test_a_sheet_never_overwrites_another_campaigns(tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "suggestions_1_second.csv")) == 2
 
 
+def test_observe_says_what_the_sheet_left_pending_and_which_placeholders_it_read(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    assert main(["suggest", "--db", str(db), "-q", "2"]) == 0
+    sheet = pd.read_csv(_fill(tmp_path / "suggestions_1.csv", tmp_path / "filled.csv"), dtype=str)
+    sheet.loc[1, "f_a"] = "n/a"  # the lab could not measure it
+    sheet.to_csv(tmp_path / "filled.csv", index=False)
+    capsys.readouterr()
+    assert main(["observe", str(tmp_path / "filled.csv"), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "Recorded 3 observation(s)" in out
+    assert "Still pending from this sheet (1 suggestion(s)): measure, or abandon:\n  suggestion 2: f_a" in out
+    assert "(cells reading 'n/a' (f_a) were taken as not measured)" in out
+
+
+def test_settings_shows_and_changes_the_campaign(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    assert main(["init", str(_write_config(tmp_path, "fixed = { P = 1.0 }")), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["settings", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "  fixed = {'P': 1.0}" in out and "Every suggestion obeys: P = 1.0" in out
+    assert main(["settings", "--db", str(db), "--set", "fixed = {}", "--set", "min_distance = 0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "Changed fixed, min_distance" in out and "No fixed values or constraints." in out
+    assert "  min_distance = 0.02" in out
+    assert main(["settings", "--db", str(db), "--set", "pool = 3"]) == 2
+    assert "['pool'] cannot be changed" in capsys.readouterr().err
+    assert main(["settings", "--db", str(db), "--set", "min_distance 0.1"]) == 2
+    assert "not a TOML 'key = value' line" in capsys.readouterr().err
+
+
+def test_a_third_sheet_name_is_found_when_two_are_taken(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+    for name in ("suggestions_1.csv", "suggestions_1_c.csv"):
+        (tmp_path / name).write_text("another campaign's sheet")
+    capsys.readouterr()
+    assert main(["suggest", "--db", str(db), "-q", "2"]) == 0
+    assert "Wrote " + str(tmp_path / "suggestions_1_c_2.csv") in capsys.readouterr().out
+    assert (tmp_path / "suggestions_1.csv").read_text() == "another campaign's sheet"
+
+
+def test_ctrl_c_gives_a_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import mtgp_kinetics.cli as cli
+
+    db = tmp_path / "c.db"
+    assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(
+        parser._subparsers._group_actions[0].choices["status"], "_defaults", {"handler": interrupted}
+    )
+    capsys.readouterr()
+    assert main(["status", "--db", str(db)]) == cli.EXIT_INTERRUPTED == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: each record is its own transaction") and "Traceback" not in err
+
+
 def test_pending_lists_and_rewrites_the_sheet_of_waiting_suggestions(tmp_path, capsys):
     db = tmp_path / "campaign.db"
     assert main(["init", str(_write_config(tmp_path)), "--db", str(db)]) == 0
@@ -599,4 +672,13 @@ def test_status_gives_the_task_correlation_a_credible_interval(fitted):
         r"  log_k ~ f_a: median -?\d\.\d\d, \[-?\d\.\d\d, -?\d\.\d\d\], P\(correlation > 0\) = \d\.\d\d",
         lines[1],
     ), lines
-    assert _correlation_interval_lines(fitted["independent"]) == []  # nothing shared, nothing to say
+    # Nothing shared: the zeros are said to be by construction, not a finding.
+    [line] = _correlation_interval_lines(fitted["independent"])
+    assert "independent GPs: 0 by construction, not measured" in line
+    from mtgp_kinetics.cli import correlation_title
+
+    assert (
+        correlation_title(fitted["independent"])
+        == "task correlation (independent GPs: 0 by construction, not measured)"
+    )
+    assert correlation_title(fitted["icm"]) == "task correlation (learned)"

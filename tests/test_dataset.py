@@ -389,7 +389,11 @@ def test_wide_reading(space, tasks, wide) -> None:
 
 
 def test_replicates_are_kept(space, tasks, wide) -> None:
-    data = Dataset.from_frame(pd.concat([wide, wide.iloc[[0]]]), space, tasks)
+    # A row pasted twice is kept too, but named: it would count as two measurements.
+    with pytest.warns(
+        DataWarning, match=r"1 row\(s\) repeat an earlier row in every cell \(row = earlier row: r0 = r0\)"
+    ):
+        data = Dataset.from_frame(pd.concat([wide, wide.iloc[[0]]]), space, tasks)
     obs = data.observations
     replicate = (obs["T"] == 800.0) & (obs["P"] == 1.0) & (obs["task"] == "tau")
     assert sorted(obs.loc[replicate, "value"]) == [1e-3, 1e-3, 2e-3]
@@ -675,6 +679,35 @@ def test_a_blank_level_and_a_near_miss_header_are_named_as_such():
     bracketed = mk.Space([mk.Continuous("T5 (K)", 300.0, 400.0, "K"), space["gas"]])
     with pytest.raises(mk.InputDataError, match=r"'T5 \[K\]' for 'T5 \(K\)': .* or other brackets"):
         mk.Dataset.from_frame(frame.rename(columns={"T": "T5 [K]"}), bracketed, tasks)
+    # A lab header with its unit: "T [K]" for the variable T.
+    with pytest.raises(mk.InputDataError, match=r"the frame has 'T \[K\]' for 'T': rename the column"):
+        mk.Dataset.from_frame(frame.rename(columns={"T": "T [K]", "tau_us": "tau_us (us)"}), space, tasks)
+    with pytest.raises(mk.InputDataError, match=r"the frame has 'tau_us \(us\)' for 'tau_us': rename"):
+        mk.Dataset.from_frame(frame.rename(columns={"tau_us": "tau_us (us)"}), space, tasks)
+
+
+def test_a_lone_dash_means_not_measured_and_text_in_several_columns_is_named_at_once(tmp_path):
+    space = mk.Space([mk.Continuous("T", 300.0, 400.0, "K")])
+    tasks = [mk.Task("k", "1/s", "log10"), mk.Task("y", "", "logit"), mk.Task("z", "", "log")]
+    frame = pd.DataFrame(
+        {
+            "T": [310.0, 320.0, 330.0],
+            "k": [1.0, "-", 3.0],
+            "y": [0.2, "\u2014", 0.4],
+            "z": [1.0, 2.0, "\u2013"],
+        }
+    )
+    data = mk.Dataset.from_frame(frame, space, tasks)
+    assert data.counts().to_dict() == {"k": 2, "y": 2, "z": 2}
+    path = tmp_path / "dash.csv"
+    frame.to_csv(path, index=False)
+    assert mk.Dataset.from_csv(path, space, tasks).counts().to_dict() == {"k": 2, "y": 2, "z": 2}
+    frame.loc[0, "k"], frame.loc[2, "y"] = "n.d.", "0,4"
+    with pytest.raises(
+        mk.InputDataError,
+        match=r"column 'k': non-numeric .*\['n.d.'\] at row\(s\) 0; column 'y': .*\['0,4'\] at row\(s\) 2;",
+    ):
+        mk.Dataset.from_frame(frame, space, tasks)
 
 
 def test_a_relative_std_in_a_noise_column_is_pointed_out() -> None:

@@ -219,6 +219,8 @@ def test_errors_name_the_culprit(arrhenius_model, test_conditions):
     with pytest.raises(mk.InputDataError, match="unknown condition 'Temp'"):
         mk.activation_energy(arrhenius_model, test_conditions, "k", temperature="Temp")
     with pytest.raises(mk.InputDataError, match="column 'T'"):
+        mk.activation_energy(arrhenius_model, test_conditions.assign(T=-20.0), "k")
+    with pytest.warns(mk.DataWarning, match="column 'T'.*outside the bounds.*extrapolate"):
         mk.activation_energy(arrhenius_model, test_conditions.assign(T=2000.0), "k")
     with pytest.raises(mk.InputDataError, match="level must be a probability"):
         mk.exponent(arrhenius_model, test_conditions, "k", level=95)
@@ -435,7 +437,7 @@ def test_draw_counts_and_levels_are_checked_by_the_function_called(arrhenius_mod
     with pytest.raises(mk.InputDataError, match=r"^activation_energy: step must be in \(0, 0\.1\]"):
         mk.activation_energy(model, at, "k", step=0.5)
     with pytest.raises(mk.InputDataError, match=r"^activation_energy: conditions: column 'T'"):
-        mk.activation_energy(model, pd.DataFrame({"T": [5000.0], "P": 1.0}), "k")
+        mk.activation_energy(model, pd.DataFrame({"T": [0.0], "P": 1.0}), "k")
     with pytest.raises(mk.InputDataError, match="physical unit, not its log"):
         mk.probability_above(model, at, "k", -10.0)
 
@@ -452,6 +454,8 @@ def test_results_keep_the_callers_row_labels_and_at_may_not_hold_the_crossed_con
         mk.InputDataError, match="at has a column 'T', the condition the crossing is searched along"
     ):
         mk.level_crossing(arrhenius_model, "k", 1e3, along="T", at=runs[["T", "P"]])
+    crossing = mk.level_crossing(arrhenius_model, "k", 1e3, along="T", at=runs[["P"]].iloc[:1], n_samples=20)
+    assert list(crossing.index) == [101]
 
 
 def celsius_delay_model() -> tuple[mk.KineticsModel, float, float]:

@@ -53,7 +53,8 @@ def _duplicate_conditions_data() -> mk.Dataset:
     # Known noise far below float64 resolution of the kernel matrix forces a Cholesky failure.
     frame["y_sd"] = 1e-12
     tasks = [mk.Task("y", noise_column="y_sd")]
-    return mk.Dataset.from_frame(frame, space, tasks)
+    with pytest.warns(mk.DataWarning, match="3 row\\(s\\) repeat an earlier row in every cell"):
+        return mk.Dataset.from_frame(frame, space, tasks)
 
 
 def test_cholesky_failure_is_repaired_with_jitter_and_reported():

@@ -144,9 +144,36 @@ def test_prediction_errors_name_the_culprit(fitted, grid):
     with pytest.raises(mk.InputDataError, match="nope"):
         model.predict(grid, tasks=["nope"])
     bad = grid.copy()
-    bad.loc[bad.index[2], "T"] = 5000.0
-    with pytest.raises(mk.InputDataError, match=r"'T'.*row"):
+    bad.loc[bad.index[2], "T"] = -5.0  # no 1000 / T of it
+    with pytest.raises(mk.InputDataError, match=r"column 'T': row 2: -5 <= 0, which its 'inverse' transform"):
         model.predict(bad)
+    bad["T"] = bad["T"].astype(object)
+    bad.loc[bad.index[2], "T"] = "hot"
+    with pytest.raises(mk.InputDataError, match=r"column 'T': non-numeric value\(s\) at row\(s\) 2"):
+        model.predict(bad)
+
+
+def test_prediction_outside_the_bounds_warns_and_widens(fitted, grid):
+    """Extrapolation is allowed with a DataWarning naming the rows; the interval widens with distance."""
+    model = fitted["icm"]
+    T_hi = next(v.upper for v in model.space.variables if v.name == "T")
+    away = pd.DataFrame(
+        {"T": [T_hi, 1.2 * T_hi, 2.0 * T_hi], "P": grid["P"].iloc[0]}, index=["in", "near", "far"]
+    )
+    with pytest.warns(
+        mk.DataWarning, match=r"column 'T': row near: .*, row far: .* outside the bounds .*extrapolate"
+    ):
+        pred = model.predict(away, tasks="log_k")
+    assert list(pred["row"]) == ["in", "near", "far"]
+    std = pred["transformed_std"].to_numpy()
+    assert np.all(np.isfinite(std)) and std[0] < std[1] < std[2]
+
+
+def test_prediction_rows_carry_the_callers_labels(fitted, grid):
+    runs = grid.iloc[:3].set_axis(["run a", "run b", "run a2"])
+    pred = fitted["icm"].predict(runs)
+    assert list(pred["row"]) == ["run a", "run a", "run b", "run b", "run a2", "run a2"]
+    assert list(pred["task"]) == ["log_k", "f_a"] * 3
 
 
 def test_unfitted_model_refuses_to_predict(analytic_data, grid):

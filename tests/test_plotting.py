@@ -296,6 +296,10 @@ def test_task_correlation_heatmap_shows_the_matrix(model, tmp_path):
     assert len(plain.axes[0].texts) == 0
     assert ax.get_title() == "task correlation"
     assert plain.axes[0].get_title() == "posterior mean task correlation"
+    # A fitted model is taken too, like every other plot takes one.
+    np.testing.assert_allclose(task_correlation_heatmap(model).axes[0].images[0].get_array(), corr.to_numpy())
+    with pytest.raises(InputDataError, match="or a fitted model, got list"):
+        task_correlation_heatmap([[1.0]])
 
 
 def test_task_correlation_heatmap_rejects_non_correlations():

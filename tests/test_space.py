@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mtgp_kinetics.errors import InputDataError
+from mtgp_kinetics.errors import DataWarning, InputDataError
 from mtgp_kinetics.space import Categorical, Continuous, Space
 
 # Round trips through 1000/x, ln/exp and the [0, 1] scaling lose a few ulps in float64.
@@ -118,6 +118,25 @@ def test_validate_names_column_and_rows(space, frame, column, value, match) -> N
         space.validate(frame)
     with pytest.raises(InputDataError, match=match):
         space.to_model(frame)
+
+
+def test_out_of_bounds_warns_where_asked_and_a_celsius_hint_keeps_to_kelvin_under_inverse(
+    space, frame
+) -> None:
+    frame.loc["b", "T"] = 1500.0
+    with pytest.warns(DataWarning, match=r"column 'T': row b: 1500 outside the bounds .* extrapolate"):
+        space.validate(frame, outside="warn")
+    frame.loc["b", "T"] = 0.0
+    with pytest.raises(InputDataError, match=r"column 'T': row b: 0 <= 0, which its 'inverse' transform"):
+        space.validate(frame, outside="warn")
+    with pytest.raises(InputDataError, match="outside must be 'error' or 'warn'"):
+        space.validate(frame, outside="ignore")
+    celsius = frame.assign(T=[500.0, 600.0, 700.0])  # 773-973 K: in bounds once read as degC
+    with pytest.raises(InputDataError, match=r"read as degrees Celsius: .*\(\+ 273.15\) \(1000 / T needs"):
+        space.validate(celsius)  # no advice to declare unit='degC', which 'inverse' refuses
+    linear = Space([Continuous("T", 700.0, 1400.0, "K"), *space.variables[1:]])
+    with pytest.raises(InputDataError, match=r"or declare the variable with unit='degC'"):
+        linear.validate(celsius)
 
 
 def test_validate_missing_column(space, frame) -> None:

@@ -301,9 +301,16 @@ def hyperparameter_mixture(
             f"reliable below {MAX_PARETO_K}); mk.fit(data, kernel, method='nuts') samples this "
             "posterior instead"
         )
+    averaged = list(model.averaged_tasks_)
+    uses = (
+        f"predictions of {averaged} use the delta-method hyperparameter term instead of averaging "
+        "over it, and "
+        if averaged
+        else ""
+    )
     warnings.warn(
-        f"predictions of {list(model.averaged_tasks_)} use the delta-method hyperparameter term "
-        f"instead of averaging over the hyperparameter posterior: {reason}",
+        f"the hyperparameter posterior could not be importance-sampled: {reason}. So {uses}"
+        "task_correlation_summary() has no credible interval (NaN beside the MAP value)",
         NumericsWarning,
         stacklevel=stacklevel,
     )

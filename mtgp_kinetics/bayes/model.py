@@ -414,7 +414,8 @@ class BayesianKineticsModel:
         -------
         DataFrame
             One row per pair ``task`` < ``task_`` (model order): ``mean``, ``median``, ``lower``,
-            ``upper`` (equal-tailed ``level`` credible interval), ``prob_positive``.
+            ``upper`` (equal-tailed ``level`` credible interval), ``prob_positive`` and ``shared``
+            (False where every draw is exactly 0: the structure does not couple the pair).
         """
         level = check_probability(level)
         corr = self._quantity_draws["task_correlation"]
@@ -433,10 +434,11 @@ class BayesianKineticsModel:
                         "lower": float(np.quantile(x, 0.5 - level / 2)),
                         "upper": float(np.quantile(x, 0.5 + level / 2)),
                         "prob_positive": float((x > 0).mean()),
+                        "shared": bool(np.any(x != 0.0)),
                     }
                 )
         return pd.DataFrame(
-            rows, columns=["task", "task_", "mean", "median", "lower", "upper", "prob_positive"]
+            rows, columns=["task", "task_", "mean", "median", "lower", "upper", "prob_positive", "shared"]
         )
 
     def noise_std(self) -> pd.Series:

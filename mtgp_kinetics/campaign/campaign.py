@@ -9,6 +9,8 @@ task weights, candidate pool, minimum distance) lives in the store's settings, s
 from __future__ import annotations
 
 import inspect
+import json
+import numbers
 import os
 import sys
 import warnings
@@ -65,6 +67,21 @@ FEASIBLE_CANDIDATES = SOBOL_CANDIDATES
 #: Columns of an exported campaign (``export_csv``, wide) that say where a result came from in *that*
 #: campaign; an initial design read from such a file drops them (its rows are unsolicited here).
 EXPORT_PROVENANCE = (SUGGESTION_ID, "source", "recorded_at")
+
+
+#: Settings :meth:`Campaign.update_settings` may change (the pool and the seed stay).
+CHANGEABLE_SETTINGS = (
+    "strategy",
+    "strategy_options",
+    "fit_options",
+    "kernel",
+    "restarts",
+    "task_weights",
+    "min_distance",
+    "fixed",
+    "constraints",
+    "stop",
+)
 
 
 def as_initial_design(initial: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +153,7 @@ class Campaign:
     def __init__(self, store: CampaignStore) -> None:
         self.store = store
         self._model: KineticsModel | None = None
-        self._model_key: tuple[int, int] | None = None
+        self._model_key: tuple[int, int, str] | None = None
 
     # -- creating and opening --------------------------------------------------------------------
     @classmethod
@@ -218,46 +235,25 @@ class Campaign:
             The new campaign.
         """
         tasks = list(tasks)
-        strategy_options = dict(strategy_options or {})
-        get_strategy(strategy, **strategy_options)  # fail before creating the file
-        names = [t.name for t in tasks]
-        targets = strategy_options.get("target_std") or {}
-        unknown_targets = sorted(set(targets) - set(names)) if isinstance(targets, dict) else []
-        if unknown_targets:
-            raise InputDataError(
-                f"strategy_options.target_std names unknown task(s) {unknown_targets}; the tasks are {names}"
-            )
-        stop = _stop_description(stop, names)
         if initial is not None:
             initial = as_initial_design(initial)
             parse_results(initial, space, tasks)  # a bad initial design: fail before creating the file
-        weights = {n: 1.0 for n in names}
-        for name, weight in (task_weights or {}).items():
-            if name not in weights:
-                raise InputDataError(f"task_weights: unknown task {name!r}; the tasks are {names}")
-            if not (np.isfinite(weight) and weight >= 0):
-                raise InputDataError(f"task_weights[{name!r}] must be finite and >= 0, got {weight!r}")
-            weights[name] = float(weight)
-        if not (np.isfinite(min_distance) and min_distance >= 0):
-            raise InputDataError(f"min_distance must be finite and >= 0, got {min_distance!r}")
-        feasibility = Feasibility(space, fixed or {}, constraints or ())
-        if pool is not None and feasibility.active:
-            frame = pool if isinstance(pool, pd.DataFrame) else pd.DataFrame(pool)
-            if not feasibility.mask(frame.reset_index(drop=True)).any():
-                raise InputDataError("no row of the pool obeys the fixed values and constraints")
-        settings: dict[str, Any] = {
-            "strategy": strategy,
-            "strategy_options": strategy_options,
-            "fit_options": _fit_options(strategy, fit_options),
-            "kernel": kernel,
-            "seed": int(seed),
-            "restarts": int(restarts),
-            "task_weights": weights,
-            "min_distance": float(min_distance),
-            "pool": None if pool is None else _pool_records(pool, space),
-            **feasibility.settings(),
-            "stop": stop,
-        }
+        settings: dict[str, Any] = _checked_settings(
+            space,
+            [t.name for t in tasks],
+            pool=pool,
+            strategy=strategy,
+            strategy_options=strategy_options,
+            fit_options=fit_options,
+            kernel=kernel,
+            seed=seed,
+            restarts=restarts,
+            task_weights=task_weights,
+            min_distance=min_distance,
+            fixed=fixed,
+            constraints=constraints,
+            stop=stop,
+        )
         store = CampaignStore.create(path, space, tasks, settings)
         campaign = cls(store)
         if initial is not None:
@@ -285,6 +281,52 @@ class Campaign:
     def settings(self) -> dict[str, Any]:
         """The campaign's settings (from the store)."""
         return self.store.settings
+
+    def update_settings(self, **changes: Any) -> dict[str, Any]:
+        """Change settings of a running campaign, checked as :meth:`create` checks them.
+
+        A lab screens at a fixed diluent and then opens it, tightens ``min_distance`` or moves to
+        another strategy: the next :meth:`suggest` uses the new settings, the results so far stay,
+        and the store logs the change with its time (``store.settings_history()``).
+
+        Parameters
+        ----------
+        **changes
+            Any of ``strategy``, ``strategy_options``, ``fit_options``, ``kernel``, ``restarts``,
+            ``task_weights``, ``min_distance``, ``fixed``, ``constraints`` and ``stop``, as in
+            :meth:`create`; ``fixed={}`` releases every fixed value, ``constraints=[]`` every
+            constraint. A new ``strategy`` given without ``fit_options`` takes that strategy's
+            default fit options (NUTS for ``"bald"``, MAP otherwise). The pool and the seed stay:
+            a new pool is a new campaign.
+
+        Returns
+        -------
+        dict
+            The new settings.
+
+        Raises
+        ------
+        InputDataError
+            For an unknown or unchangeable key, or a value :meth:`create` would refuse; nothing
+            changes then.
+        """
+        unknown = sorted(set(changes) - set(CHANGEABLE_SETTINGS))
+        if unknown:
+            raise InputDataError(
+                f"update_settings: {unknown} cannot be changed; the changeable settings are "
+                f"{list(CHANGEABLE_SETTINGS)} (a new pool or seed is a new campaign: export the results "
+                f"and create one with initial=)"
+            )
+        current = self.settings
+        given = {key: current.get(key) for key in CHANGEABLE_SETTINGS}
+        if "strategy" in changes and "fit_options" not in changes:
+            given["fit_options"] = None  # the new strategy's own (NUTS for "bald")
+        given.update(changes)
+        checked = _checked_settings(
+            self.store.space, self.store.task_names, pool=current.get("pool"), seed=current["seed"], **given
+        )
+        new = {key: checked[key] for key in (*CHANGEABLE_SETTINGS,) if checked[key] != current.get(key)}
+        return self.store.update_settings(new) if new else current
 
     def stopping_rules(self) -> list[StoppingRule]:
         """The campaign's own stopping rules (``stop`` of :meth:`create`; none if it set none)."""
@@ -418,7 +460,9 @@ class Campaign:
             If there are too few observations (see :meth:`can_fit`).
         """
         obs = self.store.observations()
-        key = (len(obs), int(obs["observation_id"].max()) if len(obs) else 0)
+        settings = self.settings
+        fitted_by = json.dumps([settings["kernel"], settings["restarts"], settings.get("fit_options", {})])
+        key = (len(obs), int(obs["observation_id"].max()) if len(obs) else 0, fitted_by)
         if self._model is None or self._model_key != key:
             if not self.can_fit():
                 counts = self.store.counts()["observations"].to_dict()
@@ -426,7 +470,6 @@ class Campaign:
                     f"too few observations to fit a model ({counts}); each task needs {MIN_PER_TASK} "
                     f"and {MIN_TOTAL} in all: observe more, or suggest() Sobol points first"
                 )
-            settings = self.settings
             options = dict(settings.get("fit_options", {}))
             if options.get("method") == "nuts":
                 # NUTS's progress bars are for a terminal; piped into a log they are noise.
@@ -538,7 +581,9 @@ class Campaign:
                 # Every suggestion measures every task: as many as the budget pays for.
                 q = min(q, how_many(max_cost, cheapest))
         if pool_X is not None and not per_task:
-            domain = Pool(pool_X[nearest_distance(pool_X, used_X) >= min_distance], region)
+            free = nearest_distance(pool_X, used_X) >= min_distance
+            _check_enough_free(int(free.sum()), len(free), q, min_distance, pool_frame is not None)
+            domain = Pool(pool_X[free], region)
         if strategy is not None:
             # Model-free strategies (random, Sobol) need no fit; they avoid every used condition.
             needs_model = bool(getattr(strategy, "needs_model", True))
@@ -563,6 +608,7 @@ class Campaign:
                 # A bounds-mode optimum on top of a used point (rare): search a Sobol set without them.
                 candidates = domain.sobol(4096, settings["seed"])
                 free = nearest_distance(candidates, used_X) >= min_distance
+                _check_enough_free(int(free.sum()), len(free), q, min_distance, False)
                 X, values = strategy.suggest(
                     model, Pool(candidates[free]), q, pending, weights, rng, **options
                 )
@@ -613,10 +659,26 @@ class Campaign:
         -------
         int
             Number of observations recorded.
+
+        Warns
+        -----
+        DataWarning
+            Where ``results`` holds no value at all (every task cell empty, e.g. the sheet
+            ``suggest`` returned, not yet filled in, or values lost in parsing): nothing is
+            recorded and every suggestion stays pending.
         """
-        return self.store.record(
+        recorded = self.store.record(
             results, source="observe", replace=replace, as_run=as_run, duplicates=duplicates
         )
+        names = [t.name for t in self.store.tasks if isinstance(results, pd.DataFrame) and t.name in results]
+        if recorded == 0 and names and all(results[n].isna().all() for n in names):
+            warnings.warn(
+                f"the results hold no value (every cell of {names} is empty): nothing was recorded "
+                "and the suggestions stay pending; fill in the measured values and observe again",
+                DataWarning,
+                stacklevel=2,
+            )
+        return recorded
 
     # -- closed loop -------------------------------------------------------------------------------
     def run(
@@ -765,7 +827,7 @@ class Campaign:
             results = results.drop(columns=extra)
         results = self._only_asked_tasks(results.reset_index(drop=True), suggestions)
         results[SUGGESTION_ID] = suggestions[SUGGESTION_ID].to_numpy()
-        self.observe(results)
+        self.store.record(results, source="observe")  # an empty answer is _warn_unanswered's to name
         self._warn_unanswered(results, suggestions)
 
     def _warn_unanswered(self, results: pd.DataFrame, suggestions: pd.DataFrame) -> None:
@@ -848,6 +910,79 @@ class Campaign:
 CAMPAIGN_FIT_KEYWORDS = ("data", "kernel", "restarts", "seed")
 
 
+def _checked_settings(
+    space: Space,
+    names: Sequence[str],
+    *,
+    pool: pd.DataFrame | list[dict[str, Any]] | None,
+    strategy: str,
+    strategy_options: dict[str, Any] | None,
+    fit_options: dict[str, Any] | None,
+    kernel: str | None,
+    seed: int,
+    restarts: int,
+    task_weights: Mapping[str, float] | None,
+    min_distance: float,
+    fixed: Mapping[str, Any] | None,
+    constraints: Sequence[str] | None,
+    stop: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A campaign's settings, each checked, as the store keeps them (:meth:`Campaign.create`).
+
+    Raises
+    ------
+    InputDataError
+        Naming the setting at fault.
+    """
+    strategy_options = dict(strategy_options or {})
+    get_strategy(strategy, **strategy_options)  # an unknown strategy or option fails here
+    targets = strategy_options.get("target_std") or {}
+    unknown_targets = sorted(set(targets) - set(names)) if isinstance(targets, dict) else []
+    if unknown_targets:
+        raise InputDataError(
+            f"strategy_options.target_std names unknown task(s) {unknown_targets}; the tasks are "
+            f"{list(names)}"
+        )
+    weights = {n: 1.0 for n in names}
+    for name, weight in (task_weights or {}).items():
+        if name not in weights:
+            raise InputDataError(f"task_weights: unknown task {name!r}; the tasks are {list(names)}")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, numbers.Real)
+            or not (np.isfinite(weight) and weight >= 0)
+        ):
+            raise InputDataError(f"task_weights[{name!r}] must be finite and >= 0, got {weight!r}")
+        weights[name] = float(weight)
+    if (
+        isinstance(min_distance, bool)
+        or not isinstance(min_distance, numbers.Real)
+        or not (np.isfinite(min_distance) and min_distance >= 0)
+    ):
+        raise InputDataError(f"min_distance must be finite and >= 0, got {min_distance!r}")
+    if isinstance(restarts, bool) or not isinstance(restarts, numbers.Integral) or restarts < 1:
+        raise InputDataError(f"restarts must be a positive integer, got {restarts!r}")
+    feasibility = Feasibility(space, dict(fixed or {}), list(constraints or ()))
+    records = None
+    if pool is not None:
+        records = pool if isinstance(pool, list) else _pool_records(pool, space)
+        if feasibility.active and not feasibility.mask(pd.DataFrame(records)[space.names]).any():
+            raise InputDataError("no row of the pool obeys the fixed values and constraints")
+    return {
+        "strategy": strategy,
+        "strategy_options": strategy_options,
+        "fit_options": _fit_options(strategy, fit_options),
+        "kernel": kernel,
+        "seed": int(seed),
+        "restarts": int(restarts),
+        "task_weights": weights,
+        "min_distance": float(min_distance),
+        "pool": records,
+        **feasibility.settings(),
+        "stop": _stop_description(stop, names),
+    }
+
+
 def _fit_options(strategy: str, fit_options: dict[str, Any] | None) -> dict[str, Any]:
     """The campaign's keywords of :func:`mtgp_kinetics.fit`, checked; BALD fits by NUTS unless told otherwise.
 
@@ -884,6 +1019,30 @@ def _fit_options(strategy: str, fit_options: dict[str, Any] | None) -> dict[str,
 
         NutsSettings(**sampler).validate()
     return options
+
+
+def _check_enough_free(free: int, candidates: int, q: int, min_distance: float, user_pool: bool) -> None:
+    """Raise :class:`PoolExhausted` saying why fewer than ``q`` candidates are left.
+
+    ``free`` of ``candidates`` lie at least ``min_distance`` from every observed or pending
+    condition; ``user_pool`` says whether they are the user's pool or points sampled in the box.
+    """
+    if free >= q:
+        return
+    near = (
+        f"{candidates - free} of {candidates} lie within min_distance={min_distance:g} (normalized "
+        f"model coordinates: the box is [0, 1] on each axis) of an observed or pending condition"
+    )
+    if user_pool:
+        raise PoolExhausted(
+            f"the candidate pool has {free} usable row(s), fewer than q={q} ({near}); add "
+            f"candidates, ask for fewer or lower min_distance"
+        )
+    raise PoolExhausted(
+        f"{free} usable point(s) in the feasible box (bounds, fixed values, constraints), fewer than "
+        f"q={q}: of points sampled there, {near}. Lower min_distance (TOML key min_distance), "
+        f"release a fixed value or ask for fewer"
+    )
 
 
 def _too_close(X: torch.Tensor, used_X: torch.Tensor, min_distance: float) -> bool:

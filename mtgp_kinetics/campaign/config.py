@@ -34,6 +34,10 @@ strategy = "integrated_variance"   # optional
 seed = 0                           # optional
 kernel = "independent"             # optional; omit (or "default") for the default model
 restarts = 2                       # optional (default 4)
+# min_distance = 0.05              # optional: closest a suggestion may come to an observed or
+#                                  #   pending condition (normalized coordinates, each axis [0, 1])
+# task_weights = { tau_ign = 1.0 } # optional: weight of each task in the criterion (default 1)
+# strategy_options = { criterion = "trace" }   # optional: options of the strategy (docs/campaign.md)
 # pool = "pool.csv"                # optional: candidate conditions (path relative to this file)
 # fixed = { bath = "Ar" }           # optional: conditions every suggestion has
 # constraints = ["T <= 1400"]       # optional: linear constraints, physical units

@@ -22,7 +22,7 @@ import pandas as pd
 
 from mtgp_kinetics.errors import InputDataError
 from mtgp_kinetics.frame_parsing import _check_noise, _check_task_values, _to_float, blank_cells
-from mtgp_kinetics.space import Categorical, Space, _rows
+from mtgp_kinetics.space import Categorical, Space, _rows, is_kelvin
 from mtgp_kinetics.tasks import Task
 
 #: Column naming the suggestion a result answers; empty for an unsolicited experiment.
@@ -138,6 +138,24 @@ def mismatched(space: Space, given: dict[str, Condition], suggested: dict[str, C
     return out
 
 
+def celsius_slip(space: Space, name: str, given: Condition, suggested: Condition) -> str:
+    """A hint where ``given`` is the suggested kelvin temperature in degrees Celsius, else ``""``.
+
+    ``given + 273.15`` within 1 K (or 0.1 %) of ``suggested`` for a kelvin condition: the
+    lab typed the furnace reading in degrees Celsius into the sheet.
+    """
+    variable = space[name]
+    if isinstance(variable, Categorical) or not is_kelvin(variable.unit):
+        return ""
+    try:
+        kelvin, exact = float(given) + 273.15, float(suggested)
+    except (TypeError, ValueError):
+        return ""
+    if abs(kelvin - exact) <= max(1.0, 1e-3 * exact):
+        return f"; {given!r} + 273.15 = {kelvin:.6g} K is the suggestion's: given in degrees Celsius?"
+    return ""
+
+
 def is_rounding_of(shown: float, exact: float) -> bool:
     """Whether ``shown`` is ``exact`` rounded to the last digit ``shown`` is written with.
 
@@ -194,8 +212,10 @@ def _check_columns(frame: pd.DataFrame, space: Space, tasks: Sequence[Task]) -> 
         raise InputDataError(
             f"unknown column(s) {unknown}: a results frame may only have the condition columns "
             f"{space.names}, the task columns {names}, the tasks' noise columns {noise_columns}, "
-            f"{SUGGESTION_ID!r} and {list(EXTRA_COLUMNS)}; rename the column(s) (a typo in a task name?) "
-            f"or remove them"
+            f"{SUGGESTION_ID!r}, a free-text {EXTRA_COLUMNS[0]!r} column (kept with each result), and "
+            f"the columns suggest() and export write ({[*SUGGESTION_COLUMNS, *EXPORT_COLUMNS]}, "
+            f"ignored); rename the column(s) (a typo in a task name? a comment column: call it "
+            f"{EXTRA_COLUMNS[0]!r}) or remove them"
         )
     present = [t for t in tasks if t.name in frame.columns]
     if not present:

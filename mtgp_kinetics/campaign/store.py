@@ -48,6 +48,7 @@ from mtgp_kinetics.campaign.connection import (
 )
 from mtgp_kinetics.campaign.errors import CampaignBusyError, CampaignStoreError, SuggestionConflict
 from mtgp_kinetics.campaign.export import wide_results
+from mtgp_kinetics.campaign.feasibility import Feasibility
 from mtgp_kinetics.campaign.results import (
     CONDITION_RTOL,
     DUPLICATE_POLICIES,
@@ -56,6 +57,7 @@ from mtgp_kinetics.campaign.results import (
     Condition,
     ParsedResults,
     ResultRow,
+    celsius_slip,
     conditions_json,
     mismatched,
     parse_results,
@@ -896,6 +898,8 @@ class CampaignStore:
         unsolicited = self._current_unsolicited(conn) if on_repeat != "keep" else {}
         repeats: list[str] = []
         conflicts: list[str] = []
+        mismatches: list[str] = []
+        slips = False  # a temperature given in degrees Celsius among the mismatches
         plan = []
         for row in parsed.rows:
             sid = row.suggestion_id
@@ -931,17 +935,16 @@ class CampaignStore:
             if differ and recorded_as_run:
                 conditions = {**conditions, **{n: row.conditions[n] for n in differ}}
             elif differ and as_run:
-                conditions = self._as_run(row, conditions, differ)
+                conditions = self._as_run(row, conditions, differ, sid)
             elif differ:
+                hints = [celsius_slip(self._space, n, row.conditions[n], conditions[n]) for n in differ]
+                slips = slips or any(hints)
                 detail = ", ".join(
-                    f"{n}: given {row.conditions[n]!r}, suggested {conditions[n]!r}" for n in differ
+                    f"{n}: given {row.conditions[n]!r}, suggested {conditions[n]!r}{hint}"
+                    for n, hint in zip(differ, hints, strict=True)
                 )
-                raise InputDataError(
-                    f"row {row.label}, column(s) {differ}: the conditions differ from those of suggestion "
-                    f"{sid} ({detail}); correct the suggestion id or the conditions, clear the "
-                    f"condition cells to use the suggestion's, or, if the experiment was run at the "
-                    f"given conditions, record with as_run=True (CLI: observe --as-run)"
-                )
+                mismatches.append(f"row {row.label}, column(s) {differ}, suggestion {sid} ({detail})")
+                continue
             repeated_tasks = [
                 task
                 for task, measured in row.values.items()
@@ -968,6 +971,8 @@ class CampaignStore:
                         )
                     replaced[task] = oid
             plan.append((row, json.dumps(conditions), replaced))
+        if mismatches:
+            raise InputDataError(_mismatch_refusal(mismatches, slips))
         if conflicts or repeats:
             raise InputDataError(_refusal(conflicts, repeats))
         return plan
@@ -1015,7 +1020,7 @@ class CampaignStore:
         return out
 
     def _as_run(
-        self, row: ResultRow, suggested: dict[str, Condition], differ: list[str]
+        self, row: ResultRow, suggested: dict[str, Condition], differ: list[str], sid: int
     ) -> dict[str, Condition]:
         """The conditions a row answering a suggestion was run at: its ``differ`` cells over ``suggested``.
 
@@ -1026,11 +1031,55 @@ class CampaignStore:
         ------
         InputDataError
             Naming the row and column, if a given condition is outside the space.
+
+        Warns
+        -----
+        DataWarning
+            Where a given temperature is the suggested kelvin value minus 273.15 (degrees Celsius
+            typed into a kelvin column), or the conditions run break the campaign's fixed values or
+            constraints (recorded all the same: they are where the experiment ran).
         """
         ran = {name: row.conditions[name] for name in differ}
         merged = pd.DataFrame([{**suggested, **ran}], index=[row.label])[self._space.names]
         self._space.validate(merged)
+        slips = [celsius_slip(self._space, n, ran[n], suggested[n]) for n in differ]
+        if any(slips):
+            warnings.warn(
+                f"row {row.label}: recorded as run at {', '.join(f'{n}={ran[n]!r}' for n in differ)} "
+                f"for suggestion {sid}{''.join(slips)}. If so, correct it with replace=True and the "
+                f"temperature in kelvin (CLI: observe --replace --as-run)",
+                DataWarning,
+                stacklevel=5,
+            )
+        broken = self._broken_rules(merged)
+        if broken:
+            warnings.warn(
+                f"row {row.label}: the conditions run for suggestion {sid} break the campaign's "
+                f"rule(s) {broken}; recorded where it ran, as as_run asks",
+                DataWarning,
+                stacklevel=5,
+            )
         return conditions_json(self._space, merged)[0]
+
+    def _broken_rules(self, frame: pd.DataFrame) -> list[str]:
+        """The campaign's fixed values and constraints (settings) that the one row of ``frame`` breaks."""
+        settings = self.settings
+        fixed, constraints = settings.get("fixed") or {}, settings.get("constraints") or ()
+        if not fixed and not constraints:
+            return []
+        rules = Feasibility(self._space, fixed, constraints)
+        row = frame.reset_index(drop=True)
+        broken = []
+        for name, value in rules.fixed.items():
+            given = row[name].iloc[0]
+            if isinstance(value, float):
+                same = bool(np.isclose(float(given), value, rtol=1e-9, atol=0.0))
+            else:
+                same = str(given) == str(value)
+            if not same:
+                broken.append(f"{name} = {value}")
+        broken += [str(c) for c in rules.constraints if not c.holds(row)[0]]
+        return broken
 
     def import_csv(
         self,
@@ -1212,6 +1261,21 @@ def _listed(items: Sequence[str], limit: int = 5) -> str:
     """The first ``limit`` items joined by ``"; "``, and how many more."""
     more = len(items) - limit
     return "; ".join(items[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _mismatch_refusal(mismatches: Sequence[str], slips: bool) -> str:
+    """One message for every row whose conditions differ from its suggestion's."""
+    fix = (
+        "correct the suggestion id or the conditions, clear the condition cells to use the "
+        "suggestion's, or, if the experiments were run at the given conditions, record with "
+        "as_run=True (CLI: observe --as-run)"
+    )
+    if slips:
+        fix = "convert temperatures typed in degrees Celsius to kelvin (+ 273.15); otherwise " + fix
+    return (
+        f"{len(mismatches)} row(s) give conditions that differ from their suggestion's: "
+        f"{_listed(mismatches)}; {fix}"
+    )
 
 
 def _refusal(conflicts: Sequence[str], repeats: Sequence[str]) -> str:

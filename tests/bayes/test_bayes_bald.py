@@ -37,6 +37,34 @@ def test_bald_batch_is_distinct_and_spreads(nuts_model: BayesianKineticsModel, a
     assert len({tuple(row.tolist()) for row in X}) == 3
 
 
+def test_a_bald_batch_conditions_every_draw_on_one_fantasy(
+    nuts_model: BayesianKineticsModel, analytic_problem
+) -> None:
+    """One experiment gives one value that every hyperparameter draw must explain.
+
+    Conditioned on that common fantasy, the draws' means at the pick move together and their
+    spread there falls; each draw conditioned on its own mean (before session 20) kept the spread
+    exactly, and with it the disagreement BALD scores, however often the pick were measured.
+    """
+    import copy
+
+    from mtgp_kinetics.campaign.acquisition import _fantasize, _fantasize_together
+
+    x = analytic_problem.space.to_model(analytic_problem.space.sample(1, seed=5))  # 1 x d
+    gps = []
+    for u in nuts_model.predictive_draws()[:: max(1, len(nuts_model.predictive_draws()) // 8)]:
+        with nuts_model.at_draw(u) as base:
+            gps.append(copy.deepcopy(base.gp))
+
+    def spread(models):
+        with torch.no_grad():
+            return torch.stack([gp.posterior(x).mean for gp in models]).std(0).max()
+
+    before = spread(gps)
+    assert spread([_fantasize(gp, x) for gp in gps]) == pytest.approx(float(before), rel=1e-6)
+    assert spread(_fantasize_together(gps, x)) < 0.5 * before
+
+
 def test_bald_needs_posterior_draws(fitted: dict[str, mk.KineticsModel], analytic_problem) -> None:
     pool = Pool(analytic_problem.space.to_model(analytic_problem.space.sample(4, seed=9)))
     with pytest.raises(mk.InputDataError, match="method='nuts'"):

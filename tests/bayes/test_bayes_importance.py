@@ -146,11 +146,24 @@ def test_unreliable_weights_fall_back_to_the_delta_method_with_one_warning(
     expected = model.predict(test)
     model.averaged_tasks_ = ("f_a",)
     monkeypatch.setattr(importance, "MAX_PARETO_K", -math.inf)  # no weights are ever trusted
-    with pytest.warns(mk.NumericsWarning, match=r"\['f_a'\] use the delta-method .*Pareto shape") as caught:
+    with pytest.warns(
+        mk.NumericsWarning,
+        match=r"could not be importance-sampled: .*Pareto shape.*\['f_a'\] use the delta-method",
+    ) as caught:
         fallback = model.predict(test)
     assert caught[0].filename == __file__  # attributed to the line that called predict
     np.testing.assert_array_equal(fallback.to_numpy(), expected.to_numpy())
     model.predict(test)  # the failure is remembered for this fit: no second warning (errors here)
+
+
+def test_an_unsampled_posterior_says_the_correlation_has_no_interval(analytic_data, monkeypatch):
+    model = mk.fit(analytic_data, "icm", restarts=1, check_transfer=False)
+    monkeypatch.setattr(importance, "MAX_PARETO_K", -math.inf)
+    with pytest.warns(
+        mk.NumericsWarning, match=r"could not be importance-sampled: .*\. So task_correlation_summary"
+    ):
+        summary = model.task_correlation_summary()
+    assert summary["lower"].isna().all() and summary["map"].notna().all()
 
 
 def test_averaged_tasks_survive_save_and_load(averaged_icm, analytic_problem, tmp_path):
@@ -235,8 +248,10 @@ def test_a_map_model_summarizes_its_task_correlation_over_the_posterior_draws(av
         "lower",
         "upper",
         "prob_positive",
+        "shared",
     ]
     assert summary[["task", "task_"]].values.tolist() == [["log_k", "f_a"]]
+    assert bool(summary["shared"].iloc[0])
     row = summary.iloc[0]
     assert row["map"] == pytest.approx(averaged_icm.task_correlation().loc["log_k", "f_a"])
     # The draws the averaged predictions mix, summarized as a NUTS model's would be.
@@ -245,7 +260,8 @@ def test_a_map_model_summarizes_its_task_correlation_over_the_posterior_draws(av
         assert row[column] == draws[column]
     assert -1.0 <= row["lower"] < row["median"] < row["upper"] <= 1.0  # 64 draws, not one point
     # Independent GPs share nothing: 0 throughout, without sampling anything.
-    assert (fitted["independent"].task_correlation_summary().iloc[0, 2:] == 0.0).all()
+    independent = fitted["independent"].task_correlation_summary()
+    assert (independent.iloc[0, 2:-1] == 0.0).all() and not independent["shared"].iloc[0]
     with pytest.raises(mk.InputDataError, match="level must be a probability"):
         averaged_icm.task_correlation_summary(level=95)
 
@@ -277,3 +293,21 @@ def test_derived_quantities_of_an_averaged_task_summarize_the_mixture(averaged_i
     assert not np.allclose(
         plain["probability"], mk.probability_above(model, test, "f_a", 0.5, seed=3)["probability"]
     )
+
+
+def test_a_task_outside_the_shared_process_is_marked_not_shared():
+    """A pair no latent process couples is 0 by construction: ``shared`` says so."""
+    from mtgp_kinetics.default_model import shared_private_spec
+    from mtgp_kinetics.problems import AnalyticKinetics
+
+    problem = AnalyticKinetics(n_tasks=3)
+    data = mk.Dataset.from_frame(problem.sample(24, seed=3), problem.space, problem.tasks)
+    spec = shared_private_spec((0, 1), 3, [2.5] * 3)  # k_b keeps to itself
+    model = mk.fit(data, kernel=spec, restarts=1, check_transfer=False)
+    summary = model.task_correlation_summary().set_index(["task", "task_"])
+    assert summary["shared"].to_dict() == {
+        ("log_k", "f_a"): True,
+        ("log_k", "k_b"): False,
+        ("f_a", "k_b"): False,
+    }
+    assert (summary.loc[("log_k", "k_b"), ["map", "lower", "upper"]] == 0.0).all()

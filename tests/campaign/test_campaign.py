@@ -8,6 +8,7 @@ import torch
 
 import mtgp_kinetics as mk
 from mtgp_kinetics.campaign import Campaign, TargetStd
+from mtgp_kinetics.campaign.errors import PoolExhausted
 from mtgp_kinetics.problems import AnalyticKinetics
 
 FAST = {"num_restarts": 1, "raw_samples": 16, "maxiter": 20, "n_mc_points": 32}
@@ -74,12 +75,57 @@ def test_run_measures_what_an_interrupted_run_left_pending(tmp_path, problem):
     assert len(reopened.store.pending()) == 1
 
 
+def test_observing_a_sheet_with_no_value_warns_and_records_nothing(tmp_path, problem):
+    campaign = _create(tmp_path, problem, strategy="sobol")
+    sheet = campaign.suggest(2)  # returned as is, task columns not filled in
+    with pytest.warns(
+        mk.DataWarning, match=r"the results hold no value \(every cell of \['log_k', 'f_a'\] is empty"
+    ):
+        assert campaign.observe(sheet.assign(log_k=float("nan"), f_a=float("nan"))) == 0
+    assert len(campaign.store.pending()) == 2
+
+
+def test_settings_change_mid_campaign_checked_and_logged(tmp_path, problem):
+    """Screen at a fixed pressure, then release it: the next batch moves in P too."""
+    campaign = _create(tmp_path, problem, strategy="max_variance", fixed={"P": 1.0})
+    assert (campaign.suggest(2)["P"] == 1.0).all()
+    before = campaign.settings
+    with pytest.raises(mk.InputDataError, match=r"\['seed'\] cannot be changed"):
+        campaign.update_settings(seed=1)
+    with pytest.raises(mk.InputDataError, match="min_distance must be finite and >= 0"):
+        campaign.update_settings(fixed={}, min_distance=-1.0)
+    with pytest.raises(mk.InputDataError, match="task_weights: unknown task 'k'"):
+        campaign.update_settings(task_weights={"k": 2.0})
+    assert campaign.settings == before  # nothing changed by a refused call
+    new = campaign.update_settings(fixed={}, min_distance=0.01, task_weights={"f_a": 2.0})
+    assert new["fixed"] == {} and new["min_distance"] == 0.01
+    assert new["task_weights"] == {"log_k": 1.0, "f_a": 2.0}
+    assert (campaign.suggest(2)["P"] != 1.0).all()
+    assert len(campaign.store.settings_history()) == 2
+    assert len(campaign.store.pending()) == 4  # the screening batch is still pending
+
+
+def test_a_min_distance_nothing_in_the_feasible_box_meets_is_named(tmp_path, problem):
+    """Bounds with a fixed value and no pool: the message names min_distance, not a pool."""
+    campaign = _create(tmp_path, problem, strategy="max_variance", fixed={"P": 1.0}, min_distance=0.9)
+    with pytest.raises(
+        PoolExhausted,
+        match=r"usable point\(s\) in the feasible box .*fewer than q=2: .*within "
+        r"min_distance=0.9 .*Lower min_distance \(TOML key min_distance\)",
+    ):
+        campaign.suggest(2)
+    assert len(campaign.store.suggestions()) == 0
+
+
 def test_run_stops_when_the_pool_is_used_up(tmp_path, problem):
     pool = problem.space.sample(5, seed=7)
     campaign = _create(tmp_path, problem, strategy="max_variance", pool=pool)
     report = campaign.run(problem.evaluate, budget=20, q=2, progress=False)
     assert report.reason == "pool_exhausted" and report.experiments == 4
-    assert "the candidate pool has 1 usable row(s), fewer than q=2" in report.message
+    assert (
+        "the candidate pool has 1 usable row(s), fewer than q=2 (4 of 5 lie within min_distance"
+        in report.message
+    )
     assert len(campaign.store.pending()) == 0
 
 

@@ -89,7 +89,9 @@ def test_pool_rows_that_break_a_rule_are_never_suggested(tmp_path):
     assert obeys(campaign.suggest(q=2)).all()
     campaign.close()
     with pytest.raises(mk.InputDataError, match="no row of the pool"):
-        Campaign.create(tmp_path / "q.db", SPACE, TASKS, pool=pool.iloc[:0].assign(), **RULES)
+        Campaign.create(tmp_path / "q.db", SPACE, TASKS, pool=pool[~obeys(pool)], **RULES)
+    with pytest.raises(mk.InputDataError, match="pool must be a non-empty DataFrame"):
+        Campaign.create(tmp_path / "r.db", SPACE, TASKS, pool=pool.iloc[:0], **RULES)
 
 
 def test_the_region_is_where_experiments_can_run(tmp_path):

@@ -282,7 +282,7 @@ def test_conditions_rounded_by_a_spreadsheet_match_their_suggestion(store: Campa
     assert (recorded["T"], recorded["P"]) == (1043.2871, 12.3456)  # the suggestion's exact values
     # 1043 K is 1043.2871 to the unit; "12" bar may as well be a run at 12 bar: say which.
     assert store.record(shown.assign(T=1043.0, f=np.nan, tau=2e-3, tau_std=1e-4), "oracle") == 1
-    with pytest.raises(InputDataError, match=r"column\(s\) \['P'\]: the conditions differ"):
+    with pytest.raises(InputDataError, match=r"column\(s\) \['P'\], suggestion 1 \(P: given 12.0"):
         store.record(shown.assign(P=12.0), "oracle", replace=True)
 
 
@@ -303,6 +303,38 @@ def test_as_run_records_the_conditions_actually_run(busy_store: CampaignStore) -
     suggestion = busy_store.suggestions().set_index("suggestion_id").loc[3]
     assert suggestion["status"] == "completed" and suggestion["T"] == 1100.0
     assert busy_store.dataset().observations["T"].iloc[-1] == 1103.0
+
+
+def test_every_mismatched_row_is_named_and_celsius_is_pointed_out(busy_store: CampaignStore) -> None:
+    """Suggestions 2 and 3 are at 1000 and 1100 K; a lab typed the readings in degrees Celsius."""
+    sheet = pd.DataFrame(
+        {"suggestion_id": [2, 3], "T": [726.9, 826.8], "tau": [1e-3, np.nan], "tau_std": [1e-4, np.nan]}
+    ).assign(f=[np.nan, 0.5])
+    sheet.index = ["a", "b"]
+    before = dump(busy_store.path)
+    with pytest.raises(
+        InputDataError,
+        match=r"2 row\(s\) give conditions .*row a, .*suggestion 2 \(T: given 726.9, suggested 1000.0; 726.9 "
+        r"\+ 273.15 = 1000.05 K is the suggestion's: given in degrees Celsius\?\); row b, .*suggestion 3 .*"
+        r"convert temperatures typed in degrees Celsius to kelvin",
+    ):
+        busy_store.record(sheet, "oracle")
+    assert dump(busy_store.path) == before
+    # As run, it is recorded (the lab says so) with a warning.
+    with pytest.warns(
+        DataWarning, match=r"row b: recorded as run at T=826.8 for suggestion 3; 826.8 \+ 273.15"
+    ):
+        busy_store.record(sheet.iloc[[1]], "oracle", as_run=True)
+
+
+def test_as_run_outside_the_campaigns_rules_is_recorded_with_a_warning(path: Path) -> None:
+    settings = {"fixed": {"gas": "N2"}, "constraints": ["T <= 1200"]}
+    with CampaignStore.create(path, make_space(), make_tasks(), settings) as store:
+        store.add_suggestions(SUGGESTED.iloc[[0]], [["f"]], "sobol")
+        ran = pd.DataFrame({"suggestion_id": [1], "T": [1250.0], "gas": ["Ar"], "f": [0.4]})
+        with pytest.warns(DataWarning, match=r"break the campaign's rule\(s\) \['gas = N2', 'T <= 1200'\]"):
+            assert store.record(ran, "oracle", as_run=True) == 1
+        assert store.observations().iloc[-1][["T", "gas"]].tolist() == [1250.0, "Ar"]
 
 
 def test_as_run_keeps_the_exact_value_of_cells_that_match(store: CampaignStore) -> None:
@@ -357,6 +389,10 @@ def _rejections() -> dict[str, tuple[dict, str]]:
             r"\[2\.5\] at row\(s\) b are not suggestion",
         ),
         "unknown column": ([ok, {**ok, "tua": 1e-3}], r"unknown column\(s\) \['tua'\]"),
+        "comment column": (
+            [ok, {**ok, "comment": "cell cracked"}],
+            r"unknown column\(s\) \['comment'\].* a comment column: call it 'note'",
+        ),
         "non-numeric value": (
             [ok, {"suggestion_id": 3, "f": "0.5x"}],
             r"column 'f': non-numeric .* row\(s\) b",
@@ -382,7 +418,8 @@ def _rejections() -> dict[str, tuple[dict, str]]:
         "twice in one frame": ([ok, ok], r"rows a and b both give task 'tau' of suggestion 2"),
         "conditions differ": (
             [ok, {"suggestion_id": 3, "T": 1100.0 * (1 + 1e-6), "f": 0.5}],
-            r"row b, column\(s\) \['T'\]: the conditions differ from those of suggestion 3",
+            r"1 row\(s\) give conditions that differ from their suggestion's: row b, column\(s\) \['T'\], "
+            r"suggestion 3 \(T: given",
         ),
         "neither id nor value": ([un, {"suggestion_id": None, "T": 900.0}], r"row\(s\) b have neither"),
     }
