@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -1304,6 +1305,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``"replace=True (CLI: observe --replace)"`` in a message written for both audiences.
+_PYTHON_THEN_CLI = re.compile(r"(\S+) \(CLI: ([^()]*)\)")
+
+
+def shell_first(message: str) -> str:
+    """``message`` with each ``python (CLI: command)`` advice turned round for a shell user.
+
+    ``"record with as_run=True (CLI: observe --as-run)"`` becomes ``"record with observe --as-run
+    (Python: as_run=True)"``: the library's errors name the Python call first, and a reader at the
+    command line should meet the command first.
+    """
+    return _PYTHON_THEN_CLI.sub(r"\2 (Python: \1)", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -1323,7 +1338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except MtgpError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {shell_first(str(err))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         # Every write to the store is one transaction: an interrupted command recorded all or nothing.

@@ -527,6 +527,13 @@ def test_a_third_sheet_name_is_found_when_two_are_taken(tmp_path, capsys):
     assert (tmp_path / "suggestions_1.csv").read_text() == "another campaign's sheet"
 
 
+def test_errors_at_the_shell_name_the_command_first(tmp_path, capsys):
+    assert main(["status", "--db", str(tmp_path / "nowhere.db")]) == 2
+    err = capsys.readouterr().err
+    assert "start a campaign with mtgp-kinetics init campaign.toml --db" in err
+    assert "(Python: Campaign.create)" in err
+
+
 def test_ctrl_c_gives_a_line_not_a_traceback(tmp_path, capsys, monkeypatch):
     import mtgp_kinetics.cli as cli
 
