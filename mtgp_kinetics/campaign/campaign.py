@@ -295,9 +295,10 @@ class Campaign:
             Any of ``strategy``, ``strategy_options``, ``fit_options``, ``kernel``, ``restarts``,
             ``task_weights``, ``min_distance``, ``fixed``, ``constraints`` and ``stop``, as in
             :meth:`create`; ``fixed={}`` releases every fixed value, ``constraints=[]`` every
-            constraint. A new ``strategy`` given without ``fit_options`` takes that strategy's
-            default fit options (NUTS for ``"bald"``, MAP otherwise). The pool and the seed stay:
-            a new pool is a new campaign.
+            constraint. A new ``strategy`` given without ``strategy_options`` or ``fit_options``
+            starts from that strategy's defaults (options belong to the strategy they were given
+            for; NUTS for ``"bald"``, MAP otherwise). The pool and the seed stay: a new pool is a
+            new campaign.
 
         Returns
         -------
@@ -309,24 +310,56 @@ class Campaign:
         InputDataError
             For an unknown or unchangeable key, or a value :meth:`create` would refuse; nothing
             changes then.
+
+        Warns
+        -----
+        DataWarning
+            Naming pending suggestions that break the new fixed values or constraints: they stay
+            pending (and :meth:`run` measures them first) until measured or abandoned.
         """
         unknown = sorted(set(changes) - set(CHANGEABLE_SETTINGS))
         if unknown:
             raise InputDataError(
                 f"update_settings: {unknown} cannot be changed; the changeable settings are "
-                f"{list(CHANGEABLE_SETTINGS)} (a new pool or seed is a new campaign: export the results "
-                f"and create one with initial=)"
+                f"{list(CHANGEABLE_SETTINGS)}. A new pool or seed is a new campaign: export the "
+                f"results and start one from them (Python: Campaign.create(..., initial=export); "
+                f'TOML: initial = "export.csv")'
             )
         current = self.settings
         given = {key: current.get(key) for key in CHANGEABLE_SETTINGS}
-        if "strategy" in changes and "fit_options" not in changes:
+        if "strategy" in changes and changes["strategy"] != current.get("strategy"):
+            # Options belong to the strategy they were given for (target_std to the per-cost one).
+            given["strategy_options"] = None
             given["fit_options"] = None  # the new strategy's own (NUTS for "bald")
         given.update(changes)
         checked = _checked_settings(
             self.store.space, self.store.task_names, pool=current.get("pool"), seed=current["seed"], **given
         )
         new = {key: checked[key] for key in (*CHANGEABLE_SETTINGS,) if checked[key] != current.get(key)}
-        return self.store.update_settings(new) if new else current
+        if not new:
+            return current
+        settings = self.store.update_settings(new)
+        if "fixed" in new or "constraints" in new:
+            self._warn_pending_outside_the_rules()
+        return settings
+
+    def _warn_pending_outside_the_rules(self) -> None:
+        """A :class:`DataWarning` naming pending suggestions that break the current rules."""
+        pending = self.store.pending()
+        feasibility = self.feasibility
+        if pending.empty or not feasibility.active:
+            return
+        breaking = pending.loc[~feasibility.mask(pending[self.store.space.names].reset_index(drop=True))]
+        if breaking.empty:
+            return
+        ids = breaking["suggestion_id"].tolist()
+        warnings.warn(
+            f"pending suggestion(s) {ids} break the new rules {feasibility.rules()}: they stay pending, "
+            "and run() measures them first. Abandon them (Python: store.abandon(ids); CLI: "
+            "mtgp-kinetics abandon ...) if they should not be run",
+            DataWarning,
+            stacklevel=3,
+        )
 
     def stopping_rules(self) -> list[StoppingRule]:
         """The campaign's own stopping rules (``stop`` of :meth:`create`; none if it set none)."""

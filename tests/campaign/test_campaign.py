@@ -103,6 +103,17 @@ def test_settings_change_mid_campaign_checked_and_logged(tmp_path, problem):
     assert (campaign.suggest(2)["P"] != 1.0).all()
     assert len(campaign.store.settings_history()) == 2
     assert len(campaign.store.pending()) == 4  # the screening batch is still pending
+    # Rules that pending suggestions break are named (they stay pending; run() measures them first).
+    with pytest.warns(
+        mk.DataWarning, match=r"pending suggestion\(s\) \[1, 2, 3, 4\] break the new rules \['P = 2.0'\]"
+    ):
+        campaign.update_settings(fixed={"P": 2.0})
+    # A strategy's options stay with it: switching away from the per-cost strategy drops target_std.
+    campaign.update_settings(
+        strategy="integrated_variance_per_cost", strategy_options={"target_std": {"f_a": 0.1}}
+    )
+    switched = campaign.update_settings(strategy="max_variance")
+    assert switched["strategy"] == "max_variance" and switched["strategy_options"] == {}
 
 
 def test_a_min_distance_nothing_in_the_feasible_box_meets_is_named(tmp_path, problem):
