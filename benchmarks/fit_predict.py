@@ -416,14 +416,18 @@ def main() -> None:
         "--scaling-n", default="100,200,400,800", help="rows of the fit-time scaling section ('' to skip)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: analytic only, n=30, 1 seed, no scaling section"
+        "--quick",
+        action="store_true",
+        help="smoke run: analytic only, n=30, 1 seed, no scaling section (options given explicitly win)",
     )
     parser.add_argument("--settings", default=",".join(SETTINGS), help="isotopic and/or heterotopic")
     parser.add_argument("--models", default=",".join(MODELS), help=f"subset of {', '.join(MODELS)}")
     parser.add_argument("--csv", type=Path, default=None, help="write every accuracy row to this CSV")
     args = parser.parse_args()
-    if args.quick:
-        args.problems, args.n, args.seeds, args.scaling_n = "analytic", "30", 1, ""
+    if args.quick:  # the quick settings, except where an option was given explicitly
+        for name, value in {"problems": "analytic", "n": "30", "seeds": 1, "scaling_n": ""}.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     problems = split_problem_specs(args.problems)
     ns = parse_list(args.n, int)
     scaling_ns = parse_list(args.scaling_n, int)
