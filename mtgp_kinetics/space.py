@@ -126,6 +126,13 @@ def _warn_extrapolation(variable: Continuous, values: np.ndarray, message: str, 
                 f"column {variable.name!r}: {_values_at_rows(values[invalid], labels[invalid])} <= 0, "
                 f"which its {variable.transform!r} transform cannot take"
             )
+    zero = -273.15 if is_celsius(variable.unit) else 0.0 if is_kelvin(variable.unit) else None
+    if zero is not None and (values < zero).any():
+        below = values < zero
+        raise InputDataError(
+            f"column {variable.name!r}: {_values_at_rows(values[below], labels[below])} below absolute "
+            f"zero ({zero:g} {variable.unit})"
+        )
     warnings.warn(
         f"{message}: these predictions extrapolate beyond the conditions the model was fitted within "
         f"(the GP reverts towards its mean and its intervals widen with the distance). Widen the "

@@ -129,6 +129,9 @@ def test_out_of_bounds_warns_where_asked_and_a_celsius_hint_keeps_to_kelvin_unde
     frame.loc["b", "T"] = 0.0
     with pytest.raises(InputDataError, match=r"column 'T': row b: 0 <= 0, which its 'inverse' transform"):
         space.validate(frame, outside="warn")
+    linear_kelvin = Space([Continuous("T", 700.0, 1400.0, "K"), *space.variables[1:]])
+    with pytest.raises(InputDataError, match=r"column 'T': row b: -5 below absolute zero \(0 K\)"):
+        linear_kelvin.validate(frame.assign(T=[700.0, -5.0, 900.0]), outside="warn")
     with pytest.raises(InputDataError, match="outside must be 'error' or 'warn'"):
         space.validate(frame, outside="ignore")
     celsius = frame.assign(T=[500.0, 600.0, 700.0])  # 773-973 K: in bounds once read as degC
