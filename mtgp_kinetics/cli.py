@@ -845,7 +845,8 @@ def run_observe(args: argparse.Namespace) -> int:
             path, replace=args.replace, as_run=args.as_run, duplicates=args.duplicates
         )
         print(f"Recorded {n} observation(s) from {path}")
-        given = _measured_values(path, campaign.store.space, campaign.store.tasks)
+        sheet = _read_sheet_quietly(path, campaign.store.space)
+        given = _measured_values(sheet, campaign.store.tasks)
         if given == 0:
             names = ", ".join(t.name for t in campaign.store.tasks)
             print(
@@ -855,7 +856,7 @@ def run_observe(args: argparse.Namespace) -> int:
             )
         if given > n:
             print(f"Left alone {given - n} value(s) equal to results already recorded.")
-        for line in _still_pending_lines(path, campaign):
+        for line in _still_pending_lines(path, sheet, campaign):
             print(line)
         print("\n".join(_counts_lines(campaign)))
     finally:
@@ -863,21 +864,28 @@ def run_observe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _still_pending_lines(path: Path, campaign: Any) -> list[str]:
-    """The sheet's suggestions that still wait for a measurement, with any placeholder text read as none.
-
-    A cell of ``n/a``, ``NaN``, ``-`` and the like means "not measured", as an empty one does: the
-    suggestion stays pending for that task. Saying so keeps a placeholder from passing unnoticed.
-    """
-    from mtgp_kinetics.csv_files import NA_TEXT, read_csv
+def _read_sheet_quietly(path: Path, space: Any) -> pd.DataFrame:
+    """The results CSV as the import read it (placeholders as NaN), without warning a second time."""
+    from mtgp_kinetics.csv_files import read_csv
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the import has already warned about this file
-        frame = read_csv(path, campaign.store.space)
-        text = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
-    if "suggestion_id" not in frame.columns:
+        return read_csv(path, space)
+
+
+def _still_pending_lines(path: Path, sheet: pd.DataFrame, campaign: Any) -> list[str]:
+    """The sheet's suggestions that still wait for a measurement, with any placeholder text read as none.
+
+    ``sheet`` is the file as :func:`_read_sheet_quietly` read it. A cell of ``n/a``, ``NaN``, ``-``
+    and the like means "not measured", as an empty one does: the suggestion stays pending for that
+    task. Saying so keeps a placeholder from passing unnoticed; the cells' text is read again only
+    then, as plain text.
+    """
+    from mtgp_kinetics.csv_files import NA_TEXT
+
+    if "suggestion_id" not in sheet.columns:
         return []
-    ids = set(pd.to_numeric(frame["suggestion_id"], errors="coerce").dropna().astype(int))
+    ids = set(pd.to_numeric(sheet["suggestion_id"], errors="coerce").dropna().astype(int))
     pending = campaign.store.pending()
     pending = pending[pending["suggestion_id"].isin(ids)]
     if pending.empty:
@@ -887,6 +895,7 @@ def _still_pending_lines(path: Path, campaign: Any) -> list[str]:
         lines.append(f"  suggestion {row['suggestion_id']}: {', '.join(row['missing'])}")
     if len(pending) > 8:
         lines.append(f"  ... and {len(pending) - 8} more ('mtgp-kinetics pending' lists them)")
+    text = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
     placeholders = []
     for task in campaign.store.tasks:
         if task.name not in text.columns:
@@ -899,15 +908,11 @@ def _still_pending_lines(path: Path, campaign: Any) -> list[str]:
     return lines
 
 
-def _measured_values(path: Path, space: Any, tasks: Sequence[Task]) -> int:
-    """Number of task values in a results CSV (cells of task columns that are not empty)."""
-    from mtgp_kinetics.csv_files import read_csv
+def _measured_values(sheet: pd.DataFrame, tasks: Sequence[Task]) -> int:
+    """Number of task values in a results sheet (cells of task columns that are not empty)."""
     from mtgp_kinetics.frame_parsing import blank_cells
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the import has already warned about this file
-        frame = read_csv(path, space)
-    return int(sum((~blank_cells(frame[t.name])).sum() for t in tasks if t.name in frame.columns))
+    return int(sum((~blank_cells(sheet[t.name])).sum() for t in tasks if t.name in sheet.columns))
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -647,10 +647,10 @@ class KineticsModel:
         point = self.task_correlation()
         columns = ["task", "task_", "map", "mean", "median", "lower", "upper", "prob_positive", "shared"]
         pairs = [(a, b) for i, a in enumerate(self.task_names) for b in self.task_names[i + 1 :]]
-        shared = self._shared_pairs()
         if not self.kernel.shares_tasks:
             rows = [(a, b, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False) for a, b in pairs]
             return pd.DataFrame(rows, columns=columns)
+        shared = self._shared_pairs()
         mixture = self._hyperparameter_mixture(stacklevel=2) if pairs else None
         if mixture is None:
             nan = float("nan")
@@ -666,9 +666,8 @@ class KineticsModel:
     def _shared_pairs(self) -> dict[tuple[str, str], bool]:
         """``(a, b) -> whether some latent process couples tasks a and b`` (a nonzero ``B_q[a, b]``)."""
         coupled = np.zeros((self.num_tasks, self.num_tasks), dtype=bool)
-        if self.kernel.shares_tasks:
-            for B in self.latent_task_covariances():
-                coupled |= B.to_numpy() != 0.0
+        for B in self.latent_task_covariances():
+            coupled |= B.to_numpy() != 0.0
         names = self.task_names
         return {(a, b): bool(coupled[i, j]) for i, a in enumerate(names) for j, b in enumerate(names)}
 

@@ -46,6 +46,7 @@ from mtgp_kinetics.errors import (
     FewObservationsWarning,
     InputDataError,
     OutlierWarning,
+    check_integer,
     check_positive_number,
 )
 from mtgp_kinetics.model import KineticsModel
@@ -335,7 +336,7 @@ class Campaign:
         checked = _checked_settings(
             self.store.space, self.store.task_names, pool=current.get("pool"), seed=current["seed"], **given
         )
-        new = {key: checked[key] for key in (*CHANGEABLE_SETTINGS,) if checked[key] != current.get(key)}
+        new = {key: checked[key] for key in CHANGEABLE_SETTINGS if checked[key] != current.get(key)}
         if not new:
             return current
         settings = self.store.update_settings(new)
@@ -703,7 +704,7 @@ class Campaign:
         recorded = self.store.record(
             results, source="observe", replace=replace, as_run=as_run, duplicates=duplicates
         )
-        names = [t.name for t in self.store.tasks if isinstance(results, pd.DataFrame) and t.name in results]
+        names = [t.name for t in self.store.tasks if t.name in results]  # record() took a frame
         if recorded == 0 and names and all(results[n].isna().all() for n in names):
             warnings.warn(
                 f"the results hold no value (every cell of {names} is empty): nothing was recorded "
@@ -993,8 +994,7 @@ def _checked_settings(
         or not (np.isfinite(min_distance) and min_distance >= 0)
     ):
         raise InputDataError(f"min_distance must be finite and >= 0, got {min_distance!r}")
-    if isinstance(restarts, bool) or not isinstance(restarts, numbers.Integral) or restarts < 1:
-        raise InputDataError(f"restarts must be a positive integer, got {restarts!r}")
+    restarts = check_integer(restarts, "restarts", 1)
     feasibility = Feasibility(space, dict(fixed or {}), list(constraints or ()))
     records = None
     if pool is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,15 +201,25 @@ class Feasibility:
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """``n`` booleans: rows of ``frame`` (physical units) that obey every rule."""
         ok = np.ones(len(frame), dtype=bool)
+        for _, obeyed in self._obeyed_by_rule(frame):
+            ok &= obeyed
+        return ok
+
+    def broken(self, frame: pd.DataFrame) -> list[str]:
+        """The rules (as :meth:`rules` writes them) that some row of ``frame`` breaks."""
+        return [rule for rule, obeyed in self._obeyed_by_rule(frame) if not obeyed.all()]
+
+    def _obeyed_by_rule(self, frame: pd.DataFrame) -> Iterator[tuple[str, np.ndarray]]:
+        """Each rule's text and the ``n`` booleans of the rows of ``frame`` that obey it."""
         for name, value in self.fixed.items():
             column = frame[name]
             if isinstance(value, float):
-                ok &= np.isclose(pd.to_numeric(column).to_numpy(dtype=float), value, rtol=1e-9, atol=0.0)
+                obeyed = np.isclose(pd.to_numeric(column).to_numpy(dtype=float), value, rtol=1e-9, atol=0.0)
             else:
-                ok &= (column == value).to_numpy()
+                obeyed = (column == value).to_numpy()
+            yield f"{name} = {value}", obeyed
         for constraint in self.constraints:
-            ok &= constraint.holds(frame)
-        return ok
+            yield str(constraint), constraint.holds(frame)
 
     def region(self, n: int, seed: int) -> pd.DataFrame:
         """``n`` feasible conditions (physical units) spread over the feasible part of the space."""

@@ -1067,19 +1067,7 @@ class CampaignStore:
         fixed, constraints = settings.get("fixed") or {}, settings.get("constraints") or ()
         if not fixed and not constraints:
             return []
-        rules = Feasibility(self._space, fixed, constraints)
-        row = frame.reset_index(drop=True)
-        broken = []
-        for name, value in rules.fixed.items():
-            given = row[name].iloc[0]
-            if isinstance(value, float):
-                same = bool(np.isclose(float(given), value, rtol=1e-9, atol=0.0))
-            else:
-                same = str(given) == str(value)
-            if not same:
-                broken.append(f"{name} = {value}")
-        broken += [str(c) for c in rules.constraints if not c.holds(row)[0]]
-        return broken
+        return Feasibility(self._space, fixed, constraints).broken(frame.reset_index(drop=True))
 
     def import_csv(
         self,
